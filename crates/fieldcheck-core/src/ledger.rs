@@ -1,0 +1,422 @@
+//! The problem ledger (问题台账): filtered, searched, sorted, paged; record history; stats.
+
+use chrono::{DateTime, Utc};
+use fieldcheck_domain::{Event, EventOutcome, Problem, ProblemStatus, RefusalCode};
+use rusqlite::types::Value;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{CoreError, Result};
+use crate::reference::district_and_descendants;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemSort {
+    #[default]
+    Newest,
+    Oldest,
+    Deadline,
+    Updated,
+    Code,
+}
+
+impl ProblemSort {
+    fn sql(self) -> &'static str {
+        match self {
+            ProblemSort::Newest => "reported_at DESC, id DESC",
+            ProblemSort::Oldest => "reported_at ASC, id ASC",
+            ProblemSort::Deadline => "deadline IS NULL, deadline ASC, id ASC",
+            ProblemSort::Updated => "updated_at DESC, id DESC",
+            ProblemSort::Code => "code ASC",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProblemSort> {
+        Some(match s {
+            "newest" => ProblemSort::Newest,
+            "oldest" => ProblemSort::Oldest,
+            "deadline" => ProblemSort::Deadline,
+            "updated" => ProblemSort::Updated,
+            "code" => ProblemSort::Code,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemQuery {
+    #[serde(default)]
+    pub statuses: Vec<ProblemStatus>,
+    /// A minor-class code (`SR-02`) or a major-class code (`SR`).
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    #[serde(default)]
+    pub point_id: Option<String>,
+    /// Includes everything below it (a street's communities).
+    #[serde(default)]
+    pub district_id: Option<String>,
+    #[serde(default)]
+    pub reporter: Option<String>,
+    #[serde(default)]
+    pub reported_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub reported_to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub overdue: bool,
+    /// Only records with rejected events (the conflict inbox).
+    #[serde(default)]
+    pub with_rejections: bool,
+    /// Full-text search over code, description and address.
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub sort: ProblemSort,
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+    #[serde(default)]
+    pub offset: u32,
+}
+
+fn default_limit() -> u32 {
+    50
+}
+
+impl Default for ProblemQuery {
+    fn default() -> Self {
+        ProblemQuery {
+            statuses: vec![],
+            category: None,
+            unit_id: None,
+            point_id: None,
+            district_id: None,
+            reporter: None,
+            reported_from: None,
+            reported_to: None,
+            overdue: false,
+            with_rejections: false,
+            text: None,
+            sort: ProblemSort::default(),
+            limit: default_limit(),
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerRow {
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub overdue: bool,
+    pub rejected_events: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// One event of a record's history, with what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub event: Event,
+    #[serde(flatten)]
+    pub outcome: EventOutcome,
+    pub origin: String,
+    pub pushed: bool,
+}
+
+/// FTS5 phrase syntax: a term in double quotes, inner quotes doubled.
+fn fts_phrase(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+fn like_pattern(term: &str) -> String {
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    fn where_clause(&self, q: &ProblemQuery) -> Result<(String, Vec<Value>)> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        let arg = |v: Value, args: &mut Vec<Value>| {
+            args.push(v);
+            format!("?{}", args.len())
+        };
+        if !q.statuses.is_empty() {
+            let ph: Vec<String> = q
+                .statuses
+                .iter()
+                .map(|s| arg(Value::Text(s.as_str().into()), &mut args))
+                .collect();
+            conds.push(format!("status IN ({})", ph.join(", ")));
+        }
+        if let Some(c) = &q.category {
+            if c.contains('-') {
+                conds.push(format!(
+                    "category = {}",
+                    arg(Value::Text(c.clone()), &mut args)
+                ));
+            } else {
+                let lo = arg(Value::Text(format!("{c}-")), &mut args);
+                let hi = arg(Value::Text(format!("{c}.")), &mut args);
+                conds.push(format!("category >= {lo} AND category < {hi}"));
+            }
+        }
+        if let Some(u) = &q.unit_id {
+            conds.push(format!(
+                "unit_id = {}",
+                arg(Value::Text(u.clone()), &mut args)
+            ));
+        }
+        if let Some(p) = &q.point_id {
+            conds.push(format!(
+                "point_id = {}",
+                arg(Value::Text(p.clone()), &mut args)
+            ));
+        }
+        if let Some(d) = &q.district_id {
+            let ids = district_and_descendants(&self.conn, d)?;
+            let ph: Vec<String> = ids
+                .into_iter()
+                .map(|i| arg(Value::Text(i), &mut args))
+                .collect();
+            conds.push(format!("district_id IN ({})", ph.join(", ")));
+        }
+        if let Some(r) = &q.reporter {
+            conds.push(format!(
+                "reporter = {}",
+                arg(Value::Text(r.clone()), &mut args)
+            ));
+        }
+        if let Some(f) = q.reported_from {
+            conds.push(format!(
+                "reported_at >= {}",
+                arg(Value::Integer(f.timestamp_millis()), &mut args)
+            ));
+        }
+        if let Some(t) = q.reported_to {
+            conds.push(format!(
+                "reported_at < {}",
+                arg(Value::Integer(t.timestamp_millis()), &mut args)
+            ));
+        }
+        if q.overdue {
+            let now = arg(Value::Integer(self.now().timestamp_millis()), &mut args);
+            conds.push(format!(
+                "status IN ('dispatched', 'rectifying') AND deadline < {now}"
+            ));
+        }
+        if q.with_rejections {
+            conds.push("rejected_events > 0".into());
+        }
+        if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            for term in text.split_whitespace() {
+                if term.chars().count() >= 3 {
+                    let m = arg(Value::Text(fts_phrase(term)), &mut args);
+                    conds.push(format!(
+                        "rowid IN (SELECT rowid FROM problems_fts WHERE problems_fts MATCH {m})"
+                    ));
+                } else {
+                    // Trigrams cannot match one or two characters (most Chinese words are
+                    // two); a LIKE scan over the same columns answers those.
+                    let l = arg(Value::Text(like_pattern(term)), &mut args);
+                    conds.push(format!(
+                        "(description LIKE {l} ESCAPE '\\' OR address LIKE {l} ESCAPE '\\' OR code LIKE {l} ESCAPE '\\')"
+                    ));
+                }
+            }
+        }
+        let clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        Ok((clause, args))
+    }
+
+    /// One page of the ledger and the total number of matching records.
+    pub fn list_problems(&self, q: &ProblemQuery) -> Result<Page<LedgerRow>> {
+        if q.limit == 0 || q.limit > 1000 {
+            return Err(CoreError::Invalid(
+                "limit must be between 1 and 1000".into(),
+            ));
+        }
+        let (clause, mut args) = self.where_clause(q)?;
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT count(*) FROM problems {clause}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        args.push(Value::Integer(i64::from(q.limit)));
+        args.push(Value::Integer(i64::from(q.offset)));
+        let sql = format!(
+            "SELECT state, rejected_events FROM problems {clause} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+            q.sort.sql(),
+            args.len() - 1,
+            args.len()
+        );
+        let now = self.now();
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+        })?;
+        let items = rows
+            .map(|row| {
+                let (state, rejected_events) = row?;
+                let problem: Problem = serde_json::from_str(&state)?;
+                Ok(LedgerRow {
+                    overdue: problem.is_overdue(now),
+                    problem,
+                    rejected_events,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            total: total as u64,
+            offset: q.offset,
+            limit: q.limit,
+        })
+    }
+
+    /// Every event of a record, in fold (HLC) order, with its outcome.
+    pub fn history(&self, entity_id: Uuid) -> Result<Vec<EventRecord>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT body, outcome, reject_code, reject_message, origin, pushed_at
+             FROM events WHERE entity_id = ?1 ORDER BY hlc, id",
+        )?;
+        let rows = st.query_map([entity_id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (body, outcome, code, message, origin, pushed) = row?;
+            let outcome = if outcome == "rejected" {
+                EventOutcome::Rejected {
+                    code: code
+                        .as_deref()
+                        .and_then(RefusalCode::parse)
+                        .unwrap_or(RefusalCode::InvalidTransition),
+                    message: message.unwrap_or_default(),
+                }
+            } else {
+                EventOutcome::Applied
+            };
+            Ok(EventRecord {
+                event: serde_json::from_str(&body)?,
+                outcome,
+                pushed: pushed.is_some() || origin == "remote",
+                origin,
+            })
+        })
+        .collect()
+    }
+
+    /// Ledger statistics: counts by status and the unit ranking by rectification rate.
+    pub fn stats(&self) -> Result<Stats> {
+        let mut by_status = Vec::new();
+        {
+            let mut st = self
+                .conn
+                .prepare("SELECT status, count(*) FROM problems GROUP BY status ORDER BY status")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            for row in rows {
+                let (s, n) = row?;
+                if let Some(s) = ProblemStatus::parse(&s) {
+                    by_status.push((s, n));
+                }
+            }
+        }
+        let now = self.now().timestamp_millis();
+        let mut st = self.conn.prepare(
+            "SELECT unit_id,
+                    count(*),
+                    sum(status IN ('rectified', 'verified', 'closed')),
+                    sum(status = 'closed'),
+                    sum(status = 'closed' AND rectified_at IS NOT NULL AND rectified_at <= deadline),
+                    sum(status IN ('dispatched', 'rectifying') AND deadline < ?1),
+                    sum(rework_count > 0)
+             FROM problems
+             WHERE unit_id IS NOT NULL AND status NOT IN ('rejected', 'returned')
+             GROUP BY unit_id",
+        )?;
+        let mut units = st
+            .query_map([now], |r| {
+                let assigned: u64 = r.get(1)?;
+                let rectified: u64 = r.get(2)?;
+                let closed_on_time: u64 = r.get(4)?;
+                let rate = |n: u64| {
+                    if assigned == 0 {
+                        0.0
+                    } else {
+                        n as f64 / assigned as f64
+                    }
+                };
+                Ok(UnitStats {
+                    unit_id: r.get(0)?,
+                    assigned,
+                    rectified,
+                    closed: r.get(3)?,
+                    closed_on_time,
+                    overdue_open: r.get(5)?,
+                    reworked: r.get(6)?,
+                    rectification_rate: rate(rectified),
+                    on_time_rate: rate(closed_on_time),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        units.sort_by(|a, b| {
+            b.rectification_rate
+                .total_cmp(&a.rectification_rate)
+                .then(a.overdue_open.cmp(&b.overdue_open))
+                .then(a.unit_id.cmp(&b.unit_id))
+        });
+        let total = by_status.iter().map(|(_, n)| n).sum();
+        let overdue = units.iter().map(|u| u.overdue_open).sum();
+        Ok(Stats {
+            total,
+            overdue,
+            by_status,
+            units,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitStats {
+    pub unit_id: String,
+    pub assigned: u64,
+    pub rectified: u64,
+    pub closed: u64,
+    pub closed_on_time: u64,
+    pub overdue_open: u64,
+    pub reworked: u64,
+    /// Rectified, verified or closed ÷ assigned (整改率).
+    pub rectification_rate: f64,
+    /// Closed with the rectification on time ÷ assigned (按期结案率).
+    pub on_time_rate: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub total: u64,
+    pub overdue: u64,
+    pub by_status: Vec<(ProblemStatus, u64)>,
+    pub units: Vec<UnitStats>,
+}

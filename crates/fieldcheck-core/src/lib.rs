@@ -1,0 +1,26 @@
+//! The device core: an event-log SQLite store whose projections are kept in the same
+//! transaction as the events, over the pure rules of `fieldcheck-domain`.
+//!
+//! Every user action is one `BEGIN IMMEDIATE` transaction that folds the new event onto the
+//! record's current state, writes the event (which is its own outbox entry) and the updated
+//! projection, or writes nothing at all.
+
+mod db;
+pub mod demo;
+pub mod error;
+mod inspections;
+pub mod ledger;
+pub mod photos;
+mod problems;
+pub mod reference;
+mod store;
+
+pub use error::{CoreError, Result};
+pub use inspections::StartInspection;
+pub use ledger::{EventRecord, LedgerRow, Page, ProblemQuery, ProblemSort, Stats, UnitStats};
+pub use photos::PhotoInfo;
+pub use problems::{NewProblem, ProblemAction};
+pub use store::{DeviceInfo, Store};
+
+pub use fieldcheck_domain as domain;
+pub use fieldcheck_protocol as protocol;

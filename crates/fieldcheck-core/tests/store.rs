@@ -1,0 +1,448 @@
+//! The device store against a real SQLite file: the closed loop, the ledger queries,
+//! refusals that write nothing, remote events landing out of order, reopening the file.
+
+mod common;
+
+use chrono::Duration;
+use common::*;
+use fieldcheck_core::domain::checklist::ItemResult;
+use fieldcheck_core::domain::event::{ProblemEdit, RejectReason};
+use fieldcheck_core::domain::{
+    Event, EventBody, EventOutcome, Hlc, Location, LocationSource, ProblemStatus as S, RefusalCode,
+    Role,
+};
+use fieldcheck_core::{CoreError, NewProblem, ProblemAction, ProblemQuery, StartInspection, Store};
+
+fn report(
+    store: &mut Store,
+    who: &fieldcheck_core::domain::Actor,
+    desc: &str,
+    point: &str,
+) -> uuid::Uuid {
+    store
+        .report_problem(
+            who,
+            NewProblem {
+                category: "SR-02".into(),
+                description: desc.into(),
+                point_id: Some(point.into()),
+                location: Some(Location {
+                    lat: 26.0868,
+                    lon: 119.3055,
+                    accuracy_m: Some(6.0),
+                    source: LocationSource::Gps,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+}
+
+fn code(err: CoreError) -> &'static str {
+    err.code()
+}
+
+#[test]
+fn fresh_device_has_defaults_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.db");
+    let (dev, id) = {
+        let mut s = Store::open(&path).unwrap();
+        assert!(s.categories().unwrap().len() >= 40);
+        assert_eq!(s.templates().unwrap().len(), 6);
+        s.import_reference(&demo_bundle()).unwrap();
+        let vol = s.actor("usr-vol-1").unwrap();
+        let id = report(&mut s, &vol, "菜市场门口垃圾堆积", "p-009");
+        (s.device().clone(), id)
+    };
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.device(), &dev);
+    let p = s.problem(id).unwrap();
+    assert_eq!(p.status, S::Reported);
+    assert!(p.code.starts_with("GL-"), "{}", p.code);
+    assert!(p.code.contains(&dev.tag));
+    assert_eq!(s.outbox_len().unwrap(), 1);
+}
+
+#[test]
+fn closed_loop_with_deadline_from_the_category_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    let admin = s.actor("usr-admin-1").unwrap();
+    let insp = s.actor("usr-insp-1").unwrap();
+    let id = report(&mut s, &vol, "东街口暴露垃圾", "p-009");
+    s.act(&admin, id, ProblemAction::File { note: None })
+        .unwrap();
+    let p = s
+        .act(
+            &admin,
+            id,
+            ProblemAction::Dispatch {
+                unit_id: "u-hwc".into(),
+                deadline: None,
+                note: None,
+            },
+        )
+        .unwrap();
+    // SR-02 exposed garbage: 4 working hours from Monday 10:00 (+08:00) → 16:00.
+    assert_eq!(p.deadline, Some(t("2026-11-23T08:00:00Z")));
+    let handler = handler_of_unit(&s, "u-hwc");
+    s.act(&handler, id, ProblemAction::Accept { note: None })
+        .unwrap();
+    // Without an after-photo the rectification is refused and nothing is written.
+    let before = snapshot(&s);
+    let err = s
+        .act(
+            &handler,
+            id,
+            ProblemAction::Rectify {
+                photos: vec![],
+                note: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(err), "after_photo_required");
+    assert_eq!(before, snapshot(&s));
+    // A photo hash the device does not have is refused too.
+    let err = s
+        .act(
+            &handler,
+            id,
+            ProblemAction::Rectify {
+                photos: vec!["0".repeat(64)],
+                note: None,
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(err), "not_found");
+    assert_eq!(before, snapshot(&s));
+    // The inspector may not close; the office may not verify before rectification.
+    let err = s
+        .act(&insp, id, ProblemAction::Close { note: None })
+        .unwrap_err();
+    assert_eq!(code(err), "role_not_allowed");
+    let err = s
+        .act(
+            &admin,
+            id,
+            ProblemAction::Verify {
+                passed: true,
+                note: None,
+                photos: vec![],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(err), "invalid_transition");
+    assert_eq!(before, snapshot(&s));
+    let hist = s.history(id).unwrap();
+    let kinds: Vec<_> = hist.iter().map(|h| h.event.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "problem.reported",
+            "problem.filed",
+            "problem.dispatched",
+            "problem.accepted"
+        ]
+    );
+    assert!(
+        hist.iter()
+            .all(|h| h.outcome == EventOutcome::Applied && !h.pushed)
+    );
+}
+
+#[test]
+fn ledger_filters_search_sort_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    let admin = s.actor("usr-admin-1").unwrap();
+    let a = report(&mut s, &vol, "农贸市场门口暴露垃圾", "p-009");
+    let b = report(&mut s, &vol, "学校门口占道经营", "p-020");
+    let c = report(&mut s, &vol, "路口非机动车闯红灯", "p-014");
+    for id in [a, b] {
+        s.act(&admin, id, ProblemAction::File { note: None })
+            .unwrap();
+        s.act(
+            &admin,
+            id,
+            ProblemAction::Dispatch {
+                unit_id: "u-hwc".into(),
+                deadline: Some(t("2026-11-24T09:00:00Z")),
+                note: None,
+            },
+        )
+        .unwrap();
+    }
+    fn ids(s: &Store, q: &ProblemQuery) -> Vec<uuid::Uuid> {
+        s.list_problems(q)
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|r| r.problem.id)
+            .collect()
+    }
+    let codes = |q: &ProblemQuery| ids(&s, q);
+    let by_unit = ProblemQuery {
+        statuses: vec![S::Dispatched],
+        unit_id: Some("u-hwc".into()),
+        sort: fieldcheck_core::ProblemSort::Oldest,
+        ..Default::default()
+    };
+    assert_eq!(codes(&by_unit), vec![a, b]);
+    // Three-character Chinese query through the trigram index; two characters via LIKE.
+    let q = |text: &str| ProblemQuery {
+        text: Some(text.into()),
+        ..Default::default()
+    };
+    assert_eq!(codes(&q("暴露垃圾")), vec![a]);
+    assert_eq!(codes(&q("闯红灯")), vec![c]);
+    assert_eq!(codes(&q("门口")).len(), 2);
+    assert_eq!(codes(&q("门口 占道")), vec![b]);
+    assert!(codes(&q("不存在的问题")).is_empty());
+    // Quotes and LIKE wildcards are text, not syntax.
+    assert!(codes(&q("\"%_")).is_empty());
+    // A street includes its communities.
+    let p9 = s.point("p-009").unwrap();
+    let street = s
+        .districts()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.id == p9.district_id)
+        .unwrap()
+        .parent_id
+        .unwrap();
+    let by_street = ProblemQuery {
+        district_id: Some(street),
+        ..Default::default()
+    };
+    assert!(codes(&by_street).contains(&a));
+    // Overdue once the clock passes the deadline.
+    let overdue = ProblemQuery {
+        overdue: true,
+        ..Default::default()
+    };
+    assert!(codes(&overdue).is_empty());
+    let later = t("2026-11-25T00:00:00Z");
+    s.set_now(move || later);
+    let mut od = ids(&s, &overdue);
+    od.sort();
+    let mut want = vec![a, b];
+    want.sort();
+    assert_eq!(od, want);
+    let stats = s.stats().unwrap();
+    assert_eq!(stats.total, 3);
+    assert_eq!(stats.overdue, 2);
+    // Paging.
+    let page = s
+        .list_problems(&ProblemQuery {
+            limit: 2,
+            offset: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((page.items.len(), page.total), (1, 3));
+    assert_eq!(
+        code(
+            s.list_problems(&ProblemQuery {
+                limit: 0,
+                ..Default::default()
+            })
+            .unwrap_err()
+        ),
+        "invalid_input"
+    );
+}
+
+#[test]
+fn market_inspection_with_two_failures_raises_two_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let insp = s.actor("usr-insp-1").unwrap();
+    let i = s
+        .start_inspection(
+            &insp,
+            StartInspection {
+                point_id: "p-009".into(),
+                template: None,
+                location: Some(Location {
+                    lat: 26.0869,
+                    lon: 119.3056,
+                    accuracy_m: Some(5.0),
+                    source: LocationSource::Gps,
+                }),
+            },
+        )
+        .unwrap();
+    let tpl = s.template(&i.template_id, i.template_version).unwrap();
+    assert_eq!(tpl.point_type.as_str(), "farmers_market");
+    // Posters: 1 where ≥2 are required; trade rules missing; everything else fine.
+    s.record_item(
+        &insp,
+        i.id,
+        "fm-01",
+        ItemResult::Value { value: 1.0 },
+        Some("只有1处".into()),
+        vec![],
+    )
+    .unwrap();
+    s.record_item(&insp, i.id, "fm-04", ItemResult::Fail, None, vec![])
+        .unwrap();
+    // Finishing with items missing is refused.
+    let err = s.finish_inspection(&insp, i.id, None).unwrap_err();
+    assert_eq!(code(err), "invalid_transition");
+    // A failed item that needs a photo is refused without one.
+    let needs_photo = tpl
+        .items
+        .iter()
+        .find(|x| {
+            x.photo_required_on_fail
+                && x.kind == fieldcheck_core::domain::checklist::ItemKind::PassFail
+        })
+        .unwrap();
+    let err = s
+        .record_item(&insp, i.id, &needs_photo.id, ItemResult::Fail, None, vec![])
+        .unwrap_err();
+    assert_eq!(code(err), "photo_required");
+    for item in &tpl.items {
+        if item.id == "fm-01" || item.id == "fm-04" {
+            continue;
+        }
+        let r = match item.kind {
+            fieldcheck_core::domain::checklist::ItemKind::Count { .. } => {
+                ItemResult::Count { count: 0 }
+            }
+            fieldcheck_core::domain::checklist::ItemKind::Measured { threshold, .. } => {
+                ItemResult::Value { value: threshold }
+            }
+            _ => ItemResult::Pass,
+        };
+        s.record_item(&insp, i.id, &item.id, r, None, vec![])
+            .unwrap();
+    }
+    let done = s.finish_inspection(&insp, i.id, None).unwrap();
+    assert_eq!(done.score.failed_items, 2);
+    assert!(done.score.percent < 100.0 && done.score.percent > 80.0);
+    let p1 = s.raise_problem(&insp, i.id, "fm-01", None).unwrap();
+    let p2 = s.raise_problem(&insp, i.id, "fm-04", None).unwrap();
+    assert_eq!(p1.point_id.as_deref(), Some("p-009"));
+    assert_eq!(p1.item_id.as_deref(), Some("fm-01"));
+    assert_eq!(p1.inspection_id, Some(i.id));
+    assert_eq!(
+        p1.category,
+        tpl.item("fm-01").unwrap().category.clone().unwrap()
+    );
+    assert!(p1.description.contains("只有1处"));
+    assert_eq!(p1.location.unwrap().source, LocationSource::Gps);
+    assert_ne!(p1.code, p2.code);
+    // A passed item raises nothing; recording after finishing is refused.
+    assert_eq!(
+        code(s.raise_problem(&insp, i.id, "fm-02", None).unwrap_err()),
+        "invalid_input"
+    );
+    let err = s
+        .record_item(&insp, i.id, "fm-02", ItemResult::Pass, None, vec![])
+        .unwrap_err();
+    assert_eq!(code(err), "inspection_finished");
+    assert_eq!(s.inspections_of_point("p-009").unwrap().len(), 1);
+}
+
+#[test]
+fn late_remote_event_becomes_a_visible_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    let admin = s.actor("usr-admin-1").unwrap();
+    let id = report(&mut s, &vol, "井盖缺失", "p-001");
+    // Locally: the office rejects the report as invalid.
+    s.act(
+        &admin,
+        id,
+        ProblemAction::Reject {
+            reason: RejectReason::Invalid {
+                reason: "已由其他部门处理".into(),
+            },
+        },
+    )
+    .unwrap();
+    // Meanwhile, another office device (earlier HLC) filed it, and later than our reject
+    // a volunteer's edit arrived: the fold puts "filed" first, so our reject still applies
+    // (rejecting a filed report is allowed) and the volunteer's edit after it is refused.
+    let p = s.problem(id).unwrap();
+    let hist = s.history(id).unwrap();
+    let reject_at = hist.last().unwrap().event.hlc.wall_ms;
+    let filed = Event::new(
+        id,
+        &s.actor("usr-admin-2").unwrap(),
+        "other-device",
+        Hlc::new(reject_at - 1, 0, "other-device"),
+        EventBody::ProblemFiled { note: None },
+    );
+    let edit = Event::new(
+        id,
+        &vol,
+        "vol-phone",
+        Hlc::new(reject_at + 5, 0, "vol-phone"),
+        EventBody::ProblemEdited(ProblemEdit {
+            description: Some("补充：井盖完全缺失".into()),
+            ..Default::default()
+        }),
+    );
+    let r = s
+        .apply_remote(&[filed.clone(), edit.clone(), filed.clone()])
+        .unwrap();
+    assert_eq!((r.inserted, r.duplicates), (2, 1));
+    let after = s.problem(id).unwrap();
+    assert_eq!(after.status, S::Rejected);
+    assert_eq!(after.description, p.description);
+    let h = s.history(id).unwrap();
+    let edit_rec = h.iter().find(|x| x.event.id == edit.id).unwrap();
+    match &edit_rec.outcome {
+        EventOutcome::Rejected { code, .. } => assert_eq!(*code, RefusalCode::InvalidTransition),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    let conflicts = s
+        .list_problems(&ProblemQuery {
+            with_rejections: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(conflicts.total, 1);
+    // The next local event orders after everything seen.
+    let hl = s.history(id).unwrap();
+    assert!(hl.windows(2).all(|w| w[0].event.hlc <= w[1].event.hlc));
+    // Outbox holds only local events, in device order.
+    let out = s.outbox(100).unwrap();
+    assert_eq!(out.len(), 2);
+    assert!(
+        out.iter()
+            .all(|e| e.device == s.device().device_id.to_string())
+    );
+    s.mark_pushed(&[out[0].id]).unwrap();
+    assert_eq!(s.outbox_len().unwrap(), 1);
+    let _ = Duration::zero();
+}
+
+#[test]
+fn refused_import_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let before = snapshot(&s);
+    let mut bad = demo_bundle();
+    bad.points[3].district_id = "nowhere".into();
+    let err = s.import_reference(&bad).unwrap_err();
+    assert_eq!(code(err), "invalid_input");
+    let mut bad = demo_bundle();
+    bad.users.push(fieldcheck_core::domain::reference::User {
+        id: "usr-x".into(),
+        name: "无单位".into(),
+        role: Role::UnitHandler,
+        unit_id: None,
+        district_ids: vec![],
+        phone: None,
+    });
+    assert!(s.import_reference(&bad).is_err());
+    assert_eq!(before, snapshot(&s));
+}

@@ -1,0 +1,248 @@
+//! Work calendar and deadline arithmetic: working hours and working days, with weekends,
+//! public holidays and the weekend days that are made working days (调休).
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::category::{DeadlineRule, DeadlineUnit};
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkPeriod {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkCalendar {
+    /// Offset of local time from UTC in minutes (China: +480).
+    pub utc_offset_minutes: i32,
+    /// Working periods of a working day, in local time, sorted, not overlapping.
+    pub periods: Vec<WorkPeriod>,
+    /// ISO weekday numbers (1 = Monday) that are normally working days.
+    pub working_weekdays: Vec<u32>,
+    /// Days off that would otherwise be working days (public holidays).
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+    /// Weekend days that are working days (调休).
+    #[serde(default)]
+    pub extra_working_days: Vec<NaiveDate>,
+}
+
+impl Default for WorkCalendar {
+    /// A typical Chinese government office: 08:30–12:00 and 14:00–17:30, Monday to Friday.
+    fn default() -> Self {
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).expect("valid time");
+        WorkCalendar {
+            utc_offset_minutes: 480,
+            periods: vec![
+                WorkPeriod {
+                    start: t(8, 30),
+                    end: t(12, 0),
+                },
+                WorkPeriod {
+                    start: t(14, 0),
+                    end: t(17, 30),
+                },
+            ],
+            working_weekdays: vec![1, 2, 3, 4, 5],
+            holidays: vec![],
+            extra_working_days: vec![],
+        }
+    }
+}
+
+impl WorkCalendar {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.periods.is_empty() {
+            return Err(DomainError::InvalidCalendar("no working periods".into()));
+        }
+        for w in self.periods.windows(2) {
+            if w[0].end > w[1].start {
+                return Err(DomainError::InvalidCalendar(
+                    "working periods overlap or are not sorted".into(),
+                ));
+            }
+        }
+        if self.periods.iter().any(|p| p.start >= p.end) {
+            return Err(DomainError::InvalidCalendar(
+                "a working period ends before it starts".into(),
+            ));
+        }
+        if self.working_weekdays.is_empty() && self.extra_working_days.is_empty() {
+            return Err(DomainError::InvalidCalendar("no working days".into()));
+        }
+        if !(-720..=840).contains(&self.utc_offset_minutes) {
+            return Err(DomainError::InvalidCalendar(
+                "UTC offset out of range".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn tz(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        if self.extra_working_days.contains(&d) {
+            return true;
+        }
+        if self.holidays.contains(&d) {
+            return false;
+        }
+        self.working_weekdays
+            .contains(&d.weekday().number_from_monday())
+    }
+
+    fn local(&self, d: NaiveDate, t: NaiveTime) -> DateTime<Utc> {
+        self.tz()
+            .from_local_datetime(&d.and_time(t))
+            .single()
+            .expect("fixed offsets have no gaps")
+            .with_timezone(&Utc)
+    }
+
+    /// The instant `hours` working hours after `start`. Time outside working periods does not
+    /// count; a start outside them begins counting at the next period.
+    pub fn add_working_hours(&self, start: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
+        let mut remaining = Duration::hours(i64::from(hours));
+        let mut day = start.with_timezone(&self.tz()).date_naive();
+        let mut cursor = start;
+        // Bounded: a calendar with at least one working weekday reaches the next one in ≤ 7 days
+        // plus however many holidays are listed.
+        let max_days = 3660 + self.holidays.len();
+        for _ in 0..max_days {
+            if self.is_working_day(day) {
+                for p in &self.periods {
+                    let (ps, pe) = (self.local(day, p.start), self.local(day, p.end));
+                    if cursor >= pe {
+                        continue;
+                    }
+                    let from = cursor.max(ps);
+                    let available = pe - from;
+                    if remaining <= available {
+                        return from + remaining;
+                    }
+                    remaining -= available;
+                    cursor = pe;
+                }
+            }
+            day = day.succ_opt().expect("date in range");
+        }
+        cursor + remaining
+    }
+
+    /// Close of business of the `days`-th working day after the day `start` falls on.
+    pub fn add_working_days(&self, start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+        let mut day = start.with_timezone(&self.tz()).date_naive();
+        let mut left = days;
+        let max_days = 3660 + self.holidays.len();
+        for _ in 0..max_days {
+            if left == 0 {
+                break;
+            }
+            day = day.succ_opt().expect("date in range");
+            if self.is_working_day(day) {
+                left -= 1;
+            }
+        }
+        let close = self.periods.last().map(|p| p.end).unwrap_or(NaiveTime::MIN);
+        self.local(day, close)
+    }
+
+    pub fn deadline(&self, start: DateTime<Utc>, rule: DeadlineRule) -> DateTime<Utc> {
+        match rule.unit {
+            DeadlineUnit::WorkingHours => self.add_working_hours(start, rule.amount),
+            DeadlineUnit::WorkingDays => self.add_working_days(start, rule.amount),
+            DeadlineUnit::NaturalHours => start + Duration::hours(i64::from(rule.amount)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cn(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn working_hours_skip_lunch_nights_and_weekends() {
+        let cal = WorkCalendar::default();
+        // Monday 2026-11-23 10:00 + 4 working hours: 2h until noon, 2h from 14:00 → 16:00.
+        assert_eq!(
+            cal.add_working_hours(cn(2026, 11, 23, 10, 0), 4),
+            cn(2026, 11, 23, 16, 0)
+        );
+        // Friday 16:30 + 4h: 1h Friday, then Monday 08:30 + 3h → 11:30.
+        assert_eq!(
+            cal.add_working_hours(cn(2026, 11, 27, 16, 30), 4),
+            cn(2026, 11, 30, 11, 30)
+        );
+        // Reported Saturday night: counting starts Monday morning.
+        assert_eq!(
+            cal.add_working_hours(cn(2026, 11, 28, 22, 0), 1),
+            cn(2026, 11, 30, 9, 30)
+        );
+        // Lunch break start counts from 14:00.
+        assert_eq!(
+            cal.add_working_hours(cn(2026, 11, 23, 12, 30), 1),
+            cn(2026, 11, 23, 15, 0)
+        );
+    }
+
+    #[test]
+    fn working_days_respect_holidays_and_makeup_days() {
+        let mut cal = WorkCalendar::default();
+        // Monday + 3 working days → Thursday close of business.
+        assert_eq!(
+            cal.add_working_days(cn(2026, 11, 23, 10, 0), 3),
+            cn(2026, 11, 26, 17, 30)
+        );
+        cal.holidays
+            .push(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+        cal.extra_working_days
+            .push(NaiveDate::from_ymd_opt(2026, 11, 28).unwrap());
+        // Tuesday is a holiday; Saturday is a makeup working day.
+        assert_eq!(
+            cal.add_working_days(cn(2026, 11, 23, 10, 0), 3),
+            cn(2026, 11, 27, 17, 30)
+        );
+        assert_eq!(
+            cal.add_working_days(cn(2026, 11, 23, 10, 0), 4),
+            cn(2026, 11, 28, 17, 30)
+        );
+        assert!(!cal.is_working_day(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()));
+    }
+
+    #[test]
+    fn natural_hours_ignore_the_calendar() {
+        let cal = WorkCalendar::default();
+        let rule = DeadlineRule {
+            amount: 2,
+            unit: DeadlineUnit::NaturalHours,
+        };
+        assert_eq!(
+            cal.deadline(cn(2026, 11, 28, 23, 0), rule),
+            cn(2026, 11, 29, 1, 0)
+        );
+    }
+
+    #[test]
+    fn bad_calendars_are_refused() {
+        let mut cal = WorkCalendar::default();
+        cal.periods.reverse();
+        assert!(cal.validate().is_err());
+        let mut cal = WorkCalendar::default();
+        cal.periods.clear();
+        assert!(cal.validate().is_err());
+        assert!(WorkCalendar::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,27 @@
+//! The FieldCheck domain: what a problem, a point, an inspection and an event are, and the
+//! rules that govern them (lifecycle, fold, scoring, deadline arithmetic).
+//!
+//! Everything here is a plain function over plain data: no SQL, no HTTP, no files, no clock.
+//! The device store, the server and the UI bridge all call into this crate, so that every
+//! replica decides the same thing from the same events.
+
+pub mod calendar;
+pub mod category;
+pub mod checklist;
+pub mod code;
+pub mod error;
+pub mod event;
+pub mod fold;
+pub mod hlc;
+pub mod i18n;
+pub mod inspection;
+pub mod lifecycle;
+pub mod problem;
+pub mod reference;
+pub mod role;
+
+pub use error::{DomainError, Refusal, RefusalCode};
+pub use event::{Event, EventBody, EventOutcome, PhotoRef, PhotoRole};
+pub use hlc::{Hlc, HlcClock};
+pub use problem::{Location, LocationSource, Problem, ProblemStatus, Severity};
+pub use role::{Actor, Role};

@@ -1,0 +1,261 @@
+//! A problem (问题) as the ledger shows it: the fold of its events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::event::PhotoRole;
+use crate::i18n::Lang;
+use crate::reference::LatLon;
+use crate::role::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemStatus {
+    /// 已上报: reported, waiting for the office.
+    Reported,
+    /// 已立案: accepted as a case by the office.
+    Filed,
+    /// 不予立案: duplicate or invalid.
+    Rejected,
+    /// 已派遣: sent to a responsible unit with a deadline.
+    Dispatched,
+    /// 整改中: the unit accepted it and is working on it.
+    Rectifying,
+    /// 已退回: the unit says it is not theirs; the office re-dispatches.
+    Returned,
+    /// 已整改: the unit reports it fixed, with after-photos.
+    Rectified,
+    /// 已核查: an inspector checked on site that it is fixed.
+    Verified,
+    /// 已结案
+    Closed,
+    /// 已重新打开: a re-check (巩固) found it back.
+    Reopened,
+}
+
+impl ProblemStatus {
+    pub const ALL: [ProblemStatus; 10] = [
+        ProblemStatus::Reported,
+        ProblemStatus::Filed,
+        ProblemStatus::Rejected,
+        ProblemStatus::Dispatched,
+        ProblemStatus::Rectifying,
+        ProblemStatus::Returned,
+        ProblemStatus::Rectified,
+        ProblemStatus::Verified,
+        ProblemStatus::Closed,
+        ProblemStatus::Reopened,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemStatus::Reported => "reported",
+            ProblemStatus::Filed => "filed",
+            ProblemStatus::Rejected => "rejected",
+            ProblemStatus::Dispatched => "dispatched",
+            ProblemStatus::Rectifying => "rectifying",
+            ProblemStatus::Returned => "returned",
+            ProblemStatus::Rectified => "rectified",
+            ProblemStatus::Verified => "verified",
+            ProblemStatus::Closed => "closed",
+            ProblemStatus::Reopened => "reopened",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProblemStatus> {
+        ProblemStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s || st.label(Lang::Zh) == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        let (zh, en) = match self {
+            ProblemStatus::Reported => ("已上报", "Reported"),
+            ProblemStatus::Filed => ("已立案", "Filed"),
+            ProblemStatus::Rejected => ("不予立案", "Rejected"),
+            ProblemStatus::Dispatched => ("已派遣", "Dispatched"),
+            ProblemStatus::Rectifying => ("整改中", "Rectifying"),
+            ProblemStatus::Returned => ("已退回", "Returned"),
+            ProblemStatus::Rectified => ("已整改", "Rectified"),
+            ProblemStatus::Verified => ("已核查", "Verified"),
+            ProblemStatus::Closed => ("已结案", "Closed"),
+            ProblemStatus::Reopened => ("已重新打开", "Reopened"),
+        };
+        if lang == Lang::En { en } else { zh }
+    }
+
+    /// Waiting for the responsible unit: the states in which a deadline can be missed.
+    pub fn awaits_unit(self) -> bool {
+        matches!(self, ProblemStatus::Dispatched | ProblemStatus::Rectifying)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, ProblemStatus::Closed | ProblemStatus::Rejected)
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Normal,
+        Severity::High,
+        Severity::Urgent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Normal => "normal",
+            Severity::High => "high",
+            Severity::Urgent => "urgent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s || v.label(Lang::Zh) == s)
+    }
+
+    pub fn label(self, lang: Lang) -> &'static str {
+        let (zh, en) = match self {
+            Severity::Low => ("轻微", "Low"),
+            Severity::Normal => ("一般", "Normal"),
+            Severity::High => ("严重", "High"),
+            Severity::Urgent => ("紧急", "Urgent"),
+        };
+        if lang == Lang::En { en } else { zh }
+    }
+}
+
+/// Where a coordinate came from; the office trusts a GPS fix more than a typed one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationSource {
+    Gps,
+    Exif,
+    Map,
+    Typed,
+}
+
+impl LocationSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationSource::Gps => "gps",
+            LocationSource::Exif => "exif",
+            LocationSource::Map => "map",
+            LocationSource::Typed => "typed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LocationSource> {
+        [
+            LocationSource::Gps,
+            LocationSource::Exif,
+            LocationSource::Map,
+            LocationSource::Typed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// A WGS-84 position with the accuracy the receiver reported and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub lat: f64,
+    pub lon: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_m: Option<f64>,
+    pub source: LocationSource,
+}
+
+impl Location {
+    pub fn is_valid(&self) -> bool {
+        LatLon {
+            lat: self.lat,
+            lon: self.lon,
+        }
+        .is_valid()
+            && self.accuracy_m.is_none_or(|a| a.is_finite() && a >= 0.0)
+    }
+
+    pub fn latlon(&self) -> LatLon {
+        LatLon {
+            lat: self.lat,
+            lon: self.lon,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProblemPhoto {
+    pub hash: String,
+    pub role: PhotoRole,
+    pub event_id: Uuid,
+    pub added_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtensionRequest {
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub id: Uuid,
+    pub code: String,
+    pub status: ProblemStatus,
+    pub category: String,
+    pub description: String,
+    pub location: Option<Location>,
+    pub address: String,
+    pub district_id: Option<String>,
+    pub point_id: Option<String>,
+    pub item_id: Option<String>,
+    pub inspection_id: Option<Uuid>,
+    pub reporter: String,
+    pub reporter_role: Role,
+    pub severity: Severity,
+    pub unit_id: Option<String>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub rework_count: u32,
+    pub recheck_count: u32,
+    pub duplicate_of: Option<String>,
+    /// Why it was rejected, returned by the unit, failed its check or was reopened: the
+    /// latest such reason, shown on the record.
+    pub status_reason: Option<String>,
+    pub extension: Option<ExtensionRequest>,
+    pub photos: Vec<ProblemPhoto>,
+    pub reported_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub rectified_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Problem {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status.awaits_unit() && self.deadline.is_some_and(|d| d < now)
+    }
+
+    pub fn has_photo(&self, role: PhotoRole) -> bool {
+        self.photos.iter().any(|p| p.role == role)
+    }
+}

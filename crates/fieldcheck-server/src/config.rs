@@ -1,0 +1,162 @@
+//! Server configuration: defaults, then a TOML file, then `FIELDCHECK_*` environment variables.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://./data/fieldcheck.db` or `postgres://user:pass@host/db`.
+    pub database_url: String,
+    /// Directory of content-addressed blobs (photos).
+    pub blob_dir: PathBuf,
+    /// Address `fieldcheck-server serve` binds to (the library takes a listener instead).
+    pub bind: String,
+    /// Largest request body, in bytes: push batches and blob chunks alike.
+    pub max_body_bytes: usize,
+    /// How far in the future an event's HLC may lie before the server clamps it.
+    pub max_clock_skew_secs: u64,
+    /// Oldest client protocol version still served; older ones get 426.
+    pub min_protocol: u32,
+    /// Largest pull page.
+    pub max_pull_limit: u32,
+    /// Lifetime of a web login session.
+    pub session_ttl_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://./data/fieldcheck.db".into(),
+            blob_dir: PathBuf::from("./data/blobs"),
+            bind: "127.0.0.1:8080".into(),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_clock_skew_secs: 600,
+            min_protocol: fieldcheck_protocol::PROTOCOL_VERSION,
+            max_pull_limit: 1000,
+            session_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+/// The database URL may carry a password: Debug output shows it redacted.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("blob_dir", &self.blob_dir)
+            .field("bind", &self.bind)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_clock_skew_secs", &self.max_clock_skew_secs)
+            .field("min_protocol", &self.min_protocol)
+            .field("max_pull_limit", &self.max_pull_limit)
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((creds, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match creds.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Defaults, overlaid by `file` (when given), overlaid by `FIELDCHECK_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                    path: path.to_owned(),
+                    source: e,
+                })?;
+                Config::from_toml(&text)?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(std::env::vars())?;
+        Ok(config)
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Applies `FIELDCHECK_<FIELD>` variables (upper-case field names).
+    pub fn apply_env(
+        &mut self,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError> {
+            v.trim().parse().map_err(|_| ConfigError::Env {
+                key: key.to_owned(),
+                message: format!("not a number: {v:?}"),
+            })
+        }
+        for (key, value) in vars {
+            let Some(field) = key.strip_prefix("FIELDCHECK_") else {
+                continue;
+            };
+            match field {
+                "DATABASE_URL" => self.database_url = value,
+                "BLOB_DIR" => self.blob_dir = PathBuf::from(value),
+                "BIND" => self.bind = value,
+                "MAX_BODY_BYTES" => self.max_body_bytes = num(&key, &value)?,
+                "MAX_CLOCK_SKEW_SECS" => self.max_clock_skew_secs = num(&key, &value)?,
+                "MIN_PROTOCOL" => self.min_protocol = num(&key, &value)?,
+                "MAX_PULL_LIMIT" => self.max_pull_limit = num(&key, &value)?,
+                "SESSION_TTL_SECS" => self.session_ttl_secs = num(&key, &value)?,
+                // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let mut c = Config::from_toml("bind = \"0.0.0.0:9000\"\nmax_body_bytes = 100\n").unwrap();
+        assert_eq!(c.bind, "0.0.0.0:9000");
+        assert_eq!(c.max_body_bytes, 100);
+        assert_eq!(c.max_clock_skew_secs, 600, "default kept");
+        c.apply_env([
+            ("FIELDCHECK_MAX_BODY_BYTES".to_owned(), "200".to_owned()),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(c.max_body_bytes, 200);
+        assert!(
+            c.apply_env([("FIELDCHECK_MAX_BODY_BYTES".to_owned(), "x".to_owned())])
+                .is_err()
+        );
+        assert!(Config::from_toml("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn debug_redacts_password() {
+        let c = Config {
+            database_url: "postgres://app:s3cret@db.example/fc".into(),
+            ..Config::default()
+        };
+        let s = format!("{c:?}");
+        assert!(!s.contains("s3cret"), "{s}");
+        assert!(s.contains("postgres://app:***@db.example/fc"));
+    }
+}

@@ -1,0 +1,87 @@
+//! Errors of the server library. Each carries a stable code (the `ApiError::code` clients switch
+//! on); the mapping to HTTP happens only in `api`.
+
+use std::path::PathBuf;
+
+use fieldcheck_protocol::sync::codes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file: {0}")]
+    Parse(String),
+    #[error("invalid environment variable {key}: {message}")]
+    Env { key: String, message: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: expected sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+/// What a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("protocol version {got} is too old; this server needs at least {min}")]
+    ProtocolTooOld { got: String, min: u32 },
+    #[error("missing or invalid token")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("request body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("enrollment code is unknown, expired or already used")]
+    EnrollCodeInvalid,
+    #[error("uploaded bytes do not match hash {0}")]
+    HashMismatch(String),
+    #[error("upload offset {got} does not match the {expected} bytes received so far")]
+    BadOffset { got: u64, expected: u64 },
+    #[error("invalid blob hash: expected 64 lowercase hex characters")]
+    InvalidHash,
+    #[error("too many failed logins; try again in a minute")]
+    RateLimited,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ServerError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServerError::ProtocolTooOld { .. } => codes::PROTOCOL_TOO_OLD,
+            ServerError::Unauthorized => codes::UNAUTHORIZED,
+            ServerError::Forbidden(_) => codes::FORBIDDEN,
+            ServerError::Malformed(_) => codes::MALFORMED,
+            ServerError::TooLarge(_) => codes::TOO_LARGE,
+            ServerError::EnrollCodeInvalid => codes::ENROLL_CODE_INVALID,
+            ServerError::HashMismatch(_) => codes::HASH_MISMATCH,
+            ServerError::BadOffset { .. } => codes::BAD_OFFSET,
+            ServerError::InvalidHash => codes::INVALID_HASH,
+            ServerError::RateLimited => codes::RATE_LIMITED,
+            ServerError::NotFound(_) => codes::NOT_FOUND,
+            ServerError::Store(_) | ServerError::Io(_) => codes::INTERNAL,
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! The FieldCheck central server: the sync API devices push to and pull from, blobs (photos),
+//! enrollment and sign-in, over one storage trait with SQLite and PostgreSQL backends.
+//!
+//! Entry point: [`serve`] (tests bind port 0 and drive it over real HTTP).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod policy;
+pub mod store;
+
+pub use config::Config;
+pub use error::{ConfigError, ServerError, StoreError};
+pub use store::{Store, open as open_store};
+
+/// Opens the store the config names and serves the API on `listener` until `shutdown`
+/// resolves (in-flight requests are finished first).
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = store::open(&config.database_url).await?;
+    serve_with_store(config, store, listener, shutdown).await
+}
+
+/// [`serve`] over an already opened store (the demo seeds it first; tests inspect it).
+pub async fn serve_with_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tokio::fs::create_dir_all(&config.blob_dir).await?;
+    let state = Arc::new(api::AppState::new(store, config));
+    let app = api::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}

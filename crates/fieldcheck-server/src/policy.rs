@@ -1,0 +1,241 @@
+//! Who may see and send what: pure functions over the user, the reference data and a
+//! record's scope attributes. Storage calls them inside its transactions; they do no I/O.
+
+use std::collections::BTreeSet;
+
+use fieldcheck_domain::event::{Event, EventBody};
+use fieldcheck_domain::lifecycle::roles_allowed;
+use fieldcheck_domain::reference::User;
+use fieldcheck_domain::role::Role;
+use fieldcheck_protocol::ReferenceBundle;
+
+/// Stable codes of push refusals (`PushStatus::Refused::code`), next to the domain's codes.
+pub mod refusal {
+    /// `event.actor` is not the token's user.
+    pub const ACTOR_MISMATCH: &str = "actor_mismatch";
+    /// `event.role` / `event.actor_unit` differ from the user's role / unit on the server.
+    pub const ROLE_MISMATCH: &str = "role_mismatch";
+    /// The role may never send this kind of event.
+    pub const ROLE_NOT_ALLOWED: &str = "role_not_allowed";
+    /// The record lies outside the user's districts / unit / own reports.
+    pub const OUT_OF_SCOPE: &str = "out_of_scope";
+    /// The event is not well formed for the server (e.g. an inspection of an unknown point).
+    pub const INVALID_EVENT: &str = "invalid_event";
+    /// The event id already exists for a different record or with different content.
+    pub const ID_CONFLICT: &str = "id_conflict";
+}
+
+/// The attributes of a record that decide who sees it. Stored with every event so that a pull
+/// can reconstruct what a device could see at any cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeAttrs {
+    /// The record's lowest-level district (problem district, or the inspected point's).
+    pub district: Option<String>,
+    /// The unit a problem is dispatched to.
+    pub unit: Option<String>,
+    /// The reporter of a problem or the inspector of an inspection.
+    pub owner: Option<String>,
+}
+
+/// A push refusal: not stored, reported per event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn refused(code: &'static str, message: impl Into<String>) -> Refused {
+    Refused {
+        code,
+        message: message.into(),
+    }
+}
+
+/// A user together with their districts expanded to all descendants (a user scoped to a
+/// district sees every street and community below it).
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user: User,
+    /// `None`: the whole city.
+    pub districts: Option<BTreeSet<String>>,
+}
+
+impl Viewer {
+    pub fn new(user: User, refs: &ReferenceBundle) -> Viewer {
+        let districts = if user.district_ids.is_empty() {
+            None
+        } else {
+            let mut set: BTreeSet<String> = user.district_ids.iter().cloned().collect();
+            // Parents always precede children in a fixpoint loop; the tree is shallow.
+            loop {
+                let before = set.len();
+                for d in &refs.districts {
+                    if d.parent_id.as_ref().is_some_and(|p| set.contains(p)) {
+                        set.insert(d.id.clone());
+                    }
+                }
+                if set.len() == before {
+                    break;
+                }
+            }
+            Some(set)
+        };
+        Viewer { user, districts }
+    }
+
+    fn in_districts(&self, district: Option<&str>) -> bool {
+        match (&self.districts, district) {
+            (None, _) => true,
+            (Some(set), Some(d)) => set.contains(d),
+            (Some(_), None) => false,
+        }
+    }
+
+    fn owns(&self, attrs: &ScopeAttrs) -> bool {
+        attrs.owner.as_deref() == Some(self.user.id.as_str())
+    }
+
+    /// Pull visibility: admins everything; inspectors their districts; unit handlers problems
+    /// dispatched to their unit; volunteers their own reports. Everyone sees what they own.
+    pub fn can_see(&self, attrs: &ScopeAttrs) -> bool {
+        if self.owns(attrs) {
+            return true;
+        }
+        match self.user.role {
+            Role::Admin => true,
+            Role::Inspector => self.in_districts(attrs.district.as_deref()),
+            Role::UnitHandler => {
+                attrs.unit.is_some() && attrs.unit.as_deref() == self.user.unit_id.as_deref()
+            }
+            Role::Volunteer => false,
+        }
+    }
+
+    /// May this user send this event onto a record whose current scope is `current` (`None`
+    /// for a new record)? Lifecycle rules proper (state, assigned unit, own record) are the
+    /// fold's business: a stale but legitimate event is stored and marked rejected, while an
+    /// event its sender could never send is refused and not stored.
+    pub fn authorize(
+        &self,
+        ev: &Event,
+        current: Option<&ScopeAttrs>,
+        refs: &ReferenceBundle,
+    ) -> Result<(), Refused> {
+        let user = &self.user;
+        if ev.actor != user.id {
+            return Err(refused(
+                refusal::ACTOR_MISMATCH,
+                format!(
+                    "event actor {:?} is not the signed-in user {:?}",
+                    ev.actor, user.id
+                ),
+            ));
+        }
+        if ev.role != user.role {
+            return Err(refused(
+                refusal::ROLE_MISMATCH,
+                format!(
+                    "event role {} is not the user's role {}",
+                    ev.role.as_str(),
+                    user.role.as_str()
+                ),
+            ));
+        }
+        if user.role == Role::UnitHandler && ev.actor_unit != user.unit_id {
+            return Err(refused(
+                refusal::ROLE_MISMATCH,
+                format!(
+                    "event unit {:?} is not the user's unit {:?}",
+                    ev.actor_unit, user.unit_id
+                ),
+            ));
+        }
+        if !roles_allowed(ev.kind()).contains(&ev.role) {
+            return Err(refused(
+                refusal::ROLE_NOT_ALLOWED,
+                format!("a {} may not send {}", ev.role.as_str(), ev.kind()),
+            ));
+        }
+        if user.role == Role::Admin {
+            return Ok(());
+        }
+        // The districts the event touches: the record's, and the one it claims or moves to.
+        let mut target = current.cloned();
+        match &ev.body {
+            EventBody::ProblemReported(r) if current.is_none() => {
+                target = Some(ScopeAttrs {
+                    district: r.district_id.clone(),
+                    unit: None,
+                    owner: Some(ev.actor.clone()),
+                });
+            }
+            EventBody::ProblemEdited(edit) => {
+                if let Some(d) = &edit.district_id
+                    && user.role != Role::UnitHandler
+                    && !self.in_districts(Some(d))
+                {
+                    return Err(refused(
+                        refusal::OUT_OF_SCOPE,
+                        format!("district {d} is outside your districts"),
+                    ));
+                }
+            }
+            EventBody::InspectionStarted { point_id, .. } => {
+                let Some(point) = refs.points.iter().find(|p| &p.id == point_id) else {
+                    return Err(refused(
+                        refusal::INVALID_EVENT,
+                        format!("unknown point {point_id}"),
+                    ));
+                };
+                if current.is_none() {
+                    target = Some(ScopeAttrs {
+                        district: Some(point.district_id.clone()),
+                        unit: None,
+                        owner: Some(ev.actor.clone()),
+                    });
+                }
+            }
+            _ => {}
+        }
+        let Some(target) = target else {
+            // An event on a record the server does not know yet (its creation may still be in
+            // flight from another device): let the fold mark it rejected (not_found) only if it
+            // is the sender's to send, which for non-admins we cannot tell. Refuse: the device
+            // retries after pulling.
+            return Err(refused(
+                refusal::OUT_OF_SCOPE,
+                format!("record {} is not known to the server", ev.entity_id),
+            ));
+        };
+        let ok = match user.role {
+            Role::Admin => true,
+            // Inspectors act in their districts (and on what they reported themselves).
+            Role::Inspector => self.in_districts(target.district.as_deref()) || self.owns(&target),
+            // Unit handlers report in their districts (if they have any) and otherwise act only
+            // on problems dispatched to their unit (or reported by themselves). A problem
+            // re-dispatched elsewhere while the handler was offline is refused here, not folded.
+            Role::UnitHandler => {
+                if current.is_none() {
+                    self.in_districts(target.district.as_deref())
+                } else {
+                    self.can_see(&target)
+                }
+            }
+            // Volunteers report in their districts and act only on their own reports.
+            Role::Volunteer => {
+                if current.is_none() {
+                    self.in_districts(target.district.as_deref())
+                } else {
+                    self.owns(&target)
+                }
+            }
+        };
+        if !ok {
+            return Err(refused(
+                refusal::OUT_OF_SCOPE,
+                format!("{} is outside your scope", ev.entity_id),
+            ));
+        }
+        Ok(())
+    }
+}

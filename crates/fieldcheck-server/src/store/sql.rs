@@ -1,0 +1,834 @@
+//! The two sqlx backends. The SQL is the same text on both (`$n` placeholders, `ON CONFLICT`,
+//! `RETURNING`, integers for times, JSON as text), so one macro body implements [`Store`] for
+//! each; only opening a write transaction differs:
+//!
+//! * SQLite: `BEGIN IMMEDIATE` takes the write lock up front (a deferred transaction that reads
+//!   and then writes could fail to upgrade under concurrency).
+//! * PostgreSQL: a transaction-scoped advisory lock serialises appends. Identity values are
+//!   handed out at INSERT time and transactions could otherwise commit out of order (seq 8
+//!   visible before seq 7), letting a pull at cursor 8 skip 7 forever. Under the lock a batch
+//!   allocates and commits its seqs before the next batch allocates any, so what a reader sees
+//!   is always a prefix of the log (rolled-back batches leave harmless holes that never fill).
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fieldcheck_domain::Hlc;
+use fieldcheck_domain::event::{EntityKind, Event, EventOutcome};
+use fieldcheck_domain::fold::{fold_inspection, fold_problem};
+use fieldcheck_domain::problem::Problem;
+use fieldcheck_domain::reference::User;
+use fieldcheck_protocol::ReferenceBundle;
+use fieldcheck_protocol::sync::{
+    BlobState, PullItem, PullResponse, PushResponse, PushResult, PushStatus,
+};
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use uuid::Uuid;
+
+use super::{AppendCtx, Enrolled, Store, StoredUser, TokenInfo};
+use crate::error::StoreError;
+use crate::policy::{Refused, ScopeAttrs, Viewer, refusal};
+
+/// Key of the advisory lock that serialises appends on PostgreSQL ("FCEV").
+const APPEND_LOCK_KEY: i64 = 0x4643_4556;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://path` (creating the file and its directory) and migrates it.
+    pub async fn open(url: &str) -> Result<SqliteStore, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(dir) = opts.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("../../migrations/server-sqlite")
+            .run(&pool)
+            .await?;
+        Ok(SqliteStore { pool })
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects and migrates. With `schema`, every connection uses that schema (tests run in a
+    /// fresh schema each).
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<PgStore, StoreError> {
+        let mut opts = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = schema {
+            opts = opts.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("../../migrations/server-postgres")
+            .run(&pool)
+            .await?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK_KEY)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|e| corrupt("uuid", e))
+}
+
+fn parse_hlc(s: &str) -> Result<Hlc, StoreError> {
+    s.parse::<Hlc>().map_err(|e| corrupt("hlc", e.0))
+}
+
+fn refused_result(id: Uuid, r: Refused) -> PushResult {
+    PushResult {
+        event_id: id,
+        status: PushStatus::Refused {
+            code: r.code.to_owned(),
+            message: r.message,
+        },
+        outcome: None,
+        hlc: None,
+        state: None,
+    }
+}
+
+/// The fold of one record, reduced to what the store writes back.
+struct Refolded {
+    outcomes: Vec<(Uuid, EventOutcome)>,
+    problem: Option<Problem>,
+    inspection: Option<fieldcheck_domain::inspection::Inspection>,
+    attrs: ScopeAttrs,
+}
+
+/// Folds a record's full event set with exactly the domain's fold and derives its scope.
+fn refold(kind: EntityKind, events: &[Event], refs: &ReferenceBundle) -> Refolded {
+    match kind {
+        EntityKind::Problem => {
+            let folded = fold_problem(events);
+            let attrs = folded
+                .state
+                .as_ref()
+                .map(|p| ScopeAttrs {
+                    district: p.district_id.clone(),
+                    unit: p.unit_id.clone(),
+                    owner: Some(p.reporter.clone()),
+                })
+                .unwrap_or_default();
+            Refolded {
+                outcomes: folded.outcomes,
+                problem: folded.state,
+                inspection: None,
+                attrs,
+            }
+        }
+        EntityKind::Inspection => {
+            let folded = fold_inspection(events, |id, version| {
+                refs.templates
+                    .iter()
+                    .find(|t| t.id == id && t.version == version)
+                    .cloned()
+            });
+            let attrs = folded
+                .state
+                .as_ref()
+                .map(|i| ScopeAttrs {
+                    district: refs
+                        .points
+                        .iter()
+                        .find(|p| p.id == i.point_id)
+                        .map(|p| p.district_id.clone()),
+                    unit: None,
+                    owner: Some(i.inspector.clone()),
+                })
+                .unwrap_or_default();
+            Refolded {
+                outcomes: folded.outcomes,
+                problem: None,
+                inspection: folded.state,
+                attrs,
+            }
+        }
+    }
+}
+
+fn attrs_from_row<R: Row>(row: &R) -> ScopeAttrs
+where
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    ScopeAttrs {
+        district: row.get("scope_district"),
+        unit: row.get("scope_unit"),
+        owner: row.get("scope_owner"),
+    }
+}
+
+macro_rules! impl_store {
+    ($store:ty, $backend:literal) => {
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn push(
+                &self,
+                events: Vec<Event>,
+                ctx: &AppendCtx<'_>,
+            ) -> Result<PushResponse, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut results = Vec::with_capacity(events.len());
+                let mut photo_hashes: Vec<String> = Vec::new();
+                for ev in events {
+                    let id_text = ev.id.to_string();
+                    let entity_text = ev.entity_id.to_string();
+                    // 1. Replays: the stored result, never a second copy.
+                    let stored = sqlx::query(
+                        "SELECT entity_id, hlc, outcome FROM events WHERE event_id = $1",
+                    )
+                    .bind(&id_text)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(row) = stored {
+                        let entity: String = row.get("entity_id");
+                        if entity != entity_text {
+                            results.push(refused_result(
+                                ev.id,
+                                Refused {
+                                    code: refusal::ID_CONFLICT,
+                                    message: format!(
+                                        "event id {} is already stored for another record",
+                                        ev.id
+                                    ),
+                                },
+                            ));
+                            continue;
+                        }
+                        let outcome: String = row.get("outcome");
+                        let hlc: String = row.get("hlc");
+                        results.push(PushResult {
+                            event_id: ev.id,
+                            status: PushStatus::Duplicate,
+                            outcome: Some(serde_json::from_str(&outcome)?),
+                            hlc: Some(parse_hlc(&hlc)?),
+                            state: None,
+                        });
+                        continue;
+                    }
+                    // 2. Authorization against the record as it stands now.
+                    let latest = sqlx::query(
+                        "SELECT entity_kind, scope_district, scope_unit, scope_owner FROM events \
+                         WHERE entity_id = $1 ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(&entity_text)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let current = latest.as_ref().map(attrs_from_row);
+                    let kind = match &latest {
+                        Some(row) => {
+                            let k: String = row.get("entity_kind");
+                            EntityKind::parse(&k).ok_or_else(|| corrupt("entity kind", &k))?
+                        }
+                        None => ev.entity(),
+                    };
+                    if kind != ev.entity() {
+                        results.push(refused_result(
+                            ev.id,
+                            Refused {
+                                code: refusal::INVALID_EVENT,
+                                message: format!(
+                                    "{} is a {}, not a {}",
+                                    ev.entity_id,
+                                    kind.as_str(),
+                                    ev.entity().as_str()
+                                ),
+                            },
+                        ));
+                        continue;
+                    }
+                    if let Err(r) = ctx.viewer.authorize(&ev, current.as_ref(), ctx.refs) {
+                        results.push(refused_result(ev.id, r));
+                        continue;
+                    }
+                    // 3. Append with the clamped clock.
+                    let mut ev = ev;
+                    ev.hlc = ev.hlc.clamped(ctx.now_ms, ctx.max_future_ms);
+                    photo_hashes.extend(ev.photos.iter().map(|p| p.hash.clone()));
+                    let body = serde_json::to_string(&ev)?;
+                    let seq: i64 = sqlx::query_scalar(
+                        "INSERT INTO events (event_id, entity_id, entity_kind, hlc, body, outcome, \
+                         device, actor, received_at) \
+                         VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, $8) RETURNING seq",
+                    )
+                    .bind(&id_text)
+                    .bind(&entity_text)
+                    .bind(kind.as_str())
+                    .bind(ev.hlc.to_string())
+                    .bind(&body)
+                    .bind(&ev.device)
+                    .bind(&ev.actor)
+                    .bind(ctx.now_ms)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    // 4. Refold the whole record: a late event may change the outcome of
+                    // events stored before it (the fold is a function of the set).
+                    let rows = sqlx::query(
+                        "SELECT body, outcome FROM events WHERE entity_id = $1 ORDER BY seq",
+                    )
+                    .bind(&entity_text)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let mut all = Vec::with_capacity(rows.len());
+                    let mut old_outcomes = HashMap::with_capacity(rows.len());
+                    for row in &rows {
+                        let body: String = row.get("body");
+                        let e: Event = serde_json::from_str(&body)?;
+                        old_outcomes.insert(e.id, row.get::<String, _>("outcome"));
+                        all.push(e);
+                    }
+                    let folded = refold(kind, &all, ctx.refs);
+                    let mut mine = None;
+                    for (eid, outcome) in &folded.outcomes {
+                        let text = serde_json::to_string(outcome)?;
+                        if *eid == ev.id {
+                            mine = Some(outcome.clone());
+                        }
+                        if old_outcomes.get(eid) != Some(&text) {
+                            sqlx::query("UPDATE events SET outcome = $1 WHERE event_id = $2")
+                                .bind(&text)
+                                .bind(eid.to_string())
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    let a = &folded.attrs;
+                    sqlx::query(
+                        "UPDATE events SET scope_district = $1, scope_unit = $2, scope_owner = $3 \
+                         WHERE seq = $4",
+                    )
+                    .bind(&a.district)
+                    .bind(&a.unit)
+                    .bind(&a.owner)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
+                    // 5. Projections.
+                    if let Some(p) = &folded.problem {
+                        sqlx::query(
+                            "INSERT INTO problems (id, code, status, district_id, unit_id, \
+                             reporter, state, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                             ON CONFLICT (id) DO UPDATE SET code = excluded.code, \
+                             status = excluded.status, district_id = excluded.district_id, \
+                             unit_id = excluded.unit_id, reporter = excluded.reporter, \
+                             state = excluded.state, last_seq = excluded.last_seq",
+                        )
+                        .bind(&entity_text)
+                        .bind(&p.code)
+                        .bind(p.status.as_str())
+                        .bind(&p.district_id)
+                        .bind(&p.unit_id)
+                        .bind(&p.reporter)
+                        .bind(serde_json::to_string(p)?)
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    if let Some(i) = &folded.inspection {
+                        sqlx::query(
+                            "INSERT INTO inspections (id, point_id, district_id, inspector, \
+                             status, state, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                             ON CONFLICT (id) DO UPDATE SET point_id = excluded.point_id, \
+                             district_id = excluded.district_id, inspector = excluded.inspector, \
+                             status = excluded.status, state = excluded.state, \
+                             last_seq = excluded.last_seq",
+                        )
+                        .bind(&entity_text)
+                        .bind(&i.point_id)
+                        .bind(&a.district)
+                        .bind(&i.inspector)
+                        .bind(i.status.as_str())
+                        .bind(serde_json::to_string(i)?)
+                        .bind(seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    results.push(PushResult {
+                        event_id: ev.id,
+                        status: PushStatus::Applied,
+                        outcome: mine,
+                        hlc: Some(ev.hlc.clone()),
+                        state: None,
+                    });
+                }
+                // The state after the whole batch, for every problem the batch touched.
+                let mut states: HashMap<Uuid, Option<Problem>> = HashMap::new();
+                for r in &mut results {
+                    if matches!(r.status, PushStatus::Refused { .. }) {
+                        continue;
+                    }
+                    let entity: String = sqlx::query_scalar(
+                        "SELECT entity_id FROM events WHERE event_id = $1",
+                    )
+                    .bind(r.event_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let entity = parse_uuid(&entity)?;
+                    if !states.contains_key(&entity) {
+                        let state: Option<String> =
+                            sqlx::query_scalar("SELECT state FROM problems WHERE id = $1")
+                                .bind(entity.to_string())
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        let p = match state {
+                            Some(s) => Some(serde_json::from_str::<Problem>(&s)?),
+                            None => None,
+                        };
+                        states.insert(entity, p);
+                    }
+                    r.state = states[&entity].clone().map(Box::new);
+                }
+                photo_hashes.sort();
+                photo_hashes.dedup();
+                let mut missing_blobs = Vec::new();
+                for h in photo_hashes {
+                    let complete: Option<bool> =
+                        sqlx::query_scalar("SELECT complete FROM blobs WHERE hash = $1")
+                            .bind(&h)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if complete != Some(true) {
+                        missing_blobs.push(h);
+                    }
+                }
+                tx.commit().await?;
+                Ok(PushResponse {
+                    results,
+                    missing_blobs,
+                })
+            }
+
+            async fn pull(
+                &self,
+                viewer: &Viewer,
+                since: u64,
+                limit: u32,
+            ) -> Result<PullResponse, StoreError> {
+                let since_i = i64::try_from(since).unwrap_or(i64::MAX);
+                // One snapshot for the whole page, so "before" and "after" agree.
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query(
+                    "SELECT seq, entity_id, body, scope_district, scope_unit, scope_owner \
+                     FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(since_i)
+                .bind(i64::from(limit.max(1)))
+                .fetch_all(&mut *tx)
+                .await?;
+                let more = rows.len() >= limit.max(1) as usize;
+                let cursor = rows
+                    .last()
+                    .map(|r| r.get::<i64, _>("seq") as u64)
+                    .unwrap_or(since);
+                // Per record in the page: visible at `since`? visible at the page end?
+                let mut page: BTreeMap<String, (ScopeAttrs, i64)> = BTreeMap::new();
+                for row in &rows {
+                    page.insert(
+                        row.get("entity_id"),
+                        (attrs_from_row(row), row.get::<i64, _>("seq")),
+                    );
+                }
+                let mut items: Vec<PullItem> = Vec::new();
+                for (entity, (after, last_seq)) in &page {
+                    let prev = sqlx::query(
+                        "SELECT scope_district, scope_unit, scope_owner FROM events \
+                         WHERE entity_id = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(entity)
+                    .bind(since_i)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let was = prev.as_ref().is_some_and(|r| viewer.can_see(&attrs_from_row(r)));
+                    let is = viewer.can_see(after);
+                    if was && !is {
+                        items.push(PullItem::Remove {
+                            seq: *last_seq as u64,
+                            entity_id: parse_uuid(entity)?,
+                        });
+                    } else if !was && is {
+                        // Entered the scope: the device never saw its earlier events.
+                        let old = sqlx::query(
+                            "SELECT seq, body FROM events WHERE entity_id = $1 AND seq <= $2 \
+                             ORDER BY seq",
+                        )
+                        .bind(entity)
+                        .bind(since_i)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        for r in old {
+                            let body: String = r.get("body");
+                            items.push(PullItem::Event {
+                                seq: r.get::<i64, _>("seq") as u64,
+                                event: Box::new(serde_json::from_str(&body)?),
+                            });
+                        }
+                    }
+                }
+                for row in &rows {
+                    let entity: String = row.get("entity_id");
+                    if viewer.can_see(&page[&entity].0) {
+                        let body: String = row.get("body");
+                        items.push(PullItem::Event {
+                            seq: row.get::<i64, _>("seq") as u64,
+                            event: Box::new(serde_json::from_str(&body)?),
+                        });
+                    }
+                }
+                tx.commit().await?;
+                Ok(PullResponse {
+                    items,
+                    cursor,
+                    more,
+                })
+            }
+
+            async fn problem(&self, id: Uuid) -> Result<Option<Problem>, StoreError> {
+                let state: Option<String> =
+                    sqlx::query_scalar("SELECT state FROM problems WHERE id = $1")
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(match state {
+                    Some(s) => Some(serde_json::from_str(&s)?),
+                    None => None,
+                })
+            }
+
+            async fn event_count(&self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n as u64)
+            }
+
+            async fn put_user(
+                &self,
+                user: &User,
+                password_hash: Option<&str>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO users (id, role, unit_id, user_json, password_hash) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+                     role = excluded.role, unit_id = excluded.unit_id, \
+                     user_json = excluded.user_json, \
+                     password_hash = COALESCE(excluded.password_hash, users.password_hash)",
+                )
+                .bind(&user.id)
+                .bind(user.role.as_str())
+                .bind(&user.unit_id)
+                .bind(serde_json::to_string(user)?)
+                .bind(password_hash)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn user(&self, id: &str) -> Result<Option<StoredUser>, StoreError> {
+                let row = sqlx::query("SELECT user_json, password_hash FROM users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                let json: String = row.get("user_json");
+                let user: User = serde_json::from_str(&json)?;
+                Ok(Some(StoredUser {
+                    user,
+                    password_hash: row.get("password_hash"),
+                }))
+            }
+
+            async fn create_enroll_code(
+                &self,
+                code_hash: &str,
+                user_id: &str,
+                expires_at_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO enroll_codes (code_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+                )
+                .bind(code_hash)
+                .bind(user_id)
+                .bind(expires_at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn redeem_enroll_code(
+                &self,
+                code_hash: &str,
+                now_ms: i64,
+                device_id: Uuid,
+                device_name: &str,
+                token_hash: &str,
+            ) -> Result<Option<Enrolled>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                // The conditional UPDATE is the one-time check: two concurrent redemptions
+                // cannot both match `used_at IS NULL`.
+                let user_id: Option<String> = sqlx::query_scalar(
+                    "UPDATE enroll_codes SET used_at = $1 WHERE code_hash = $2 \
+                     AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+                )
+                .bind(now_ms)
+                .bind(code_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(user_id) = user_id else {
+                    return Ok(None);
+                };
+                let dev = device_id.to_string();
+                let existing: Option<String> =
+                    sqlx::query_scalar("SELECT tag FROM devices WHERE device_id = $1")
+                        .bind(&dev)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let tag = match existing {
+                    Some(tag) => {
+                        sqlx::query("UPDATE devices SET user_id = $1 WHERE device_id = $2")
+                            .bind(&user_id)
+                            .bind(&dev)
+                            .execute(&mut *tx)
+                            .await?;
+                        tag
+                    }
+                    None => {
+                        let mut candidate = fieldcheck_domain::code::device_tag(&device_id);
+                        loop {
+                            let taken: Option<String> =
+                                sqlx::query_scalar("SELECT device_id FROM devices WHERE tag = $1")
+                                    .bind(&candidate)
+                                    .fetch_optional(&mut *tx)
+                                    .await?;
+                            if taken.is_none() {
+                                break;
+                            }
+                            candidate = fieldcheck_domain::code::device_tag(&Uuid::new_v4());
+                        }
+                        sqlx::query(
+                            "INSERT INTO devices (device_id, tag, user_id) VALUES ($1, $2, $3)",
+                        )
+                        .bind(&dev)
+                        .bind(&candidate)
+                        .bind(&user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                        candidate
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO tokens (token_hash, user_id, device_id, device_tag, device_name, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(token_hash)
+                .bind(&user_id)
+                .bind(&dev)
+                .bind(&tag)
+                .bind(device_name)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(Enrolled {
+                    user_id,
+                    device_tag: tag,
+                }))
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user_id: &str,
+                now_ms: i64,
+                expires_at_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO tokens (token_hash, user_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user_id)
+                .bind(now_ms)
+                .bind(expires_at_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn token(
+                &self,
+                token_hash: &str,
+                now_ms: i64,
+            ) -> Result<Option<TokenInfo>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT user_id, device_id FROM tokens WHERE token_hash = $1 \
+                     AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(token_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let device: Option<String> = row.get("device_id");
+                Ok(Some(TokenInfo {
+                    user_id: row.get("user_id"),
+                    device_id: device.as_deref().map(parse_uuid).transpose()?,
+                }))
+            }
+
+            async fn blob_states(&self, hashes: &[String]) -> Result<Vec<BlobState>, StoreError> {
+                let mut out = Vec::with_capacity(hashes.len());
+                for h in hashes {
+                    let row = sqlx::query("SELECT received, complete FROM blobs WHERE hash = $1")
+                        .bind(h)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    out.push(match row {
+                        Some(r) => BlobState {
+                            hash: h.clone(),
+                            complete: r.get("complete"),
+                            offset: r.get::<i64, _>("received") as u64,
+                        },
+                        None => BlobState {
+                            hash: h.clone(),
+                            complete: false,
+                            offset: 0,
+                        },
+                    });
+                }
+                Ok(out)
+            }
+
+            async fn set_blob(
+                &self,
+                hash: &str,
+                received: u64,
+                size: Option<u64>,
+                complete: bool,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO blobs (hash, size, received, complete) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (hash) DO UPDATE SET size = excluded.size, \
+                     received = excluded.received, complete = excluded.complete",
+                )
+                .bind(hash)
+                .bind(size.map(|s| s as i64))
+                .bind(received as i64)
+                .bind(complete)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_blob(&self, hash: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM blobs WHERE hash = $1")
+                    .bind(hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM reference")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let next = v + 1;
+                sqlx::query("INSERT INTO reference (version, bundle, created_at) VALUES ($1, $2, $3)")
+                    .bind(next)
+                    .bind(serde_json::to_string(bundle)?)
+                    .bind(chrono::Utc::now().timestamp_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                // Users in the bundle become server users (passwords are set separately).
+                for u in &bundle.users {
+                    sqlx::query(
+                        "INSERT INTO users (id, role, unit_id, user_json) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (id) DO UPDATE SET role = excluded.role, \
+                         unit_id = excluded.unit_id, user_json = excluded.user_json",
+                    )
+                    .bind(&u.id)
+                    .bind(u.role.as_str())
+                    .bind(&u.unit_id)
+                    .bind(serde_json::to_string(u)?)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(next as u64)
+            }
+
+            async fn reference_version(&self) -> Result<u64, StoreError> {
+                let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM reference")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(v as u64)
+            }
+
+            async fn reference(&self) -> Result<Option<(u64, ReferenceBundle)>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT version, bundle FROM reference ORDER BY version DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let bundle: String = row.get("bundle");
+                Ok(Some((
+                    row.get::<i64, _>("version") as u64,
+                    serde_json::from_str(&bundle)?,
+                )))
+            }
+        }
+    };
+}
+
+impl_store!(SqliteStore, "sqlite");
+impl_store!(PgStore, "postgres");
