@@ -9,6 +9,8 @@ APT_PACKAGES=(
   pkg-config
   cmake  # fieldcheck-photo: turbojpeg-sys builds the vendored libjpeg-turbo 3.x
   nasm   # fieldcheck-photo: libjpeg-turbo SIMD (required, else 3-5x slower JPEG)
+  chromium        # ui/e2e: browser smoke test (playwright-core drives /usr/bin/chromium)
+  fonts-noto-cjk  # ui/e2e: Chinese text in screenshots
 )
 
 need_apt=()
@@ -32,3 +34,21 @@ echo "==> cargo nextest (all workspace tests)"
 cargo nextest run --workspace --locked --no-fail-fast
 echo "==> doc tests"
 cargo test --workspace --doc --locked
+
+# The web UI (ui/): Node 20 + npm come with the machine. `npm ci` installs exactly the
+# lockfile (re-creates node_modules, so repeated runs are identical).
+echo "==> UI: npm ci, build (type check + bundle), bundle budget, vitest, browser smoke test"
+if ! command -v npm >/dev/null; then
+  echo "npm is required for the UI stage (Node 20)" >&2
+  exit 1
+fi
+(
+  cd ui
+  npm ci --no-audit --no-fund
+  npm run build
+  npm run size
+  npx vitest run
+  # The built UI in Debian's Chromium against a real bridge (screenshots: ui/test-results/).
+  cargo build -p fieldcheck-bridge --locked
+  npm run e2e
+)

@@ -11,6 +11,12 @@ const LIMITS: Limits = Limits {
 };
 
 fuzz_target!(|data: &[u8]| {
+    // libfuzzer-sys aborts in its panic hook, before any `catch_unwind` can run. `ingest`
+    // deliberately catches decoder panics and turns them into `photo_corrupt`, so restore the
+    // default hook; a panic that escapes `ingest` still aborts (libfuzzer-sys aborts on any
+    // unwind out of the target), and that is the finding we look for.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| drop(std::panic::take_hook()));
     // Metadata reading is public on its own and must tolerate anything.
     let _ = read_exif(data);
     match ingest(data, &LIMITS) {

@@ -102,6 +102,24 @@ pub enum Command {
     /// Photos on the device.
     #[command(subcommand)]
     Photo(PhotoCmd),
+    /// Enroll this device with a FieldCheck server using a one-time code from the office.
+    Enroll {
+        /// Server address, e.g. http://10.0.0.5:8080
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// One-time enrollment code.
+        #[arg(long)]
+        code: String,
+        /// Name shown to the office in the device list.
+        #[arg(long, default_value = "fieldcheck-cli")]
+        name: String,
+    },
+    /// Send this device's events and photos to the server and fetch what changed.
+    Sync {
+        /// Attempts per request on network errors and server errors (1 = no retry).
+        #[arg(long, default_value_t = 6)]
+        attempts: u32,
+    },
     /// Development aids (hidden).
     #[command(subcommand, hide = true)]
     Dev(DevCmd),

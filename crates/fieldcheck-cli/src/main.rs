@@ -5,6 +5,7 @@
 mod args;
 mod output;
 mod parse;
+mod sync_cmd;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -213,6 +214,8 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             }
         }
         Command::Stats => out.stats(&store.stats()?, &store.units()?),
+        Command::Enroll { server, code, name } => sync_cmd::enroll(store, server, code, name, out)?,
+        Command::Sync { attempts } => sync_cmd::sync(store, *attempts, out)?,
         Command::Dev(DevCmd::WriteLoop { count, category }) => {
             let who = actor(&cli, &store)?;
             let stdout = std::io::stdout();

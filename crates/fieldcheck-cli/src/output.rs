@@ -11,6 +11,7 @@ use fieldcheck_core::domain::i18n::Lang;
 use fieldcheck_core::domain::inspection::Inspection;
 use fieldcheck_core::domain::reference::{Point, Unit, User};
 use fieldcheck_core::domain::{EventOutcome, Problem};
+use fieldcheck_core::sync::{Enrolled, Rejection, SyncError, SyncReport};
 use fieldcheck_core::{CoreError, DeviceInfo, EventRecord, LedgerRow, Page, Stats};
 use serde::Serialize;
 use serde_json::json;
@@ -58,6 +59,7 @@ impl Out {
                 e.downcast_ref::<fieldcheck_refdata::RefDataError>()
                     .map(fieldcheck_refdata::RefDataError::code)
             })
+            .or_else(|| e.downcast_ref::<SyncError>().map(SyncError::code))
             .unwrap_or("error");
         let message = format!("{e:#}");
         if self.json {
@@ -67,6 +69,137 @@ impl Out {
             );
         } else {
             eprintln!("{} [{code}]: {message}", self.t("error", "错误"));
+        }
+    }
+
+    /// The text in the output language.
+    pub fn pick<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
+        self.t(en, zh)
+    }
+
+    pub fn enrolled(&self, e: &Enrolled) {
+        if self.json {
+            return self.print_json(e);
+        }
+        println!(
+            "{}: {} — {} {} ({}), {}: {}",
+            self.t("Enrolled with", "已注册到服务器"),
+            e.server,
+            e.user.id,
+            e.user.name,
+            e.user.role.label(self.lang),
+            self.t("device tag", "设备标识"),
+            e.device_tag
+        );
+        match (&e.reference_version, &e.reference_error) {
+            (Some(v), _) => println!(
+                "{} {v}",
+                self.t("Reference data loaded, version", "基础数据已下载，版本")
+            ),
+            (None, Some(err)) => self.note(
+                &format!("Reference data not loaded yet ({err}); `sync` will fetch it"),
+                &format!("基础数据尚未下载（{err}），`sync` 时会再下载"),
+            ),
+            (None, None) => {}
+        }
+    }
+
+    fn rejection_line(&self, r: &Rejection) -> String {
+        let record = r
+            .record_code
+            .clone()
+            .unwrap_or_else(|| r.entity_id.to_string());
+        format!(
+            "  {record} {}: [{}] {}",
+            kind_label(&r.kind, self.lang),
+            r.code,
+            r.message
+        )
+    }
+
+    pub fn sync_report(&self, r: &SyncReport) {
+        if self.json {
+            return self.print_json(r);
+        }
+        println!(
+            "{}: {} {}, {} {}, {} {}, {} {}",
+            self.t("Up", "上传"),
+            r.pushed,
+            self.t("events", "条事件"),
+            r.duplicates,
+            self.t("already on the server", "条服务器已有"),
+            r.refused.len(),
+            self.t("refused", "条被拒收"),
+            r.rejected.len(),
+            self.t("rejected by the workflow", "条未通过流程校验"),
+        );
+        println!(
+            "{}: {} ({} {})",
+            self.t("Photos uploaded", "照片上传"),
+            r.photos_uploaded,
+            r.photo_bytes_uploaded,
+            self.t("bytes", "字节"),
+        );
+        println!(
+            "{}: {} {}, {} {}",
+            self.t("Down", "下载"),
+            r.events_pulled,
+            self.t("events", "条事件"),
+            r.records_removed,
+            self.t(
+                "records left your scope and were removed",
+                "条记录已移出权限范围"
+            ),
+        );
+        if r.photos_downloaded > 0 {
+            println!(
+                "{}: {} ({} {})",
+                self.t("Photos downloaded", "照片下载"),
+                r.photos_downloaded,
+                r.photo_bytes_downloaded,
+                self.t("bytes", "字节"),
+            );
+        }
+        if let Some(v) = r.reference_version {
+            println!(
+                "{} {v}",
+                self.t("Reference data updated to version", "基础数据已更新到版本")
+            );
+        }
+        if r.clamped > 0 {
+            println!(
+                "{}: {}",
+                self.t(
+                    "Timestamps corrected by the server (device clock ahead)",
+                    "服务器校正的时间戳（设备时钟偏快）"
+                ),
+                r.clamped
+            );
+        }
+        if !r.refused.is_empty() {
+            println!("{}", self.t("Refused by the server:", "服务器拒收："));
+            for x in &r.refused {
+                println!("{}", self.rejection_line(x));
+            }
+        }
+        if !r.rejected.is_empty() {
+            println!(
+                "{}",
+                self.t(
+                    "Rejected (the record had moved on):",
+                    "未生效（记录状态已变化）："
+                )
+            );
+            for x in &r.rejected {
+                println!("{}", self.rejection_line(x));
+            }
+        }
+        for (hash, why) in &r.photos_failed {
+            println!(
+                "{} {}: {why}",
+                self.t("Photo not uploaded", "照片未上传"),
+                &hash[..hash.len().min(12)]
+            );
         }
     }
 
@@ -612,9 +745,15 @@ impl Out {
                 format!("{} ({})", e.actor, e.role.label(self.lang)),
                 kind_label(e.kind(), self.lang).to_owned(),
                 self.event_detail(e),
-                match &h.outcome {
-                    EventOutcome::Applied => self.t("applied", "已生效").to_owned(),
-                    EventOutcome::Rejected { code, message } => format!(
+                match (&h.server_refusal, &h.outcome) {
+                    (Some(r), _) => format!(
+                        "{} [{}] {}",
+                        self.t("REFUSED BY SERVER", "服务器拒收"),
+                        r.code,
+                        r.message
+                    ),
+                    (None, EventOutcome::Applied) => self.t("applied", "已生效").to_owned(),
+                    (None, EventOutcome::Rejected { code, message }) => format!(
                         "{} [{}] {message}",
                         self.t("REJECTED", "被驳回"),
                         code.as_str()

@@ -10,9 +10,10 @@ use rusqlite_migration::{M, Migrations};
 use crate::error::Result;
 
 static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
-    Migrations::new(vec![M::up(include_str!(
-        "../../../migrations/device/0001_initial.sql"
-    ))])
+    Migrations::new(vec![
+        M::up(include_str!("../../../migrations/device/0001_initial.sql")),
+        M::up(include_str!("../../../migrations/device/0002_sync.sql")),
+    ])
 });
 
 /// Opens (creating if needed) and migrates a device database. Pragmas are per connection, so

@@ -129,6 +129,17 @@ pub struct EventRecord {
     pub outcome: EventOutcome,
     pub origin: String,
     pub pushed: bool,
+    /// The server refused to store this event (role, scope, malformed): its code and message.
+    /// Such an event is not part of the record's fold on any replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_refusal: Option<ServerRefusal>,
+}
+
+/// Why the server would not store an event (`PushStatus::Refused`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRefusal {
+    pub code: String,
+    pub message: String,
 }
 
 /// FTS5 phrase syntax: a term in double quotes, inner quotes doubled.
@@ -292,7 +303,7 @@ impl Store {
     /// Every event of a record, in fold (HLC) order, with its outcome.
     pub fn history(&self, entity_id: Uuid) -> Result<Vec<EventRecord>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT body, outcome, reject_code, reject_message, origin, pushed_at
+            "SELECT body, outcome, reject_code, reject_message, origin, pushed_at, refused
              FROM events WHERE entity_id = ?1 ORDER BY hlc, id",
         )?;
         let rows = st.query_map([entity_id.to_string()], |r| {
@@ -303,10 +314,15 @@ impl Store {
                 r.get::<_, Option<String>>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, Option<i64>>(5)?,
+                r.get::<_, bool>(6)?,
             ))
         })?;
         rows.map(|row| {
-            let (body, outcome, code, message, origin, pushed) = row?;
+            let (body, outcome, code, message, origin, pushed, refused) = row?;
+            let server_refusal = refused.then(|| ServerRefusal {
+                code: code.clone().unwrap_or_default(),
+                message: message.clone().unwrap_or_default(),
+            });
             let outcome = if outcome == "rejected" {
                 EventOutcome::Rejected {
                     code: code
@@ -323,6 +339,7 @@ impl Store {
                 outcome,
                 pushed: pushed.is_some() || origin == "remote",
                 origin,
+                server_refusal,
             })
         })
         .collect()

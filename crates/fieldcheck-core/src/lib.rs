@@ -14,10 +14,13 @@ pub mod photos;
 mod problems;
 pub mod reference;
 mod store;
+pub mod sync;
 
 pub use error::{CoreError, Result};
 pub use inspections::StartInspection;
-pub use ledger::{EventRecord, LedgerRow, Page, ProblemQuery, ProblemSort, Stats, UnitStats};
+pub use ledger::{
+    EventRecord, LedgerRow, Page, ProblemQuery, ProblemSort, ServerRefusal, Stats, UnitStats,
+};
 pub use photos::PhotoInfo;
 pub use problems::{NewProblem, ProblemAction};
 pub use store::{DeviceInfo, Store};

@@ -260,7 +260,7 @@ fn invalid(msg: String) -> CoreError {
     CoreError::Invalid(msg)
 }
 
-fn import_into(conn: &Connection, b: &ReferenceBundle) -> Result<ImportSummary> {
+pub(crate) fn import_into(conn: &Connection, b: &ReferenceBundle) -> Result<ImportSummary> {
     // Validate against what is stored plus what arrives, so a bundle may refer to records
     // imported earlier and a file of points alone is enough once districts are known.
     let mut districts: HashMap<String, District> =

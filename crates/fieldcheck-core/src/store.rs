@@ -139,34 +139,30 @@ impl Store {
     /// record they touch is refolded from all its events, so a late event lands in HLC order
     /// and may turn a later status change into a visible rejection.
     pub fn apply_remote(&mut self, events: &[Event]) -> Result<RemoteApplied> {
+        self.remote_tx(|tx, clock, now_ms| apply_remote_in(tx, clock, now_ms, events))
+    }
+
+    /// Runs `f` in one IMMEDIATE transaction with a copy of the clock for observing remote
+    /// timestamps; the clock is kept (and persisted) only if the transaction commits.
+    pub(crate) fn remote_tx<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &mut HlcClock, i64) -> Result<T>,
+    ) -> Result<T> {
         let now_ms = self.now().timestamp_millis();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut summary = RemoteApplied::default();
-        let mut touched: Vec<(EntityKind, Uuid)> = Vec::new();
         let mut clock = self.clock.clone();
-        for ev in events {
-            clock.observe(&ev.hlc, now_ms);
-            if event_exists(&tx, ev.id)? {
-                summary.duplicates += 1;
-                continue;
-            }
-            insert_event(&tx, ev, &EventOutcome::Applied, "remote")?;
-            link_photos(&tx, ev)?;
-            if !touched.contains(&(ev.entity(), ev.entity_id)) {
-                touched.push((ev.entity(), ev.entity_id));
-            }
-            summary.inserted += 1;
-        }
-        for (entity, id) in &touched {
-            refold(&tx, *entity, *id)?;
-        }
-        summary.records_refolded = touched.len();
+        let out = f(&tx, &mut clock, now_ms)?;
         meta_set(&tx, "hlc_last", &clock.last().to_string())?;
         tx.commit()?;
         self.clock = clock;
-        Ok(summary)
+        Ok(out)
+    }
+
+    /// The server assigned this device its code tag at enrollment.
+    pub(crate) fn set_device_tag(&mut self, tag: &str) {
+        self.device.tag = tag.to_owned();
     }
 
     /// Local events not yet acknowledged by the server, in device order.
@@ -198,6 +194,37 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Inserts events received from elsewhere and refolds every record they touch. The refold
+/// runs over all of a record's events, including this device's still-pending ones, so those
+/// are re-applied on top in HLC order exactly as the server will fold them.
+pub(crate) fn apply_remote_in(
+    tx: &Connection,
+    clock: &mut HlcClock,
+    now_ms: i64,
+    events: &[Event],
+) -> Result<RemoteApplied> {
+    let mut summary = RemoteApplied::default();
+    let mut touched: Vec<(EntityKind, Uuid)> = Vec::new();
+    for ev in events {
+        clock.observe(&ev.hlc, now_ms);
+        if event_exists(tx, ev.id)? {
+            summary.duplicates += 1;
+            continue;
+        }
+        insert_event(tx, ev, &EventOutcome::Applied, "remote")?;
+        link_photos(tx, ev)?;
+        if !touched.contains(&(ev.entity(), ev.entity_id)) {
+            touched.push((ev.entity(), ev.entity_id));
+        }
+        summary.inserted += 1;
+    }
+    for (entity, id) in &touched {
+        refold(tx, *entity, *id)?;
+    }
+    summary.records_refolded = touched.len();
+    Ok(summary)
 }
 
 /// What a local write needs besides the transaction.
@@ -238,7 +265,7 @@ pub(crate) fn next_counter(conn: &Connection, key: &str) -> Result<u64> {
     Ok(n)
 }
 
-fn event_exists(conn: &Connection, id: Uuid) -> Result<bool> {
+pub(crate) fn event_exists(conn: &Connection, id: Uuid) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM events WHERE id = ?1")?
         .exists([id.to_string()])?)
@@ -452,9 +479,18 @@ fn rejected_count(conn: &Connection, entity_id: Uuid) -> Result<i64> {
         .query_row([entity_id.to_string()], |r| r.get(0))?)
 }
 
+fn refused_count(conn: &Connection, entity_id: Uuid) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM events WHERE entity_id = ?1 AND refused = 1")?
+        .query_row([entity_id.to_string()], |r| r.get(0))?)
+}
+
 pub(crate) fn entity_events(conn: &Connection, entity_id: Uuid) -> Result<Vec<Event>> {
     let mut st =
-        conn.prepare_cached("SELECT body FROM events WHERE entity_id = ?1 ORDER BY hlc, id")?;
+        // Events the server refused are history only: no other replica has them.
+        conn.prepare_cached(
+            "SELECT body FROM events WHERE entity_id = ?1 AND refused = 0 ORDER BY hlc, id",
+        )?;
     let rows = st.query_map([entity_id.to_string()], |r| r.get::<_, String>(0))?;
     rows.map(|b| Ok(serde_json::from_str(&b?)?)).collect()
 }
@@ -465,7 +501,7 @@ pub(crate) fn refold(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<
     match entity {
         EntityKind::Problem => {
             let f = fold_problem(&events);
-            let rejected = store_outcomes(conn, &f)?;
+            let rejected = store_outcomes(conn, &f)? + refused_count(conn, id)?;
             match &f.state {
                 Some(p) => save_problem(conn, p, rejected)?,
                 None => {
@@ -477,7 +513,7 @@ pub(crate) fn refold(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<
             let f = fold_inspection(&events, |tid, v| {
                 crate::reference::template(conn, tid, v).ok().flatten()
             });
-            let rejected = store_outcomes(conn, &f)?;
+            let rejected = store_outcomes(conn, &f)? + refused_count(conn, id)?;
             match &f.state {
                 Some(i) => save_inspection(conn, i, rejected)?,
                 None => {

@@ -329,7 +329,26 @@ fn format_name(format: image::ImageFormat) -> &'static str {
     }
 }
 
+/// The pure-Rust decoders are memory-safe but not panic-free on hostile input (the fuzzer found
+/// zune-jpeg 0.5.15's AVX2 upsampler asserting on a crafted JPEG). A panic there means "this
+/// file is malformed", so it becomes the same typed error instead of taking the app down.
 fn decode_with_image(
+    bytes: &[u8],
+    format: image::ImageFormat,
+    limits: &Limits,
+) -> Result<Decoded, PhotoError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_with_image_unguarded(bytes, format, limits)
+    }))
+    .unwrap_or_else(|_| {
+        Err(PhotoError::Corrupt(format!(
+            "the {} decoder failed on malformed data",
+            format.extensions_str().first().unwrap_or(&"image")
+        )))
+    })
+}
+
+fn decode_with_image_unguarded(
     bytes: &[u8],
     format: image::ImageFormat,
     limits: &Limits,

@@ -494,3 +494,20 @@ fn error_codes_are_stable() {
         "{msg}"
     );
 }
+
+/// Found by `cargo fuzz run ingest`: a JPEG with a benign header warning (so it goes to the
+/// pure-Rust decoder) whose sampling factors made zune-jpeg's AVX2 upsampler assert. Whatever
+/// the CPU, ingest must answer with a result or a typed error, never a panic.
+#[test]
+fn fuzz_finding_decoder_panic_is_a_typed_error() {
+    let bytes = include_bytes!("data/fuzz-zune-upsample-panic.jpg");
+    let outcome = std::panic::catch_unwind(|| ingest(bytes, &Limits::default()));
+    match outcome {
+        Err(_) => panic!("ingest panicked on the fuzz finding"),
+        Ok(Ok(out)) => assert!(out.display_width.max(out.display_height) <= 1600),
+        Ok(Err(e)) => assert!(
+            matches!(e, PhotoError::Corrupt(_) | PhotoError::Truncated),
+            "unexpected error {e:?}"
+        ),
+    }
+}

@@ -47,6 +47,7 @@ impl ReferenceBundle {
 
 /// The error body every API and IPC boundary returns: a stable code and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     pub code: String,
     pub message: String,

@@ -20,6 +20,7 @@ pub const MAX_PUSH_EVENTS: usize = 500;
 
 /// `POST /api/v1/enroll` — a device exchanges a one-time code for a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     pub code: String,
     pub device_id: Uuid,
@@ -29,9 +30,11 @@ pub struct EnrollRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {
     /// Bearer token; the server keeps only its hash.
     pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub user: fieldcheck_domain::reference::User,
     /// Server-assigned short tag used in problem codes, unique among devices.
     pub device_tag: String,
@@ -39,11 +42,14 @@ pub struct EnrollResponse {
 
 /// `POST /api/v1/push` — events in device order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub events: Vec<Event>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PushStatus {
     /// Stored and folded (its fold outcome may still be a rejection: see `outcome`).
@@ -55,22 +61,27 @@ pub enum PushStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResult {
     pub event_id: Uuid,
     #[serde(flatten)]
     pub status: PushStatus,
     /// The event's outcome in the server's fold (applied, or rejected with a code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub outcome: Option<EventOutcome>,
     /// The HLC the server stored (clamped when the device clock ran ahead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub hlc: Option<fieldcheck_domain::Hlc>,
     /// The record's state on the server after this batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub state: Option<Box<Problem>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
     pub results: Vec<PushResult>,
     /// Photo hashes the pushed events refer to that the server does not have yet.
@@ -79,6 +90,7 @@ pub struct PushResponse {
 
 /// `GET /api/v1/pull?since=<cursor>&limit=<n>`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PullResponse {
     pub items: Vec<PullItem>,
     /// Pass back as `since` to continue; equal to the request's when nothing new.
@@ -87,32 +99,34 @@ pub struct PullResponse {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PullItem {
     Event {
         seq: u64,
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         event: Box<Event>,
     },
     /// The record left the user's scope: drop it locally (it is not deleted).
-    Remove {
-        seq: u64,
-        entity_id: Uuid,
-    },
+    Remove { seq: u64, entity_id: Uuid },
 }
 
 /// `POST /api/v1/blobs/check` — which of these hashes the server already has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobCheckRequest {
     pub hashes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobCheckResponse {
     /// Per requested hash: stored completely, or the bytes received so far (resume offset).
     pub blobs: Vec<BlobState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobState {
     pub hash: String,
     pub complete: bool,
@@ -122,16 +136,20 @@ pub struct BlobState {
 
 /// `GET /api/v1/reference?since_version=<v>` — reference data when it changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReferenceResponse {
     pub version: u64,
     /// None when the client already has `version`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub bundle: Option<ReferenceBundle>,
 }
 
 /// What the server says about the caller (`GET /api/v1/me`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Me {
     pub user_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub role: Role,
     pub unit_id: Option<String>,
     pub district_ids: Vec<String>,
@@ -156,16 +174,41 @@ pub mod codes {
 
 /// `POST /api/v1/login` — a person signs in to the web office with a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// Bearer session token; the server keeps only its hash.
     pub token: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub user: fieldcheck_domain::reference::User,
     /// Unix milliseconds after which the token stops working.
     pub expires_at_ms: i64,
+}
+
+/// `POST /api/v1/admin/enroll-codes` (admin only) — a new one-time enrollment code for a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateEnrollCodeRequest {
+    pub user_id: String,
+    /// How long the code stays redeemable; the server caps it (see its docs).
+    pub ttl_minutes: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateEnrollCodeResponse {
+    /// The code as a person types it (`XXXXX-XXXXX`); the server keeps only its hash, so this
+    /// is the only time it is shown.
+    pub code: String,
+    pub user_id: String,
+    pub expires_at_ms: i64,
+    /// Paths (under the server's origin) of the code rendered as a QR image.
+    pub qr_svg: String,
+    pub qr_png: String,
 }

@@ -33,15 +33,21 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::auth::{self, LoginLimiter};
+use crate::blobs::{BlobStore, LocalBlobs};
 use crate::config::Config;
 use crate::error::ServerError;
 use crate::policy::Viewer;
 use crate::store::{AppendCtx, Store};
 
+mod admin;
+pub mod openapi;
+
 /// Shared by all handlers.
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Config,
+    /// Complete, verified blobs (uploads in progress are staged under `blob_dir/partial`).
+    pub blobs: Arc<dyn BlobStore>,
     limiter: LoginLimiter,
     /// One upload at a time per blob hash (appends to the same partial file must not interleave).
     blob_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -52,10 +58,21 @@ pub struct AppState {
 type St = State<Arc<AppState>>;
 
 impl AppState {
+    /// State with blobs in the local `config.blob_dir`.
     pub fn new(store: Arc<dyn Store>, config: Config) -> AppState {
+        let blobs = Arc::new(LocalBlobs::new(&config.blob_dir));
+        AppState::with_blobs(store, config, blobs)
+    }
+
+    pub fn with_blobs(
+        store: Arc<dyn Store>,
+        config: Config,
+        blobs: Arc<dyn BlobStore>,
+    ) -> AppState {
         AppState {
             store,
             config,
+            blobs,
             limiter: LoginLimiter::new(5, std::time::Duration::from_secs(60)),
             blob_locks: std::sync::Mutex::new(HashMap::new()),
             refs: tokio::sync::RwLock::new((0, Arc::new(ReferenceBundle::default()))),
@@ -81,10 +98,6 @@ impl AppState {
         map.entry(hash.to_owned()).or_default().clone()
     }
 
-    fn blob_path(&self, hash: &str) -> PathBuf {
-        self.config.blob_dir.join(hash)
-    }
-
     fn partial_path(&self, hash: &str) -> PathBuf {
         self.config.blob_dir.join("partial").join(hash)
     }
@@ -98,12 +111,15 @@ impl IntoResponse for ServerError {
             E::Unauthorized => StatusCode::UNAUTHORIZED,
             E::Forbidden(_) => StatusCode::FORBIDDEN,
             E::Malformed(_) | E::InvalidHash | E::EnrollCodeInvalid => StatusCode::BAD_REQUEST,
-            E::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            E::TooLarge(_)
+            | E::TooManyEvents { .. }
+            | E::ChunkTooLarge(_)
+            | E::BlobTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             E::HashMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::BadOffset { .. } => StatusCode::CONFLICT,
             E::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             E::NotFound(_) => StatusCode::NOT_FOUND,
-            E::Store(_) | E::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            E::Store(_) | E::Io(_) | E::Blob(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = if status.is_server_error() {
             // Details go to the log, not to the client.
@@ -121,29 +137,51 @@ impl IntoResponse for ServerError {
 }
 
 /// JSON body extractor whose failures are `ApiError`s: 413 `too_large` over the body limit,
-/// 400 `malformed_request` with serde's message otherwise.
+/// 400 `malformed_request` naming the offending field (`events[0].hlc: invalid type ...`)
+/// otherwise, so a client developer sees at once what to fix.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ServerError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(ApiJson)
-            .map_err(|e| ServerError::Malformed(format!("invalid JSON body: {e}")))
+        let limit = req
+            .extensions()
+            .get::<BodyLimit>()
+            .map(|l| l.0)
+            .unwrap_or(0);
+        let bytes = read_body(req, state, ServerError::TooLarge(limit)).await?;
+        parse_json(&bytes).map(ApiJson)
     }
 }
 
-async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ServerError> {
-    let limit = req
-        .extensions()
-        .get::<BodyLimit>()
-        .map(|l| l.0)
-        .unwrap_or(0);
+/// Deserializes a whole JSON document, naming the path of the first bad value.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServerError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || inner.is_syntax() || inner.is_eof() {
+            ServerError::Malformed(format!("invalid JSON body: {inner}"))
+        } else {
+            ServerError::Malformed(format!("invalid JSON body at `{path}`: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ServerError::Malformed(format!("invalid JSON body: {e}")))?;
+    Ok(value)
+}
+
+/// Reads the body under the route's `DefaultBodyLimit`; `too_large` is what to answer when
+/// it is exceeded (its message names the limit that applies).
+async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    too_large: ServerError,
+) -> Result<Bytes, ServerError> {
     Bytes::from_request(req, state).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ServerError::TooLarge(limit)
+            too_large
         } else {
             ServerError::Malformed(e.body_text())
         }
@@ -222,6 +260,7 @@ async fn require_protocol(
 /// The API router (all routes under `/api/v1`).
 pub fn router(state: Arc<AppState>) -> Router {
     let limit = state.config.max_body_bytes;
+    let chunk_limit = state.config.max_chunk_bytes;
     let api = Router::new()
         .route("/enroll", post(enroll))
         .route("/login", post(login))
@@ -229,14 +268,30 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/push", post(push))
         .route("/pull", get(pull))
         .route("/blobs/check", post(blobs_check))
-        .route("/blobs/{hash}", put(blob_put).get(blob_get))
+        .route(
+            "/blobs/{hash}",
+            put(blob_put)
+                .get(blob_get)
+                .layer(DefaultBodyLimit::max(chunk_limit)),
+        )
         .route("/reference", get(reference))
+        .route("/admin/enroll-codes", post(admin::create_enroll_code))
+        .route(
+            "/admin/enroll-codes/{code}/qr.svg",
+            get(admin::enroll_qr_svg),
+        )
+        .route(
+            "/admin/enroll-codes/{code}/qr.png",
+            get(admin::enroll_qr_png),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_protocol,
         ));
     Router::new()
+        // Outside the protocol check: API tools fetch the document without our header.
+        .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -252,6 +307,17 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/enroll",
+    tag = "sync",
+    request_body = EnrollRequest,
+    responses(
+        (status = 200, description = "Device token (shown only now) and the user", body = EnrollResponse),
+        (status = 400, description = "Code unknown, expired or used (`enroll_code_invalid`) or bad body", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
+    )
+)]
 async fn enroll(
     State(state): St,
     ApiJson(req): ApiJson<EnrollRequest>,
@@ -281,6 +347,17 @@ async fn enroll(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "sync",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Session token", body = LoginResponse),
+        (status = 401, description = "Wrong user or password", body = ApiError),
+        (status = 429, description = "Too many failed logins", body = ApiError),
+    )
+)]
 async fn login(
     State(state): St,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -321,6 +398,16 @@ async fn login(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "sync",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "Missing or invalid token", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn me(caller: Caller) -> Json<Me> {
     Json(Me {
         user_id: caller.user.id,
@@ -331,13 +418,29 @@ async fn me(caller: Caller) -> Json<Me> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/push",
+    tag = "sync",
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "Per event: applied, duplicate or refused", body = PushResponse),
+        (status = 400, description = "Malformed body (the message names the field)", body = ApiError),
+        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 413, description = "Body over `max_body_bytes` or more than 500 events", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn push(
     State(state): St,
     caller: Caller,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ServerError> {
     if req.events.len() > MAX_PUSH_EVENTS {
-        return Err(ServerError::TooLarge(MAX_PUSH_EVENTS));
+        return Err(ServerError::TooManyEvents {
+            got: req.events.len(),
+            max: MAX_PUSH_EVENTS,
+        });
     }
     let refs = state.refs().await?;
     let viewer = Viewer::new(caller.user, &refs);
@@ -357,6 +460,21 @@ struct PullQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/pull",
+    tag = "sync",
+    params(
+        ("since" = Option<u64>, Query, description = "Cursor from the previous page (0 at first)"),
+        ("limit" = Option<u32>, Query, description = "Page size, capped by the server"),
+    ),
+    responses(
+        (status = 200, description = "Events and removals after the cursor", body = PullResponse),
+        (status = 400, description = "Bad query", body = ApiError),
+        (status = 401, description = "Missing or invalid token", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn pull(
     State(state): St,
     caller: Caller,
@@ -376,6 +494,17 @@ pub fn valid_hash(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/blobs/check",
+    tag = "blobs",
+    request_body = BlobCheckRequest,
+    responses(
+        (status = 200, description = "Per hash: complete, or the offset to resume from", body = BlobCheckResponse),
+        (status = 400, description = "A hash is not 64 lowercase hex characters", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn blobs_check(
     State(state): St,
     _caller: Caller,
@@ -412,6 +541,26 @@ struct PutQuery {
 
 /// `PUT /blobs/{hash}?offset=N[&size=S]`: appends a chunk at `offset` (which must equal the
 /// bytes received so far); when the blob is complete its SHA-256 is checked before it is kept.
+#[utoipa::path(
+    put,
+    path = "/api/v1/blobs/{hash}",
+    tag = "blobs",
+    params(
+        ("hash" = String, Path, description = "SHA-256 of the blob, lowercase hex"),
+        ("offset" = Option<u64>, Query, description = "Bytes already received (from /blobs/check)"),
+        ("size" = Option<u64>, Query, description = "Total size; without it this chunk is the last"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The next chunk"),
+    responses(
+        (status = 200, description = "Chunk stored (or blob already complete)", body = BlobState),
+        (status = 201, description = "Blob complete and verified", body = BlobState),
+        (status = 400, description = "Invalid hash", body = ApiError),
+        (status = 409, description = "Offset is not the bytes received so far", body = ApiError),
+        (status = 413, description = "Chunk over `max_chunk_bytes` or blob over `max_blob_bytes`", body = ApiError),
+        (status = 422, description = "Bytes do not hash to the name; the upload is discarded", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn blob_put(
     State(state): St,
     _caller: Caller,
@@ -423,12 +572,23 @@ async fn blob_put(
         return Err(ServerError::InvalidHash);
     }
     let Query(q) = q.map_err(|e| ServerError::Malformed(e.body_text()))?;
-    let body = read_body(req, &()).await?;
+    let max = state.config.max_blob_bytes;
+    // Refused before a byte of the body is read: nothing is staged for a blob we would never
+    // keep.
+    if let Some(size) = q.size
+        && size > max
+    {
+        return Err(ServerError::BlobTooLarge { size, max });
+    }
+    let body = read_body(
+        req,
+        &(),
+        ServerError::ChunkTooLarge(state.config.max_chunk_bytes),
+    )
+    .await?;
     let lock = state.blob_lock(&hash);
     let _guard = lock.lock().await;
-    let final_path = state.blob_path(&hash);
-    if tokio::fs::try_exists(&final_path).await? {
-        let size = file_len(&final_path).await;
+    if let Some(size) = state.blobs.size(&hash).await? {
         return Ok((
             StatusCode::OK,
             Json(BlobState {
@@ -449,15 +609,23 @@ async fn blob_put(
             expected: have,
         });
     }
+    let received = have + body.len() as u64;
+    if received > max {
+        return Err(ServerError::BlobTooLarge {
+            size: received,
+            max,
+        });
+    }
     let mut f = tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&partial)
         .await?;
     f.write_all(&body).await?;
+    // Durable before we answer: the client moves its offset on, and a restarted server must
+    // resume from the same byte.
     f.sync_all().await?;
     drop(f);
-    let received = have + body.len() as u64;
     match q.size {
         Some(size) if received < size => {
             state
@@ -478,13 +646,14 @@ async fn blob_put(
     // Complete (or past the announced size): verify before keeping.
     let bytes = tokio::fs::read(&partial).await?;
     let actual = hex::encode(Sha256::digest(&bytes));
+    drop(bytes);
     let size_ok = q.size.is_none_or(|s| s == received);
     if actual != hash || !size_ok {
         tokio::fs::remove_file(&partial).await?;
         state.store.delete_blob(&hash).await?;
         return Err(ServerError::HashMismatch(hash));
     }
-    tokio::fs::rename(&partial, &final_path).await?;
+    state.blobs.keep(&hash, &partial).await?;
     state
         .store
         .set_blob(&hash, received, Some(received), true)
@@ -499,6 +668,17 @@ async fn blob_put(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/blobs/{hash}",
+    tag = "blobs",
+    params(("hash" = String, Path, description = "SHA-256 of the blob, lowercase hex")),
+    responses(
+        (status = 200, description = "The blob", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "Not stored (yet)", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 async fn blob_get(
     State(state): St,
     _caller: Caller,
@@ -507,8 +687,8 @@ async fn blob_get(
     if !valid_hash(&hash) {
         return Err(ServerError::InvalidHash);
     }
-    match tokio::fs::read(state.blob_path(&hash)).await {
-        Ok(bytes) => Ok((
+    match state.blobs.get(&hash).await? {
+        Some(bytes) => Ok((
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),
                 (
@@ -519,10 +699,7 @@ async fn blob_get(
             bytes,
         )
             .into_response()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(ServerError::NotFound(format!("blob {hash}")))
-        }
-        Err(e) => Err(e.into()),
+        None => Err(ServerError::NotFound(format!("blob {hash}"))),
     }
 }
 
@@ -531,6 +708,16 @@ struct ReferenceQuery {
     since_version: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reference",
+    tag = "sync",
+    params(("since_version" = Option<u64>, Query, description = "The version the client has")),
+    responses(
+        (status = 200, description = "Current version, with the bundle when it differs", body = ReferenceResponse),
+    ),
+    security(("bearer" = []))
+)]
 async fn reference(
     State(state): St,
     _caller: Caller,

@@ -16,8 +16,21 @@ pub struct Config {
     pub blob_dir: PathBuf,
     /// Address `fieldcheck-server serve` binds to (the library takes a listener instead).
     pub bind: String,
-    /// Largest request body, in bytes: push batches and blob chunks alike.
+    /// Where complete blobs are kept: empty or `local` for `blob_dir`, or
+    /// `s3://bucket/prefix` for S3-compatible object storage (see `s3`). Uploads in progress
+    /// are always staged under `blob_dir` until their hash verifies.
+    pub blob_store: String,
+    /// Endpoint and credentials of `s3://` blob storage.
+    pub s3: S3Config,
+    /// Base URL devices use to reach this server, put into enrollment QR codes. Empty: the
+    /// `http://<Host header>` of the request that asks for the QR code.
+    pub public_url: String,
+    /// Largest request body, in bytes, of everything but blob chunks (push batches above all).
     pub max_body_bytes: usize,
+    /// Largest blob chunk (one `PUT /blobs/{hash}` body), in bytes.
+    pub max_chunk_bytes: usize,
+    /// Largest blob (photo) in total, in bytes.
+    pub max_blob_bytes: u64,
     /// How far in the future an event's HLC may lie before the server clamps it.
     pub max_clock_skew_secs: u64,
     /// Oldest client protocol version still served; older ones get 426.
@@ -34,7 +47,12 @@ impl Default for Config {
             database_url: "sqlite://./data/fieldcheck.db".into(),
             blob_dir: PathBuf::from("./data/blobs"),
             bind: "127.0.0.1:8080".into(),
+            blob_store: String::new(),
+            s3: S3Config::default(),
+            public_url: String::new(),
             max_body_bytes: 8 * 1024 * 1024,
+            max_chunk_bytes: 8 * 1024 * 1024,
+            max_blob_bytes: 40 * 1024 * 1024,
             max_clock_skew_secs: 600,
             min_protocol: fieldcheck_protocol::PROTOCOL_VERSION,
             max_pull_limit: 1000,
@@ -50,11 +68,48 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("blob_dir", &self.blob_dir)
             .field("bind", &self.bind)
+            .field("blob_store", &self.blob_store)
+            .field("s3", &self.s3)
+            .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_chunk_bytes", &self.max_chunk_bytes)
+            .field("max_blob_bytes", &self.max_blob_bytes)
             .field("max_clock_skew_secs", &self.max_clock_skew_secs)
             .field("min_protocol", &self.min_protocol)
             .field("max_pull_limit", &self.max_pull_limit)
             .field("session_ttl_secs", &self.session_ttl_secs)
+            .finish()
+    }
+}
+
+/// S3-compatible object storage. Fields left empty fall back to the standard `AWS_*`
+/// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, ...).
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// e.g. `https://minio.example:9000`; empty for AWS itself.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Needed for plain-http endpoints (a MinIO on the LAN).
+    pub allow_http: bool,
+}
+
+/// The secret key never reaches a log line.
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = if self.secret_access_key.is_empty() {
+            ""
+        } else {
+            "***"
+        };
+        f.debug_struct("S3Config")
+            .field("endpoint", &redact_url(&self.endpoint))
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &secret)
+            .field("allow_http", &self.allow_http)
             .finish()
     }
 }
@@ -113,7 +168,27 @@ impl Config {
                 "DATABASE_URL" => self.database_url = value,
                 "BLOB_DIR" => self.blob_dir = PathBuf::from(value),
                 "BIND" => self.bind = value,
+                "BLOB_STORE" => self.blob_store = value,
+                "PUBLIC_URL" => self.public_url = value,
+                "S3_ENDPOINT" => self.s3.endpoint = value,
+                "S3_REGION" => self.s3.region = value,
+                "S3_ACCESS_KEY_ID" => self.s3.access_key_id = value,
+                "S3_SECRET_ACCESS_KEY" => self.s3.secret_access_key = value,
+                "S3_ALLOW_HTTP" => {
+                    self.s3.allow_http = match value.trim() {
+                        "1" | "true" | "yes" => true,
+                        "0" | "false" | "no" | "" => false,
+                        _ => {
+                            return Err(ConfigError::Env {
+                                key,
+                                message: format!("not a boolean: {value:?}"),
+                            });
+                        }
+                    }
+                }
                 "MAX_BODY_BYTES" => self.max_body_bytes = num(&key, &value)?,
+                "MAX_CHUNK_BYTES" => self.max_chunk_bytes = num(&key, &value)?,
+                "MAX_BLOB_BYTES" => self.max_blob_bytes = num(&key, &value)?,
                 "MAX_CLOCK_SKEW_SECS" => self.max_clock_skew_secs = num(&key, &value)?,
                 "MIN_PROTOCOL" => self.min_protocol = num(&key, &value)?,
                 "MAX_PULL_LIMIT" => self.max_pull_limit = num(&key, &value)?,
@@ -158,5 +233,37 @@ mod tests {
         let s = format!("{c:?}");
         assert!(!s.contains("s3cret"), "{s}");
         assert!(s.contains("postgres://app:***@db.example/fc"));
+    }
+
+    #[test]
+    fn s3_settings_from_toml_and_env_with_secret_redacted() {
+        let mut c = Config::from_toml(
+            "blob_store = \"s3://photos/fieldcheck\"\n[s3]\nendpoint = \"http://minio:9000\"\n\
+             access_key_id = \"AKIA1\"\nsecret_access_key = \"topsecret\"\nallow_http = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.blob_store, "s3://photos/fieldcheck");
+        assert_eq!(c.s3.endpoint, "http://minio:9000");
+        assert!(c.s3.allow_http);
+        c.apply_env([
+            (
+                "FIELDCHECK_S3_SECRET_ACCESS_KEY".to_owned(),
+                "envsecret".to_owned(),
+            ),
+            ("FIELDCHECK_S3_REGION".to_owned(), "cn-east-1".to_owned()),
+            ("FIELDCHECK_MAX_BLOB_BYTES".to_owned(), "1000".to_owned()),
+        ])
+        .unwrap();
+        assert_eq!(c.s3.secret_access_key, "envsecret");
+        assert_eq!(c.s3.region, "cn-east-1");
+        assert_eq!(c.max_blob_bytes, 1000);
+        let s = format!("{c:?}");
+        assert!(!s.contains("envsecret") && !s.contains("topsecret"), "{s}");
+        assert!(s.contains("AKIA1"));
+        assert!(
+            c.apply_env([("FIELDCHECK_S3_ALLOW_HTTP".to_owned(), "maybe".to_owned())])
+                .is_err()
+        );
+        assert!(Config::from_toml("[s3]\nnonsense = 1\n").is_err());
     }
 }

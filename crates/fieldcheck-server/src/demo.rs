@@ -1,10 +1,13 @@
 //! `fieldcheck-server demo`: the demo city, a user of every role with a password, and an
 //! enrollment code per user.
 
+use std::path::{Path, PathBuf};
+
 use fieldcheck_domain::role::Role;
 
 use crate::auth;
 use crate::error::StoreError;
+use crate::qr;
 use crate::store::Store;
 
 /// Password of every demo user (printed by the demo; never for production).
@@ -52,4 +55,23 @@ pub async fn seed(store: &dyn Store, now_ms: i64) -> Result<Vec<DemoLogin>, Stor
         });
     }
     Ok(out)
+}
+
+/// Writes each login's enrollment code as `<dir>/<user_id>.png` (a QR code of
+/// `fieldcheck://enroll?server=<server>&code=<code>`) and returns the paths, so a demo can be
+/// enrolled by scanning the screen instead of typing.
+pub fn write_qr_pngs(
+    logins: &[DemoLogin],
+    dir: &Path,
+    server: &str,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut paths = Vec::with_capacity(logins.len());
+    for l in logins {
+        let png = qr::png(&qr::enroll_uri(server, &l.enroll_code))?;
+        let path = dir.join(format!("{}.png", l.user_id));
+        std::fs::write(&path, png)?;
+        paths.push(path);
+    }
+    Ok(paths)
 }

@@ -49,6 +49,12 @@ pub enum ServerError {
     Malformed(String),
     #[error("request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("a push may carry at most {max} events, this one has {got}")]
+    TooManyEvents { got: usize, max: usize },
+    #[error("blob chunk is larger than {0} bytes; send smaller chunks")]
+    ChunkTooLarge(usize),
+    #[error("blob of {size} bytes exceeds the limit of {max} bytes")]
+    BlobTooLarge { size: u64, max: u64 },
     #[error("enrollment code is unknown, expired or already used")]
     EnrollCodeInvalid,
     #[error("uploaded bytes do not match hash {0}")]
@@ -65,6 +71,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
 }
 
 impl ServerError {
@@ -74,14 +82,17 @@ impl ServerError {
             ServerError::Unauthorized => codes::UNAUTHORIZED,
             ServerError::Forbidden(_) => codes::FORBIDDEN,
             ServerError::Malformed(_) => codes::MALFORMED,
-            ServerError::TooLarge(_) => codes::TOO_LARGE,
+            ServerError::TooLarge(_)
+            | ServerError::TooManyEvents { .. }
+            | ServerError::ChunkTooLarge(_)
+            | ServerError::BlobTooLarge { .. } => codes::TOO_LARGE,
             ServerError::EnrollCodeInvalid => codes::ENROLL_CODE_INVALID,
             ServerError::HashMismatch(_) => codes::HASH_MISMATCH,
             ServerError::BadOffset { .. } => codes::BAD_OFFSET,
             ServerError::InvalidHash => codes::INVALID_HASH,
             ServerError::RateLimited => codes::RATE_LIMITED,
             ServerError::NotFound(_) => codes::NOT_FOUND,
-            ServerError::Store(_) | ServerError::Io(_) => codes::INTERNAL,
+            ServerError::Store(_) | ServerError::Io(_) | ServerError::Blob(_) => codes::INTERNAL,
         }
     }
 }

@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod policy;
+pub mod qr;
 pub mod store;
 
 pub use config::Config;
@@ -37,8 +39,22 @@ pub async fn serve_with_store(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let blobs = blobs::from_config(&config)?;
+    serve_with(config, store, blobs, listener, shutdown).await
+}
+
+/// [`serve_with_store`] with an explicit blob store (tests use object_store's in-memory one).
+pub async fn serve_with(
+    config: Config,
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn blobs::BlobStore>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    // Staging of uploads in progress lives here whatever the blob backend.
     tokio::fs::create_dir_all(&config.blob_dir).await?;
-    let state = Arc::new(api::AppState::new(store, config));
+    tracing::info!(blobs = %blobs.describe(), "blob storage");
+    let state = Arc::new(api::AppState::with_blobs(store, config, blobs));
     let app = api::router(state);
     axum::serve(
         listener,

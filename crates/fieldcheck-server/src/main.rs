@@ -75,13 +75,19 @@ async fn main() -> anyhow::Result<()> {
                 "  {:<16} {:<12} {:<14} enrollment code",
                 "user", "name", "role"
             );
-            for l in &logins {
+            let qr_paths = demo::write_qr_pngs(
+                &logins,
+                &data_dir.join("enroll-qr"),
+                &format!("http://{addr}"),
+            )?;
+            for (l, qr) in logins.iter().zip(&qr_paths) {
                 println!(
-                    "  {:<16} {:<12} {:<14} {}",
+                    "  {:<16} {:<12} {:<14} {}  QR: {}",
                     l.user_id,
                     l.name,
                     l.role.as_str(),
-                    l.enroll_code
+                    l.enroll_code,
+                    qr.display()
                 );
             }
             println!();

@@ -329,6 +329,13 @@ async fn users_tokens_and_enrollment(store: Arc<dyn Store>) {
         .create_enroll_code("c2", "usr-insp-1", t - 1)
         .await
         .unwrap();
+    // Redeemable codes are visible (for their QR image); expired and unknown ones are not.
+    assert_eq!(
+        store.enroll_code_user("c1", t).await.unwrap().as_deref(),
+        Some("usr-insp-1")
+    );
+    assert_eq!(store.enroll_code_user("c2", t).await.unwrap(), None);
+    assert_eq!(store.enroll_code_user("nope", t).await.unwrap(), None);
     let dev = Uuid::now_v7();
     let e = store
         .redeem_enroll_code("c1", t, dev, "phone", "tok1")
@@ -345,6 +352,7 @@ async fn users_tokens_and_enrollment(store: Arc<dyn Store>) {
             .is_none(),
         "reused"
     );
+    assert_eq!(store.enroll_code_user("c1", t).await.unwrap(), None, "used");
     assert!(
         store
             .redeem_enroll_code("c2", t, dev, "phone", "tok3")

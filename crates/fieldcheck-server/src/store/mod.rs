@@ -90,6 +90,12 @@ pub trait Store: Send + Sync {
         user_id: &str,
         expires_at_ms: i64,
     ) -> Result<(), StoreError>;
+    /// The user of a code that could still be redeemed now (known, unexpired, unused).
+    async fn enroll_code_user(
+        &self,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>, StoreError>;
     /// Marks the code used and creates the device token in one transaction; `None` when the
     /// code is unknown, expired or used.
     async fn redeem_enroll_code(

@@ -603,6 +603,21 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn enroll_code_user(
+                &self,
+                code_hash: &str,
+                now_ms: i64,
+            ) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT user_id FROM enroll_codes WHERE code_hash = $1 \
+                     AND used_at IS NULL AND expires_at > $2",
+                )
+                .bind(code_hash)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
             async fn redeem_enroll_code(
                 &self,
                 code_hash: &str,

@@ -1,0 +1,833 @@
+//! The bridge API: one route per UI command. Commands take a JSON object and return JSON, the
+//! same shape a Tauri `invoke(command, args)` takes and returns, so the UI's transport module
+//! is the only place that knows which one it talks to. Photos travel as raw bytes (upload)
+//! and plain image responses (display copy, thumbnail), never as base64 inside JSON.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use fieldcheck_core::domain::category::Category;
+use fieldcheck_core::domain::checklist::{ChecklistTemplate, ItemResult};
+use fieldcheck_core::domain::i18n::{Lang, Text};
+use fieldcheck_core::domain::inspection::Inspection;
+use fieldcheck_core::domain::lifecycle::{roles_allowed, states_allowed};
+use fieldcheck_core::domain::reference::{District, LatLon, Point, PointType, Unit, User};
+use fieldcheck_core::domain::{Actor, Location, Problem, ProblemStatus, Role};
+use fieldcheck_core::{
+    CoreError, EventRecord, LedgerRow, NewProblem, Page, PhotoInfo, ProblemAction, ProblemQuery,
+    StartInspection, Stats, Store,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::BridgeError;
+
+/// Photos up to the core's own input limit (40 MiB) pass the HTTP layer; the core checks it.
+pub const MAX_PHOTO_BYTES: usize = 40 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    store: Arc<Mutex<Store>>,
+}
+
+impl AppState {
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store: Arc::new(Mutex::new(store)),
+        }
+    }
+
+    /// Runs a synchronous store call on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, BridgeError> + Send + 'static,
+    ) -> Result<T, BridgeError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store
+                .lock()
+                .map_err(|_| BridgeError::Internal("store lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| BridgeError::Internal(e.to_string()))?
+    }
+}
+
+/// JSON arguments of a command; malformed JSON is an `invalid_input` error body, not axum's
+/// plain-text rejection. An empty body means `{}`.
+pub struct Args<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Args<T> {
+    type Rejection = BridgeError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| BridgeError::BadRequest(e.body_text()))?;
+        let slice: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(slice)
+            .map(Args)
+            .map_err(|e| BridgeError::BadRequest(format!("invalid arguments: {e}")))
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, BridgeError>;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/bridge/me", post(me))
+        .route("/bridge/login", post(login))
+        .route("/bridge/home", post(home))
+        .route("/bridge/reference", post(reference))
+        .route("/bridge/points", post(points))
+        .route("/bridge/point", post(point))
+        .route("/bridge/template", post(template))
+        .route("/bridge/inspection", post(inspection))
+        .route("/bridge/inspection_start", post(inspection_start))
+        .route("/bridge/inspection_record", post(inspection_record))
+        .route("/bridge/inspection_finish", post(inspection_finish))
+        .route("/bridge/inspection_raise", post(inspection_raise))
+        .route("/bridge/problem_report", post(problem_report))
+        .route("/bridge/problem_act", post(problem_act))
+        .route("/bridge/problem", post(problem))
+        .route("/bridge/ledger", post(ledger))
+        .route("/bridge/stats", post(stats))
+        .route("/bridge/settings", post(settings))
+        .route("/bridge/demo_seed", post(demo_seed))
+        .route(
+            "/bridge/photos",
+            post(photo_upload).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
+        )
+        .route("/bridge/photos/{hash}/{size}", get(photo_get))
+        .route("/bridge/{*rest}", axum::routing::any(unknown_command))
+        .with_state(state)
+}
+
+async fn unknown_command(uri: axum::http::Uri) -> BridgeError {
+    BridgeError::Core(CoreError::NotFound {
+        what: "command",
+        id: uri.path().to_owned(),
+    })
+}
+
+// ---------------------------------------------------------------- who am I
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Me {
+    pub user: Option<User>,
+    pub device_id: Uuid,
+    pub device_tag: String,
+    /// Local events not yet pushed to the server (records waiting to sync).
+    pub pending_sync: u64,
+    /// Photos that records here refer to but whose files are not on this device.
+    pub missing_photos: usize,
+}
+
+fn me_of(store: &Store) -> Result<Me, BridgeError> {
+    Ok(Me {
+        user: store.current_user()?,
+        device_id: store.device().device_id,
+        device_tag: store.device().tag.clone(),
+        pending_sync: store.outbox_len()?,
+        missing_photos: store.missing_photos()?.len(),
+    })
+}
+
+fn current_actor(store: &Store) -> Result<Actor, BridgeError> {
+    let user = store.current_user()?.ok_or(CoreError::NoUser)?;
+    Ok(store.actor(&user.id)?)
+}
+
+async fn me(State(s): State<AppState>) -> ApiResult<Me> {
+    s.run(|st| me_of(st)).await.map(Json)
+}
+
+#[derive(Deserialize)]
+struct LoginArgs {
+    user_id: Option<String>,
+}
+
+async fn login(State(s): State<AppState>, Args(a): Args<LoginArgs>) -> ApiResult<Me> {
+    s.run(move |st| {
+        st.set_current_user(a.user_id.as_deref())?;
+        me_of(st)
+    })
+    .await
+    .map(Json)
+}
+
+// ---------------------------------------------------------------- home
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Home {
+    pub me: Me,
+    pub inspections_today: u64,
+    pub reported_today: u64,
+    /// What waits for the signed-in person's role (to file, rectify, verify, …).
+    pub todo: Page<LedgerRow>,
+    pub todo_query: ProblemQuery,
+    pub overdue: u64,
+    /// Inspections the signed-in person started and has not finished, newest first.
+    pub open_inspections: Vec<OpenInspection>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OpenInspection {
+    pub inspection: Inspection,
+    pub point_name: String,
+}
+
+fn open_inspections(st: &Store, user_id: &str) -> Result<Vec<OpenInspection>, BridgeError> {
+    let ids: Vec<String> = {
+        let mut q = st
+            .connection()
+            .prepare_cached(
+                "SELECT id FROM inspections WHERE inspector = ?1 AND status = 'in_progress'
+                 ORDER BY started_at DESC LIMIT 10",
+            )
+            .map_err(CoreError::from)?;
+        q.query_map([user_id], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(CoreError::from)?
+    };
+    ids.iter()
+        .map(|id| {
+            let inspection = st.inspection(parse_uuid("inspection", id)?)?;
+            let point_name = st
+                .point(&inspection.point_id)
+                .map(|p| p.name)
+                .unwrap_or_default();
+            Ok(OpenInspection {
+                inspection,
+                point_name,
+            })
+        })
+        .collect()
+}
+
+/// The ledger query for "what waits for me", by role.
+fn todo_query(actor: &Actor) -> ProblemQuery {
+    use ProblemStatus as S;
+    let mut q = ProblemQuery {
+        limit: 5,
+        sort: fieldcheck_core::ProblemSort::Deadline,
+        ..Default::default()
+    };
+    match actor.role {
+        Role::Admin => q.statuses = vec![S::Reported, S::Returned, S::Verified, S::Reopened],
+        Role::Inspector => q.statuses = vec![S::Rectified],
+        Role::UnitHandler => {
+            q.statuses = vec![S::Dispatched, S::Rectifying];
+            q.unit_id = actor.unit_id.clone();
+        }
+        Role::Volunteer => {
+            q.reporter = Some(actor.user_id.clone());
+            q.statuses = ProblemStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_terminal())
+                .collect();
+        }
+    }
+    q
+}
+
+fn local_midnight_utc(store: &Store) -> Result<DateTime<Utc>, BridgeError> {
+    let off = store.calendar()?.utc_offset_minutes * 60;
+    let tz = FixedOffset::east_opt(off).unwrap_or_else(|| FixedOffset::east_opt(0).expect("0"));
+    let local = store.now().with_timezone(&tz);
+    let midnight = local
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists");
+    Ok(DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - Duration::seconds(off.into()))
+}
+
+async fn home(State(s): State<AppState>) -> ApiResult<Home> {
+    s.run(|st| {
+        let me = me_of(st)?;
+        let actor = current_actor(st)?;
+        let since = local_midnight_utc(st)?;
+        let inspections_today: i64 = st
+            .connection()
+            .query_row(
+                "SELECT count(*) FROM inspections WHERE inspector = ?1 AND started_at >= ?2",
+                (&actor.user_id, since.timestamp_millis()),
+                |r| r.get(0),
+            )
+            .map_err(CoreError::from)?;
+        let reported_today = st
+            .list_problems(&ProblemQuery {
+                reporter: Some(actor.user_id.clone()),
+                reported_from: Some(since),
+                limit: 1,
+                ..Default::default()
+            })?
+            .total;
+        let q = todo_query(&actor);
+        let todo = st.list_problems(&q)?;
+        let overdue = st
+            .list_problems(&ProblemQuery {
+                overdue: true,
+                unit_id: q.unit_id.clone(),
+                reporter: q.reporter.clone(),
+                limit: 1,
+                ..Default::default()
+            })?
+            .total;
+        let open_inspections = open_inspections(st, &actor.user_id)?;
+        Ok(Home {
+            open_inspections,
+            me,
+            inspections_today: inspections_today as u64,
+            reported_today,
+            todo,
+            todo_query: ProblemQuery { limit: 50, ..q },
+            overdue,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+// ---------------------------------------------------------------- reference data
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PointTypeInfo {
+    pub code: String,
+    pub name: Text,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Reference {
+    pub districts: Vec<District>,
+    pub units: Vec<Unit>,
+    pub categories: Vec<Category>,
+    pub point_types: Vec<PointTypeInfo>,
+    /// People known on this device (the demo's "sign in as" list).
+    pub users: Vec<User>,
+}
+
+async fn reference(State(s): State<AppState>) -> ApiResult<Reference> {
+    s.run(|st| {
+        let users = st.export_reference()?.users;
+        Ok(Reference {
+            districts: st.districts()?,
+            units: st.units()?,
+            categories: st.categories()?,
+            point_types: PointType::ALL
+                .into_iter()
+                .map(|t| PointTypeInfo {
+                    code: t.as_str().into(),
+                    name: Text::new(t.label(Lang::Zh), t.label(Lang::En)),
+                })
+                .collect(),
+            users,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+// ---------------------------------------------------------------- points
+
+#[derive(Deserialize, Default)]
+struct PointsArgs {
+    #[serde(default)]
+    point_type: Option<String>,
+    #[serde(default)]
+    district_id: Option<String>,
+    #[serde(default)]
+    lat: Option<f64>,
+    #[serde(default)]
+    lon: Option<f64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PointRow {
+    #[serde(flatten)]
+    pub point: Point,
+    /// Metres from the given position, when one was given.
+    pub distance_m: Option<f64>,
+}
+
+async fn points(State(s): State<AppState>, Args(a): Args<PointsArgs>) -> ApiResult<Vec<PointRow>> {
+    s.run(move |st| {
+        let t = match a.point_type.as_deref().filter(|t| !t.is_empty()) {
+            Some(t) => Some(PointType::parse(t).ok_or_else(|| {
+                BridgeError::Core(CoreError::Invalid(format!("unknown point type {t:?}")))
+            })?),
+            None => None,
+        };
+        let pts = st.points(t, a.district_id.as_deref().filter(|d| !d.is_empty()))?;
+        let here = a.lat.zip(a.lon).map(|(lat, lon)| LatLon { lat, lon });
+        if let Some(h) = &here
+            && !h.is_valid()
+        {
+            return Err(CoreError::Invalid("invalid position".into()).into());
+        }
+        let mut rows: Vec<PointRow> = pts
+            .into_iter()
+            .map(|p| PointRow {
+                distance_m: here.as_ref().map(|h| h.distance_m(&p.location)),
+                point: p,
+            })
+            .collect();
+        if here.is_some() {
+            rows.sort_by(|a, b| {
+                a.distance_m
+                    .unwrap_or(f64::MAX)
+                    .total_cmp(&b.distance_m.unwrap_or(f64::MAX))
+            });
+        }
+        Ok(rows)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct IdArgs {
+    id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PointDetail {
+    pub point: Point,
+    pub inspections: Vec<Inspection>,
+    /// The checklist an inspection started now would use.
+    pub template: Option<ChecklistTemplate>,
+    pub open_problems: Page<LedgerRow>,
+}
+
+async fn point(State(s): State<AppState>, Args(a): Args<IdArgs>) -> ApiResult<PointDetail> {
+    s.run(move |st| {
+        let point = st.point(&a.id)?;
+        let template = match st.template_for(point.point_type) {
+            Ok(t) => Some(t),
+            Err(CoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let open_problems = st.list_problems(&ProblemQuery {
+            point_id: Some(point.id.clone()),
+            statuses: ProblemStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_terminal())
+                .collect(),
+            limit: 20,
+            ..Default::default()
+        })?;
+        Ok(PointDetail {
+            inspections: st.inspections_of_point(&point.id)?,
+            template,
+            point,
+            open_problems,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct TemplateArgs {
+    id: String,
+    version: u32,
+}
+
+async fn template(
+    State(s): State<AppState>,
+    Args(a): Args<TemplateArgs>,
+) -> ApiResult<ChecklistTemplate> {
+    s.run(move |st| Ok(st.template(&a.id, a.version)?))
+        .await
+        .map(Json)
+}
+
+// ---------------------------------------------------------------- inspections
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InspectionView {
+    pub inspection: Inspection,
+    pub template: ChecklistTemplate,
+}
+
+fn view(st: &Store, inspection: Inspection) -> Result<InspectionView, BridgeError> {
+    let template = st.template(&inspection.template_id, inspection.template_version)?;
+    Ok(InspectionView {
+        inspection,
+        template,
+    })
+}
+
+fn parse_uuid(what: &'static str, s: &str) -> Result<Uuid, BridgeError> {
+    Uuid::parse_str(s).map_err(|_| BridgeError::Core(CoreError::NotFound { what, id: s.into() }))
+}
+
+async fn inspection(State(s): State<AppState>, Args(a): Args<IdArgs>) -> ApiResult<InspectionView> {
+    s.run(move |st| {
+        let i = st.inspection(parse_uuid("inspection", &a.id)?)?;
+        view(st, i)
+    })
+    .await
+    .map(Json)
+}
+
+async fn inspection_start(
+    State(s): State<AppState>,
+    Args(a): Args<StartInspection>,
+) -> ApiResult<InspectionView> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        let i = st.start_inspection(&who, a)?;
+        view(st, i)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct RecordArgs {
+    inspection_id: Uuid,
+    item_id: String,
+    result: ItemResult,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    photos: Vec<String>,
+}
+
+async fn inspection_record(
+    State(s): State<AppState>,
+    Args(a): Args<RecordArgs>,
+) -> ApiResult<InspectionView> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        let note = a.note.filter(|n| !n.trim().is_empty());
+        let i = st.record_item(&who, a.inspection_id, &a.item_id, a.result, note, a.photos)?;
+        view(st, i)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct FinishArgs {
+    inspection_id: Uuid,
+    #[serde(default)]
+    location: Option<Location>,
+}
+
+async fn inspection_finish(
+    State(s): State<AppState>,
+    Args(a): Args<FinishArgs>,
+) -> ApiResult<InspectionView> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        let i = st.finish_inspection(&who, a.inspection_id, a.location)?;
+        view(st, i)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct RaiseArgs {
+    inspection_id: Uuid,
+    item_id: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+async fn inspection_raise(
+    State(s): State<AppState>,
+    Args(a): Args<RaiseArgs>,
+) -> ApiResult<Problem> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        let desc = a.description.filter(|d| !d.trim().is_empty());
+        Ok(st.raise_problem(&who, a.inspection_id, &a.item_id, desc)?)
+    })
+    .await
+    .map(Json)
+}
+
+// ---------------------------------------------------------------- problems
+
+async fn problem_report(
+    State(s): State<AppState>,
+    Args(a): Args<NewProblem>,
+) -> ApiResult<Problem> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        Ok(st.report_problem(&who, a)?)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct ActArgs {
+    id: Uuid,
+    action: ProblemAction,
+}
+
+async fn problem_act(
+    State(s): State<AppState>,
+    Args(a): Args<ActArgs>,
+) -> ApiResult<ProblemDetail> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        let p = st.act(&who, a.id, a.action)?;
+        detail(st, p)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProblemDetail {
+    pub problem: Problem,
+    pub overdue: bool,
+    /// Every event in fold order, rejected ones included (shown on the record).
+    pub history: Vec<EventRecord>,
+    /// The actions (ProblemAction tags) the signed-in person may take now.
+    pub allowed_actions: Vec<String>,
+}
+
+/// Action tag and event kind, in the order the UI offers them.
+const ACTIONS: [(&str, &str); 13] = [
+    ("file", "problem.filed"),
+    ("reject", "problem.rejected"),
+    ("dispatch", "problem.dispatched"),
+    ("accept", "problem.accepted"),
+    ("return", "problem.returned"),
+    ("rectify", "problem.rectified"),
+    ("request_extension", "problem.extension_requested"),
+    ("decide_extension", "problem.extension_decided"),
+    ("verify", "problem.verified"),
+    ("close", "problem.closed"),
+    ("recheck", "problem.rechecked"),
+    ("add_photos", "problem.photos_added"),
+    ("edit", "problem.edited"),
+];
+
+/// What `actor` may do to `p` now, by the same role and state tables the lifecycle uses.
+/// (The lifecycle still decides; this only keeps buttons that would surely fail out of view.)
+pub fn allowed_actions(p: &Problem, actor: &Actor) -> Vec<String> {
+    ACTIONS
+        .iter()
+        .filter(|(action, kind)| {
+            if !roles_allowed(kind).contains(&actor.role)
+                || !states_allowed(kind).contains(&p.status)
+            {
+                return false;
+            }
+            if actor.role == Role::UnitHandler && actor.unit_id != p.unit_id {
+                return false;
+            }
+            if actor.role == Role::Volunteer && p.reporter != actor.user_id {
+                return false;
+            }
+            match *action {
+                "request_extension" => p.extension.is_none(),
+                "decide_extension" => p.extension.is_some(),
+                _ => true,
+            }
+        })
+        .map(|(a, _)| (*a).to_owned())
+        .collect()
+}
+
+fn detail(st: &Store, problem: Problem) -> Result<ProblemDetail, BridgeError> {
+    let allowed = match st.current_user()? {
+        Some(u) => allowed_actions(&problem, &st.actor(&u.id)?),
+        None => vec![],
+    };
+    Ok(ProblemDetail {
+        overdue: problem.is_overdue(st.now()),
+        history: st.history(problem.id)?,
+        allowed_actions: allowed,
+        problem,
+    })
+}
+
+async fn problem(State(s): State<AppState>, Args(a): Args<IdArgs>) -> ApiResult<ProblemDetail> {
+    s.run(move |st| {
+        let p = st.find_problem(&a.id)?;
+        detail(st, p)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize, Default)]
+struct LedgerArgs {
+    #[serde(default)]
+    query: ProblemQuery,
+    /// Only records the signed-in person reported.
+    #[serde(default)]
+    mine: bool,
+}
+
+async fn ledger(
+    State(s): State<AppState>,
+    Args(a): Args<LedgerArgs>,
+) -> ApiResult<Page<LedgerRow>> {
+    s.run(move |st| {
+        let mut q = a.query;
+        if a.mine {
+            q.reporter = Some(current_actor(st)?.user_id);
+        }
+        Ok(st.list_problems(&q)?)
+    })
+    .await
+    .map(Json)
+}
+
+async fn stats(State(s): State<AppState>) -> ApiResult<Stats> {
+    s.run(|st| Ok(st.stats()?)).await.map(Json)
+}
+
+// ---------------------------------------------------------------- settings, demo
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub db_path: String,
+    pub db_bytes: u64,
+    pub photo_bytes: u64,
+    pub photo_files: u64,
+    pub pending_sync: u64,
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Total size and number of files under `dir` (0 when it does not exist yet).
+fn dir_usage(dir: &Path) -> (u64, u64) {
+    let mut bytes = 0;
+    let mut files = 0;
+    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => {
+                    files += 1;
+                    bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
+                }
+                _ => {}
+            }
+        }
+    }
+    (bytes, files)
+}
+
+async fn settings(State(s): State<AppState>) -> ApiResult<Settings> {
+    s.run(|st| {
+        let db = st.path().to_path_buf();
+        let mut db_bytes = file_len(&db);
+        for suffix in ["-wal", "-shm"] {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            db_bytes += file_len(Path::new(&p));
+        }
+        let (photo_bytes, photo_files) = dir_usage(&st.photo_dir());
+        Ok(Settings {
+            db_path: db.display().to_string(),
+            db_bytes,
+            photo_bytes,
+            photo_files,
+            pending_sync: st.outbox_len()?,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DemoSeeded {
+    pub created: usize,
+    pub me: Me,
+}
+
+async fn demo_seed(State(s): State<AppState>) -> ApiResult<DemoSeeded> {
+    s.run(|st| {
+        let created = fieldcheck_core::demo::seed_demo(st)?;
+        if st.current_user()?.is_none() {
+            st.set_current_user(Some("usr-insp-1"))?;
+        }
+        Ok(DemoSeeded {
+            created,
+            me: me_of(st)?,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+// ---------------------------------------------------------------- photos
+
+/// The request body is the photo file itself (JPEG, PNG, …). Returns the display-copy hash
+/// that records refer to, and the EXIF position if the photo had one.
+async fn photo_upload(State(s): State<AppState>, body: Bytes) -> ApiResult<PhotoInfo> {
+    s.run(move |st| Ok(st.add_photo_bytes(&body)?))
+        .await
+        .map(Json)
+}
+
+async fn photo_get(
+    State(s): State<AppState>,
+    UrlPath((hash, size)): UrlPath<(String, String)>,
+) -> Result<Response, BridgeError> {
+    let path = s
+        .run(move |st| {
+            Ok(match size.as_str() {
+                "display" => st.display_path(&hash)?,
+                "thumb" => st.thumb_path(&hash)?,
+                other => {
+                    return Err(CoreError::NotFound {
+                        what: "photo size",
+                        id: other.into(),
+                    }
+                    .into());
+                }
+            })
+        })
+        .await?;
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CoreError::NotFound {
+                what: "photo",
+                id: path.display().to_string(),
+            }
+            .into());
+        }
+        Err(e) => return Err(CoreError::Io(e).into()),
+    };
+    let mut res = (StatusCode::OK, bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    // Content-addressed: a hash never changes what it names.
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(res)
+}

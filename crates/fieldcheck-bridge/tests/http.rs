@@ -1,0 +1,626 @@
+//! The bridge over real HTTP (port 0) against a real SQLite device store in a temp dir.
+
+use std::path::PathBuf;
+
+use fieldcheck_bridge::{BridgeConfig, ErrorBody, serve};
+use fieldcheck_core::Store;
+use serde_json::{Value, json};
+
+struct Bridge {
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Bridge {
+    async fn start(ui_dir: Option<PathBuf>) -> Bridge {
+        Bridge::start_with(ui_dir, |_| {}).await
+    }
+
+    /// Starts over a store prepared by `prepare` (e.g. with events from another device).
+    async fn start_with(ui_dir: Option<PathBuf>, prepare: impl FnOnce(&mut Store)) -> Bridge {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("device.sqlite3")).unwrap();
+        prepare(&mut store);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(store, BridgeConfig { ui_dir }, listener, async {
+            let _ = rx.await;
+        }));
+        Bridge {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            _dir: dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    async fn demo() -> Bridge {
+        let b = Bridge::start(None).await;
+        let seeded = b.ok("demo_seed", json!({})).await;
+        assert!(seeded["created"].as_u64().unwrap() > 0);
+        b
+    }
+
+    async fn call(&self, cmd: &str, args: Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}/bridge/{cmd}", self.base))
+            .json(&args)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn ok(&self, cmd: &str, args: Value) -> Value {
+        let res = self.call(cmd, args).await;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert!(status.is_success(), "{cmd} failed: {status} {body}");
+        body
+    }
+
+    async fn err(&self, cmd: &str, args: Value) -> (u16, ErrorBody) {
+        let res = self.call(cmd, args).await;
+        let status = res.status().as_u16();
+        assert!(status >= 400, "{cmd} unexpectedly succeeded");
+        (status, res.json().await.unwrap())
+    }
+
+    async fn upload(&self, bytes: Vec<u8>) -> Value {
+        let res = self
+            .client
+            .post(format!("{}/bridge/photos", self.base))
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "upload: {}", res.status());
+        res.json().await.unwrap()
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+fn jpeg(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([seed, (x * 4) as u8, (y * 5) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn fresh_device_has_no_user_until_the_demo_is_seeded() {
+    let b = Bridge::start(None).await;
+    let me = b.ok("me", json!({})).await;
+    assert!(me["user"].is_null());
+    assert_eq!(me["pending_sync"], 0);
+    let (status, e) = b.err("home", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (401, "no_user"));
+
+    let seeded = b.ok("demo_seed", json!({})).await;
+    assert_eq!(seeded["me"]["user"]["id"], "usr-insp-1");
+    assert!(seeded["me"]["pending_sync"].as_u64().unwrap() > 0);
+    // Seeding again changes nothing.
+    assert_eq!(b.ok("demo_seed", json!({})).await["created"], 0);
+
+    let home = b.ok("home", json!({})).await;
+    assert_eq!(home["me"]["user"]["role"], "inspector");
+    assert!(home["todo"]["total"].is_u64());
+
+    let me = b.ok("login", json!({"user_id": "usr-admin-1"})).await;
+    assert_eq!(me["user"]["role"], "admin");
+    let (status, e) = b.err("login", json!({"user_id": "nobody"})).await;
+    assert_eq!((status, e.code.as_str()), (404, "not_found"));
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn points_filter_by_type_and_sort_by_distance() {
+    let b = Bridge::demo().await;
+    let all = b.ok("points", json!({})).await;
+    assert!(all.as_array().unwrap().len() > 30);
+
+    let markets = b
+        .ok(
+            "points",
+            json!({"point_type": "farmers_market", "lat": 26.0836, "lon": 119.2915}),
+        )
+        .await;
+    let rows = markets.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["type"] == "farmers_market"));
+    let d: Vec<f64> = rows
+        .iter()
+        .map(|r| r["distance_m"].as_f64().unwrap())
+        .collect();
+    assert!(
+        d.windows(2).all(|w| w[0] <= w[1]),
+        "sorted by distance: {d:?}"
+    );
+
+    let (status, e) = b.err("points", json!({"point_type": "moon_base"})).await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_input"));
+
+    let detail = b.ok("point", json!({"id": "p-009"})).await;
+    assert_eq!(detail["point"]["id"], "p-009");
+    assert_eq!(detail["template"]["point_type"], "farmers_market");
+    assert!(detail["open_problems"]["total"].as_u64().unwrap() >= 1);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn inspection_scores_requires_photo_on_fail_and_raises_problems() {
+    let b = Bridge::demo().await;
+    let started = b
+        .ok(
+            "inspection_start",
+            json!({"point_id": "p-010", "location": {"lat": 26.08, "lon": 119.29, "accuracy_m": 6.0, "source": "gps"}}),
+        )
+        .await;
+    let id = started["inspection"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["template"]["id"], "tpl-farmers-market");
+    let home = b.ok("home", json!({})).await;
+    assert_eq!(home["open_inspections"][0]["inspection"]["id"], id.as_str());
+    assert_eq!(
+        home["open_inspections"][0]["point_name"],
+        "南街光禄坊农贸市场"
+    );
+
+    let v = b
+        .ok(
+            "inspection_record",
+            json!({"inspection_id": id, "item_id": "fm-04", "result": {"result": "pass"}}),
+        )
+        .await;
+    assert_eq!(v["inspection"]["score"]["percent"], 100.0);
+
+    // fm-08 needs a photo when it fails.
+    let (status, e) = b
+        .err(
+            "inspection_record",
+            json!({"inspection_id": id, "item_id": "fm-08", "result": {"result": "fail"}}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (409, "photo_required"));
+
+    let photo = b.upload(jpeg(7)).await;
+    let hash = photo["hash"].as_str().unwrap();
+    let v = b
+        .ok(
+            "inspection_record",
+            json!({"inspection_id": id, "item_id": "fm-08", "result": {"result": "fail"},
+                   "note": "排水沟堵塞", "photos": [hash]}),
+        )
+        .await;
+    assert_eq!(v["inspection"]["score"]["failed_items"], 1);
+    assert!(v["inspection"]["score"]["percent"].as_f64().unwrap() < 100.0);
+
+    let p = b
+        .ok(
+            "inspection_raise",
+            json!({"inspection_id": id, "item_id": "fm-08"}),
+        )
+        .await;
+    assert_eq!(p["point_id"], "p-010");
+    assert_eq!(p["item_id"], "fm-08");
+    assert_eq!(p["category"], "SS-05");
+    assert_eq!(p["status"], "reported");
+    assert_eq!(p["photos"][0]["hash"], hash);
+    assert!(p["description"].as_str().unwrap().contains("排水沟堵塞"));
+
+    // A passed item raises nothing.
+    let (status, e) = b
+        .err(
+            "inspection_raise",
+            json!({"inspection_id": id, "item_id": "fm-04"}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_input"));
+
+    // Finishing needs every item recorded.
+    let (status, e) = b
+        .err("inspection_finish", json!({"inspection_id": id}))
+        .await;
+    assert_eq!((status, e.code.as_str()), (409, "invalid_transition"));
+    for item in started["template"]["items"].as_array().unwrap() {
+        let item_id = item["id"].as_str().unwrap();
+        if item_id != "fm-04" && item_id != "fm-08" {
+            b.ok(
+                "inspection_record",
+                json!({"inspection_id": id, "item_id": item_id, "result": {"result": "not_applicable"}}),
+            )
+            .await;
+        }
+    }
+    let fin = b
+        .ok("inspection_finish", json!({"inspection_id": id}))
+        .await;
+    assert_eq!(fin["inspection"]["score"]["recorded_items"], 15);
+    assert_eq!(fin["inspection"]["status"], "finished");
+    let (status, e) = b
+        .err(
+            "inspection_record",
+            json!({"inspection_id": id, "item_id": "fm-05", "result": {"result": "pass"}}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (409, "inspection_finished"));
+
+    let detail = b.ok("point", json!({"id": "p-010"})).await;
+    assert_eq!(detail["inspections"][0]["id"], id.as_str());
+    assert_eq!(b.ok("home", json!({})).await["inspections_today"], 1);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn photos_upload_as_raw_bytes_and_come_back_as_images() {
+    let b = Bridge::start(None).await;
+    let bytes = jpeg(42);
+    let first = b.upload(bytes.clone()).await;
+    let hash = first["hash"].as_str().unwrap().to_owned();
+    assert_eq!(hash.len(), 64);
+    assert_eq!(first["new"], true);
+    let again = b.upload(bytes).await;
+    assert_eq!(again["hash"], hash.as_str());
+    assert_eq!(again["new"], false);
+
+    for size in ["display", "thumb"] {
+        let res = b
+            .client
+            .get(format!("{}/bridge/photos/{hash}/{size}", b.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "image/jpeg");
+        assert!(
+            res.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable")
+        );
+        let body = res.bytes().await.unwrap();
+        assert_eq!(&body[..2], &[0xFF, 0xD8], "a JPEG");
+    }
+    let missing = "0".repeat(64);
+    let res = b
+        .client
+        .get(format!("{}/bridge/photos/{missing}/display", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+
+    let res = b
+        .client
+        .post(format!("{}/bridge/photos", b.base))
+        .body(b"not an image".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let e: ErrorBody = res.json().await.unwrap();
+    assert!(e.code.starts_with("photo_"), "{e:?}");
+
+    let s = b.ok("settings", json!({})).await;
+    assert!(s["photo_files"].as_u64().unwrap() >= 2);
+    assert!(s["photo_bytes"].as_u64().unwrap() > 0);
+    assert!(s["db_bytes"].as_u64().unwrap() > 0);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn quick_report_then_lifecycle_actions_by_role() {
+    let b = Bridge::demo().await;
+    let photo = b.upload(jpeg(1)).await;
+    let p = b
+        .ok(
+            "problem_report",
+            json!({
+                "category": "SR-02",
+                "description": "桥下暴露垃圾一堆",
+                "location": {"lat": 26.0801, "lon": 119.2950, "accuracy_m": 12.0, "source": "gps"},
+                "district_id": "c-tx",
+                "photos": [photo["hash"]],
+            }),
+        )
+        .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(p["status"], "reported");
+    assert_eq!(p["reporter"], "usr-insp-1");
+
+    // The inspector may not file; the detail does not offer it either.
+    let d = b.ok("problem", json!({"id": id})).await;
+    let allowed: Vec<&str> = d["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!allowed.contains(&"file"), "{allowed:?}");
+    let (status, e) = b
+        .err(
+            "problem_act",
+            json!({"id": id, "action": {"action": "file"}}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (403, "role_not_allowed"));
+
+    b.ok("login", json!({"user_id": "usr-admin-1"})).await;
+    let d = b.ok("problem", json!({"id": p["code"]})).await;
+    assert!(
+        d["allowed_actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("file"))
+    );
+    let d = b
+        .ok(
+            "problem_act",
+            json!({"id": id, "action": {"action": "file", "note": "立案"}}),
+        )
+        .await;
+    assert_eq!(d["problem"]["status"], "filed");
+    let d = b
+        .ok(
+            "problem_act",
+            json!({"id": id, "action": {"action": "dispatch", "unit_id": "u-hwc"}}),
+        )
+        .await;
+    assert_eq!(d["problem"]["status"], "dispatched");
+    assert!(d["problem"]["deadline"].is_string());
+    assert!(
+        d["allowed_actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dispatch"))
+    );
+
+    // The unit handler accepts, then cannot rectify without an after-photo.
+    b.ok("login", json!({"user_id": "usr-hdl-5"})).await;
+    let d = b
+        .ok(
+            "problem_act",
+            json!({"id": id, "action": {"action": "accept"}}),
+        )
+        .await;
+    assert_eq!(d["problem"]["status"], "rectifying");
+    assert!(
+        d["allowed_actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("rectify"))
+    );
+    let (status, e) = b
+        .err(
+            "problem_act",
+            json!({"id": id, "action": {"action": "rectify", "photos": []}}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (409, "after_photo_required"));
+    let after = b.upload(jpeg(2)).await;
+    let d = b
+        .ok(
+            "problem_act",
+            json!({"id": id, "action": {"action": "rectify", "photos": [after["hash"]]}}),
+        )
+        .await;
+    assert_eq!(d["problem"]["status"], "rectified");
+    let roles: Vec<&str> = d["problem"]["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["before", "after"]);
+    let kinds: Vec<&str> = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["event"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "problem.reported",
+            "problem.filed",
+            "problem.dispatched",
+            "problem.accepted",
+            "problem.rectified"
+        ]
+    );
+    assert!(
+        d["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["outcome"] == "applied")
+    );
+
+    let (status, e) = b
+        .err(
+            "problem_act",
+            json!({"id": id, "action": {"action": "fly"}}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (400, "invalid_input"));
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn ledger_filters_searches_and_pages() {
+    let b = Bridge::demo().await;
+    let all = b.ok("ledger", json!({})).await;
+    let total = all["total"].as_u64().unwrap();
+    assert!(total >= 6);
+
+    let reported = b
+        .ok("ledger", json!({"query": {"statuses": ["reported"]}}))
+        .await;
+    assert!(
+        reported["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "reported")
+    );
+
+    let found = b.ok("ledger", json!({"query": {"text": "井盖"}})).await;
+    assert_eq!(found["total"], 1);
+    assert!(
+        found["items"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("井盖")
+    );
+    assert!(found["items"][0]["overdue"].is_boolean());
+
+    let page = b
+        .ok(
+            "ledger",
+            json!({"query": {"limit": 2, "offset": 2, "sort": "oldest"}}),
+        )
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["total"], total);
+
+    let mine = b.ok("ledger", json!({"mine": true})).await;
+    assert!(
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["reporter"] == "usr-insp-1")
+    );
+
+    let (status, e) = b.err("ledger", json!({"query": {"limit": 0}})).await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_input"));
+
+    let stats = b.ok("stats", json!({})).await;
+    assert_eq!(stats["total"], total);
+    let reference = b.ok("reference", json!({})).await;
+    assert!(reference["categories"].as_array().unwrap().len() > 10);
+    assert_eq!(reference["point_types"].as_array().unwrap().len(), 18);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn errors_are_json_with_stable_codes() {
+    let b = Bridge::demo().await;
+    let res = b
+        .client
+        .post(format!("{}/bridge/problem", b.base))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let e: ErrorBody = res.json().await.unwrap();
+    assert_eq!(e.code, "invalid_input");
+
+    let (status, e) = b
+        .err("problem", json!({"id": "GL-20000101-XXXX-0001"}))
+        .await;
+    assert_eq!((status, e.code.as_str()), (404, "not_found"));
+    let (status, e) = b.err("no_such_command", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (404, "not_found"));
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn serves_the_ui_with_index_fallback() {
+    let ui = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ui.path().join("index.html"),
+        "<!doctype html><title>FieldCheck</title>",
+    )
+    .unwrap();
+    std::fs::create_dir(ui.path().join("assets")).unwrap();
+    std::fs::write(ui.path().join("assets/app.js"), "console.log(1)").unwrap();
+    let b = Bridge::start(Some(ui.path().to_path_buf())).await;
+    let get = |p: &'static str| {
+        let url = format!("{}{p}", b.base);
+        let c = b.client.clone();
+        async move { c.get(url).send().await.unwrap() }
+    };
+    let root = get("/").await;
+    assert_eq!(root.status(), 200);
+    assert!(root.text().await.unwrap().contains("FieldCheck"));
+    let js = get("/assets/app.js").await;
+    assert_eq!(js.status(), 200);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    let deep = get("/ledger/some-route").await;
+    assert_eq!(deep.status(), 200);
+    assert!(deep.text().await.unwrap().contains("FieldCheck"));
+    // The API is still the API.
+    assert_eq!(b.ok("me", json!({})).await["user"], Value::Null);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn rejected_events_from_elsewhere_show_on_the_record() {
+    use fieldcheck_core::domain::{Event, EventBody, Hlc};
+    let mut code = String::new();
+    let b = Bridge::start_with(None, |st| {
+        fieldcheck_core::demo::seed_demo(st).unwrap();
+        st.set_current_user(Some("usr-admin-1")).unwrap();
+        // A problem the office already filed here ...
+        let p = st
+            .list_problems(&fieldcheck_core::ProblemQuery {
+                statuses: vec![fieldcheck_core::domain::ProblemStatus::Reported],
+                ..Default::default()
+            })
+            .unwrap()
+            .items
+            .remove(0)
+            .problem;
+        let admin = st.actor("usr-admin-1").unwrap();
+        st.act(
+            &admin,
+            p.id,
+            fieldcheck_core::ProblemAction::File { note: None },
+        )
+        .unwrap();
+        // ... and a second "file" from another office device arriving later: kept, rejected.
+        let late = Event::new(
+            p.id,
+            &admin,
+            "other-device",
+            Hlc::new(st.now().timestamp_millis() + 60_000, 0, "other-device"),
+            EventBody::ProblemFiled {
+                note: Some("也立案".into()),
+            },
+        );
+        st.apply_remote(&[late]).unwrap();
+        code = p.code;
+    })
+    .await;
+    let d = b.ok("problem", json!({"id": code})).await;
+    assert_eq!(d["problem"]["status"], "filed");
+    let last = d["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["event"]["kind"], "problem.filed");
+    assert_eq!(last["outcome"], "rejected");
+    assert_eq!(last["code"], "invalid_transition");
+    assert!(last["message"].as_str().unwrap().len() > 3);
+    assert_eq!(last["origin"], "remote");
+    let conflicts = b
+        .ok("ledger", json!({"query": {"with_rejections": true}}))
+        .await;
+    assert_eq!(conflicts["total"], 1);
+    assert_eq!(conflicts["items"][0]["rejected_events"], 1);
+    b.stop().await;
+}

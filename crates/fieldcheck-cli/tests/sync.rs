@@ -1,0 +1,827 @@
+//! Devices and a real server over real HTTP (port 0): the `fieldcheck` binary enrolls and
+//! syncs, the server is `fieldcheck-server` in this process. No mocks.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use fieldcheck_core::Store;
+use fieldcheck_core::domain::{EventOutcome, Problem};
+use fieldcheck_core::protocol::sync::{PROTOCOL_HEADER, PullItem, PullResponse, PushResponse};
+use fieldcheck_server::demo::{DEMO_PASSWORD, DemoLogin};
+use fieldcheck_server::{Config, Store as ServerStore};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+struct Server {
+    base: String,
+    addr: std::net::SocketAddr,
+    config: Config,
+    store: Arc<dyn ServerStore>,
+    logins: Vec<DemoLogin>,
+    rt: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let config = Config {
+            database_url: format!("sqlite://{}/fc.db", dir.path().display()),
+            blob_dir: dir.path().join("blobs"),
+            ..Config::default()
+        };
+        let (store, logins, listener) = rt.block_on(async {
+            let store = fieldcheck_server::open_store(&config.database_url)
+                .await
+                .unwrap();
+            let logins = fieldcheck_server::demo::seed(
+                store.as_ref(),
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await
+            .unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            (store, logins, listener)
+        });
+        let addr = listener.local_addr().unwrap();
+        let mut server = Server {
+            base: format!("http://{addr}"),
+            addr,
+            config,
+            store,
+            logins,
+            rt,
+            stop: None,
+            task: None,
+            _dir: dir,
+        };
+        server.serve(listener);
+        server
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.task = Some(self.rt.spawn(fieldcheck_server::serve_with_store(
+            self.config.clone(),
+            self.store.clone(),
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        )));
+        self.stop = Some(tx);
+    }
+
+    /// Stops the server now and starts it again on the same address after `down`, in the
+    /// background: a device syncing meanwhile meets refused connections first.
+    fn restart_after(&mut self, down: std::time::Duration) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            self.rt.block_on(task).unwrap().unwrap();
+        }
+        let addr = self.addr;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let config = self.config.clone();
+        let store = self.store.clone();
+        self.task = Some(self.rt.spawn(async move {
+            tokio::time::sleep(down).await;
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            fieldcheck_server::serve_with_store(config, store, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+        }));
+        self.stop = Some(tx);
+    }
+
+    fn code_of(&self, user: &str) -> String {
+        self.logins
+            .iter()
+            .find(|l| l.user_id == user)
+            .unwrap()
+            .enroll_code
+            .clone()
+    }
+
+    fn problem(&self, id: Uuid) -> Problem {
+        self.rt.block_on(self.store.problem(id)).unwrap().unwrap()
+    }
+
+    fn event_count(&self) -> u64 {
+        self.rt.block_on(self.store.event_count()).unwrap()
+    }
+
+    fn http(&self) -> reqwest::Client {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(PROTOCOL_HEADER, "1".parse().unwrap());
+        reqwest::Client::builder()
+            .default_headers(h)
+            .build()
+            .unwrap()
+    }
+
+    /// Event ids of a record as the server holds them, read through the API as an admin.
+    fn event_ids(&self, entity: Uuid) -> Vec<Uuid> {
+        let http = self.http();
+        let base = self.base.clone();
+        self.rt.block_on(async move {
+            let login: Value = http
+                .post(format!("{base}/api/v1/login"))
+                .json(&json!({"username": "usr-admin-2", "password": DEMO_PASSWORD}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = login["token"].as_str().unwrap().to_owned();
+            let mut ids = Vec::new();
+            let mut since = 0;
+            loop {
+                let page: PullResponse = http
+                    .get(format!("{base}/api/v1/pull?since={since}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for item in page.items {
+                    if let PullItem::Event { event, .. } = item
+                        && event.entity_id == entity
+                    {
+                        ids.push(event.id);
+                    }
+                }
+                if !page.more || page.cursor == since {
+                    break;
+                }
+                since = page.cursor;
+            }
+            ids.sort();
+            ids
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+struct Device {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Device {
+    fn new() -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("device.db");
+        Device { dir, db }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_fieldcheck"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(args)
+            .env_remove("LANG")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("FIELDCHECK_NOW")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["--json"];
+        a.extend_from_slice(args);
+        let out = self.ok(&a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    }
+
+    /// Enrolls through the binary for `user` with the server's one-time code.
+    fn enrolled(server: &Server, user: &str) -> Device {
+        let d = Device::new();
+        let e = d.json(&[
+            "enroll",
+            "--server",
+            &server.base,
+            "--code",
+            &server.code_of(user),
+        ]);
+        assert_eq!(e["user"]["id"], user);
+        assert!(e["reference_version"].as_u64().is_some(), "{e}");
+        d
+    }
+
+    fn sync(&self) -> Value {
+        self.json(&["sync"])
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.db).unwrap()
+    }
+
+    fn problem(&self, id: Uuid) -> Problem {
+        self.store().problem(id).unwrap()
+    }
+
+    /// Event ids of a record on this device, without events the server refused (those
+    /// exist only here, as a visible note).
+    fn event_ids(&self, id: Uuid) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = self
+            .store()
+            .history(id)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.server_refusal.is_none())
+            .map(|r| r.event.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn photo(&self, name: &str, shade: u8) -> PathBuf {
+        let img = image::RgbImage::from_fn(320, 240, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, shade])
+        });
+        let path = self.dir.path().join(name);
+        img.save(&path).unwrap();
+        path
+    }
+}
+
+fn id_of(v: &Value) -> Uuid {
+    Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+}
+
+fn count(v: &Value, key: &str) -> usize {
+    match &v[key] {
+        Value::Array(a) => a.len(),
+        n => n.as_u64().unwrap_or_else(|| panic!("{key} in {v}")) as usize,
+    }
+}
+
+fn assert_same_everywhere(server: &Server, devices: &[&Device], id: Uuid) -> Problem {
+    let want = server.problem(id);
+    let ids = server.event_ids(id);
+    for (i, d) in devices.iter().enumerate() {
+        assert_eq!(d.problem(id), want, "device {i} state");
+        assert_eq!(d.event_ids(id), ids, "device {i} events");
+    }
+    want
+}
+
+#[test]
+fn closed_loop_across_devices_through_the_binary() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let admin = Device::enrolled(&server, "usr-admin-1");
+    let unit = Device::enrolled(&server, "usr-hdl-1");
+    let insp = Device::enrolled(&server, "usr-insp-1");
+    // Enrollment signed the user in: no --as needed below.
+    assert_eq!(vol.json(&["whoami"])["user"]["id"], "usr-vol-1");
+
+    let before = vol.photo("before.png", 10);
+    let p = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--description",
+        "巷口暴露垃圾",
+        "--point",
+        "p-005",
+        "--photo",
+        before.to_str().unwrap(),
+    ]);
+    let id = id_of(&p);
+    let code = p["code"].as_str().unwrap().to_owned();
+    let r = vol.sync();
+    assert_eq!(count(&r, "pushed"), 1, "{r}");
+    assert_eq!(count(&r, "photos_uploaded"), 1, "{r}");
+    assert!(count(&r, "photo_bytes_uploaded") > 0);
+    assert_eq!(count(&r, "refused") + count(&r, "rejected"), 0, "{r}");
+
+    let r = admin.sync();
+    assert!(count(&r, "events_pulled") >= 1, "{r}");
+    admin.json(&["problem", "file", &code]);
+    admin.json(&["problem", "dispatch", &code, "--unit", "u-s-dj"]);
+    assert_eq!(count(&admin.sync(), "pushed"), 2);
+
+    unit.sync();
+    unit.json(&["problem", "accept", &code]);
+    let after = unit.photo("after.png", 200);
+    unit.json(&[
+        "problem",
+        "rectify",
+        &code,
+        "--photo",
+        after.to_str().unwrap(),
+    ]);
+    let r = unit.sync();
+    assert_eq!(count(&r, "pushed"), 2, "{r}");
+    assert_eq!(count(&r, "photos_uploaded"), 1, "{r}");
+
+    insp.sync();
+    insp.json(&["problem", "verify", &code, "--pass"]);
+    assert_eq!(count(&insp.sync(), "pushed"), 1);
+
+    admin.sync();
+    let closed = admin.json(&["problem", "close", &code]);
+    assert_eq!(closed["status"], "closed");
+    admin.sync();
+    for d in [&vol, &unit, &insp] {
+        d.sync();
+    }
+
+    let state = assert_same_everywhere(&server, &[&vol, &admin, &unit, &insp], id);
+    assert_eq!(state.status.as_str(), "closed");
+    // reported, filed, dispatched, accepted, rectified, verified, closed
+    assert_eq!(server.event_ids(id).len(), 7);
+    // Both photos reached the server and the queue is empty everywhere.
+    for d in [&vol, &unit] {
+        let s = d.store().sync_state().unwrap();
+        assert_eq!((s.outbox, s.photos_pending), (0, 0));
+    }
+    // And came down to every device that sees the record, thumbnails made locally.
+    for d in [&vol, &admin, &unit, &insp] {
+        let s = d.store();
+        assert!(s.missing_photos().unwrap().is_empty());
+        let photos = s.problem(id).unwrap().photos;
+        assert_eq!(photos.len(), 2);
+        for h in photos.iter().map(|p| p.hash.clone()) {
+            assert!(s.thumb_path(&h).unwrap().is_file());
+            assert_eq!(s.photo(&h).unwrap().hash, h);
+        }
+    }
+    // A second round moves nothing.
+    let r = vol.sync();
+    assert_eq!(
+        (count(&r, "pushed"), count(&r, "events_pulled")),
+        (0, 0),
+        "{r}"
+    );
+
+    // The human summary speaks Chinese by default and English on request.
+    let zh = admin.ok(&["sync"]);
+    assert!(zh.contains("上传") && zh.contains("下载"), "{zh}");
+    let en = admin.ok(&["--lang", "en", "sync"]);
+    assert!(en.contains("Up:") && en.contains("Down:"), "{en}");
+}
+
+#[test]
+fn conflicting_offline_changes_resolve_the_same_everywhere() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let a = Device::enrolled(&server, "usr-admin-1");
+    let b = Device::enrolled(&server, "usr-admin-2");
+    let p = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "绿化带堆放杂物",
+    ]);
+    let id = id_of(&p);
+    let code = p["code"].as_str().unwrap().to_owned();
+    vol.sync();
+    a.sync();
+    a.json(&["problem", "file", &code]);
+    a.sync();
+    b.sync();
+
+    // Offline, A dispatches the case first; a moment later B turns it down.
+    let sent = a.json(&["problem", "dispatch", &code, "--unit", "u-s-dj"]);
+    assert_eq!(sent["status"], "dispatched");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let rejected = b.json(&["problem", "reject", &code, "--reason", "不属于创城范围"]);
+    assert_eq!(rejected["status"], "rejected");
+
+    // B reaches the server first: its change is applied there for now.
+    let rb = b.sync();
+    assert_eq!(count(&rb, "rejected"), 0, "{rb}");
+    // A's change is older (HLC order), so it wins on the server's refold.
+    let ra = a.sync();
+    assert_eq!(count(&ra, "rejected"), 0, "{ra}");
+    // B learns it lost, with the reason.
+    let rb = b.sync();
+    let lost = rb["rejected"].as_array().unwrap();
+    assert_eq!(lost.len(), 1, "{rb}");
+    assert_eq!(lost[0]["kind"], "problem.rejected");
+    assert_eq!(lost[0]["code"], "invalid_transition");
+    vol.sync();
+
+    let state = assert_same_everywhere(&server, &[&vol, &a, &b], id);
+    assert_eq!(state.status.as_str(), "dispatched");
+    // The loser's event is kept and visibly rejected on B's device.
+    let hist = b.store().history(id).unwrap();
+    let mine = hist
+        .iter()
+        .find(|r| r.event.kind() == "problem.rejected")
+        .unwrap();
+    assert!(matches!(mine.outcome, EventOutcome::Rejected { .. }));
+    let shown = b.ok(&["--lang", "en", "show", &code]);
+    assert!(shown.to_lowercase().contains("reject"), "{shown}");
+}
+
+#[test]
+fn a_lost_push_response_doubles_nothing() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    for i in 0..3 {
+        vol.json(&[
+            "problem",
+            "add",
+            "--category",
+            "SR-02",
+            "--point",
+            "p-005",
+            "--description",
+            &format!("问题 {i}"),
+        ]);
+    }
+    // The server commits a push whose answer never reaches the device.
+    let (outbox, token, api) = {
+        let s = vol.store();
+        let e = s.enrollment().unwrap().unwrap();
+        (s.outbox(100).unwrap(), e.token, e.server)
+    };
+    assert_eq!(outbox.len(), 3);
+    let http = server.http();
+    let resp: PushResponse = server.rt.block_on(async {
+        http.post(format!("{api}/push"))
+            .bearer_auth(&token)
+            .json(&json!({ "events": outbox }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(resp.results.len(), 3);
+    let stored = server.event_count();
+    let local_events = vol.store().history(outbox[0].entity_id).unwrap().len();
+
+    // The device pushes the same batch again: the server answers "duplicate".
+    let r = vol.sync();
+    assert_eq!(count(&r, "pushed"), 0, "{r}");
+    assert_eq!(count(&r, "duplicates"), 3, "{r}");
+    assert_eq!(count(&r, "events_pulled"), 0, "{r}");
+    assert_eq!(server.event_count(), stored);
+    // And once more, for good measure: nothing left to send.
+    let r = vol.sync();
+    assert_eq!(count(&r, "duplicates"), 0, "{r}");
+    assert_eq!(server.event_count(), stored);
+    assert_eq!(
+        vol.store().history(outbox[0].entity_id).unwrap().len(),
+        local_events
+    );
+    for ev in &outbox {
+        assert_same_everywhere(&server, &[&vol], ev.entity_id);
+    }
+}
+
+#[test]
+fn bad_server_code_or_token_fail_cleanly_and_write_nothing() {
+    let server = Server::start();
+    let d = Device::new();
+    d.ok(&["init"]);
+    let meta = |d: &Device| -> Vec<(String, String)> {
+        let s = d.store();
+        let mut st = s
+            .connection()
+            .prepare("SELECT key, value FROM meta WHERE key LIKE 'sync_%' OR key = 'device_tag' ORDER BY key")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let before = meta(&d);
+    let one_line = |o: &Output, code: &str| {
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("[{code}]")), "{err}");
+    };
+    one_line(
+        &d.run(&["enroll", "--server", "not a url", "--code", "x"]),
+        "invalid_server_url",
+    );
+    // Nothing listens on port 9 (discard); one attempt is enough to know.
+    one_line(
+        &d.run(&["enroll", "--server", "http://127.0.0.1:9", "--code", "x"]),
+        "network",
+    );
+    one_line(
+        &d.run(&["enroll", "--server", &server.base, "--code", "WRONG-CODE"]),
+        "enroll_code_invalid",
+    );
+    one_line(&d.run(&["sync"]), "not_enrolled");
+    assert_eq!(meta(&d), before);
+
+    // A token the server does not know (revoked, or a different server's).
+    let e = Device::enrolled(&server, "usr-vol-2");
+    e.store()
+        .connection()
+        .execute(
+            "UPDATE meta SET value = 'not-a-valid-token' WHERE key = 'sync_token'",
+            [],
+        )
+        .unwrap();
+    e.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--district",
+        "s-nj",
+        "--description",
+        "路面坑洼",
+    ]);
+    one_line(&e.run(&["sync", "--attempts", "1"]), "unauthorized");
+    assert_eq!(e.store().outbox_len().unwrap(), 1);
+    // The token never shows in any output.
+    let who = e.ok(&["whoami"]);
+    assert!(!who.contains("not-a-valid-token"));
+}
+
+#[test]
+fn a_refused_event_stays_visible_and_does_not_block_the_queue() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let first = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "共享单车乱停放",
+    ]);
+    let code = first["code"].as_str().unwrap().to_owned();
+    // Someone uses the volunteer's phone to act as an admin: the device allows it (it knows
+    // the user), the server will not take an event from a token that is not that user's.
+    vol.json(&["--as", "usr-admin-1", "problem", "file", &code]);
+    let last = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "墙面小广告",
+    ]);
+    let r = vol.sync();
+    assert_eq!(count(&r, "pushed"), 2, "{r}");
+    let refused = r["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{r}");
+    assert_eq!(refused[0]["code"], "actor_mismatch");
+    assert_eq!(refused[0]["kind"], "problem.filed");
+    assert_eq!(vol.store().outbox_len().unwrap(), 0);
+
+    // The record is as the server has it (the refused event is not folded) and its history
+    // shows the refusal with the server's code.
+    let id = id_of(&first);
+    let state = assert_same_everywhere(&server, &[&vol], id);
+    assert_eq!(state.status.as_str(), "reported");
+    let rejected_events: i64 = vol
+        .store()
+        .connection()
+        .query_row(
+            "SELECT rejected_events FROM problems WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rejected_events, 1);
+    let hist = vol.store().history(id).unwrap();
+    let refusal = hist.iter().find_map(|h| h.server_refusal.clone()).unwrap();
+    assert_eq!(refusal.code, "actor_mismatch");
+    let shown = vol.ok(&["--lang", "en", "show", &code]);
+    assert!(shown.contains("REFUSED BY SERVER"), "{shown}");
+    assert_same_everywhere(&server, &[&vol], id_of(&last));
+    // Nothing is sent again.
+    let r = vol.sync();
+    assert_eq!(count(&r, "pushed") + count(&r, "refused"), 0, "{r}");
+}
+
+#[test]
+fn a_device_clock_far_ahead_is_clamped_and_adopted() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let ahead = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let o = Command::new(env!("CARGO_BIN_EXE_fieldcheck"))
+        .arg("--db")
+        .arg(&vol.db)
+        .args([
+            "--json",
+            "problem",
+            "add",
+            "--category",
+            "SR-02",
+            "--point",
+            "p-005",
+            "--description",
+            "时钟超前",
+        ])
+        .env("FIELDCHECK_NOW", &ahead)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = id_of(&p);
+    let r = vol.sync();
+    assert_eq!(count(&r, "clamped"), 1, "{r}");
+    // The device now folds with the server's timestamp.
+    let hist = vol.store().history(id).unwrap();
+    let limit = chrono::Utc::now().timestamp_millis() + 700_000;
+    assert!(
+        hist[0].event.hlc.wall_ms <= limit,
+        "{:?}",
+        hist[0].event.hlc
+    );
+    assert_same_everywhere(&server, &[&vol], id);
+}
+
+#[test]
+fn photo_upload_resumes_from_the_server_offset() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let photo = vol.photo("p.png", 77);
+    let p = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "断点续传",
+        "--photo",
+        photo.to_str().unwrap(),
+    ]);
+    let hash = p["photos"][0]["hash"].as_str().unwrap().to_owned();
+    let (bytes, token, api) = {
+        let s = vol.store();
+        let e = s.enrollment().unwrap().unwrap();
+        (
+            std::fs::read(s.display_path(&hash).unwrap()).unwrap(),
+            e.token,
+            e.server,
+        )
+    };
+    // An earlier upload broke off after the first part.
+    let part = bytes.len() / 3;
+    let http = server.http();
+    let status = server.rt.block_on(async {
+        http.put(format!("{api}/blobs/{hash}?offset=0&size={}", bytes.len()))
+            .bearer_auth(&token)
+            .body(bytes[..part].to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert!(status.is_success(), "{status}");
+
+    let r = vol.sync();
+    assert_eq!(count(&r, "photos_uploaded"), 1, "{r}");
+    assert_eq!(count(&r, "photo_bytes_uploaded"), bytes.len() - part, "{r}");
+    let stored = server.rt.block_on(async {
+        http.get(format!("{api}/blobs/{hash}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored.as_ref(), bytes.as_slice());
+}
+
+#[test]
+fn a_cancelled_run_stops_and_changes_nothing() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "取消同步",
+    ]);
+    let stored = server.event_count();
+    let store = Arc::new(std::sync::Mutex::new(vol.store()));
+    let token = fieldcheck_core::sync::CancellationToken::new();
+    let client = fieldcheck_core::sync::SyncClient::new(store.clone(), Default::default())
+        .unwrap()
+        .with_cancel(token.clone());
+    token.cancel();
+    let err = server.rt.block_on(client.run()).unwrap_err();
+    assert_eq!(err.code(), "cancelled");
+    assert_eq!(server.event_count(), stored);
+    assert_eq!(store.lock().unwrap().outbox_len().unwrap(), 1);
+    // The next run picks it up.
+    drop(client);
+    let client = fieldcheck_core::sync::SyncClient::new(store.clone(), Default::default()).unwrap();
+    let report = server.rt.block_on(client.run()).unwrap();
+    assert_eq!(report.pushed, 1);
+}
+
+#[test]
+fn sync_retries_until_a_restarted_server_answers() {
+    let mut server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let p = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "服务器重启",
+    ]);
+    // Connections are refused for a while; backoff keeps trying (0.25 s, 0.5 s, 1 s, ...).
+    server.restart_after(std::time::Duration::from_millis(800));
+    let r = vol.sync();
+    assert_eq!(count(&r, "pushed"), 1, "{r}");
+    assert_same_everywhere(&server, &[&vol], id_of(&p));
+}
+
+#[test]
+fn a_record_that_leaves_the_scope_is_removed_from_the_device() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let admin = Device::enrolled(&server, "usr-admin-1");
+    let unit = Device::enrolled(&server, "usr-hdl-1");
+    let p = vol.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--point",
+        "p-005",
+        "--description",
+        "改派",
+    ]);
+    let code = p["code"].as_str().unwrap().to_owned();
+    vol.sync();
+    admin.sync();
+    admin.json(&["problem", "file", &code]);
+    admin.json(&["problem", "dispatch", &code, "--unit", "u-s-dj"]);
+    admin.sync();
+    let r = unit.sync();
+    assert!(count(&r, "events_pulled") >= 3, "{r}");
+    assert!(unit.store().problem(id_of(&p)).is_ok());
+
+    // The office re-dispatches to another unit: the case leaves this unit's scope.
+    admin.json(&["problem", "dispatch", &code, "--unit", "u-hwc"]);
+    admin.sync();
+    let r = unit.sync();
+    assert_eq!(count(&r, "records_removed"), 1, "{r}");
+    assert!(unit.store().problem(id_of(&p)).is_err());
+    assert!(unit.store().history(id_of(&p)).unwrap().is_empty());
+    // Removal is not deletion: the others still have it.
+    vol.sync();
+    assert_same_everywhere(&server, &[&vol, &admin], id_of(&p));
+}

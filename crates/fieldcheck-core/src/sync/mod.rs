@@ -1,0 +1,815 @@
+//! The sync client: enrollment, then per run reference data, push, photos, pull.
+//!
+//! Protocol (`shared/DESIGN.md`, "Sync protocol"): the outbox goes up in device order in
+//! batches; every event gets its own answer and a refused one never blocks the queue. Photos
+//! follow in their own queue (ask what the server has, upload the rest in chunks, resuming
+//! from the server's offset), so records reach the office first. Then pages of events come
+//! down since the stored cursor, each applied in one transaction with the device's pending
+//! events re-applied on top. Every request is idempotent on the server, so any step can be
+//! retried (exponential backoff with jitter) or the whole run cancelled and repeated.
+//!
+//! The store stays synchronous and is shared as `Arc<Mutex<Store>>`. Each database step
+//! runs on tokio's blocking pool (`spawn_blocking`): a pull page refolds every record it
+//! touches, which can take long enough to stall the runtime threads that drive the HTTP
+//! connections (and, in the app, the UI's other commands). The lock is never held across an
+//! await, so the UI can keep working on the same store between steps.
+
+mod local;
+pub mod plan;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fieldcheck_domain::reference::User;
+use fieldcheck_protocol::sync::{
+    BlobCheckRequest, BlobCheckResponse, BlobState, EnrollRequest, EnrollResponse, MAX_PUSH_EVENTS,
+    PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, ReferenceResponse, codes,
+};
+use fieldcheck_protocol::{ApiError, PROTOCOL_VERSION};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use local::{Enrollment, PageApplied, PendingPhoto, PushRecorded, Rejection, SyncState};
+pub use plan::RetryPolicy;
+pub use tokio_util::sync::CancellationToken;
+
+use crate::error::CoreError;
+use crate::store::Store;
+use plan::{decide_push, next_chunk, retryable_status};
+
+/// Errors of enrollment and sync. `code()` is stable for UIs and scripts.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("this device is not enrolled with a server (use `enroll --server URL --code CODE`)")]
+    NotEnrolled,
+    #[error("invalid server address: {0}")]
+    InvalidServerUrl(String),
+    #[error("the enrollment code is wrong, expired or already used")]
+    EnrollCodeInvalid,
+    #[error("the server did not accept this device's token (enroll the device again)")]
+    Unauthorized,
+    #[error("this app is too old for the server: {0}")]
+    ProtocolTooOld(String),
+    #[error("cannot reach the server at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("the server is unavailable (HTTP {status}): {message}")]
+    ServerUnavailable { status: u16, message: String },
+    #[error("the server refused the request (HTTP {status} {code}): {message}")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+    #[error("sync cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl SyncError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotEnrolled => "not_enrolled",
+            SyncError::InvalidServerUrl(_) => "invalid_server_url",
+            SyncError::EnrollCodeInvalid => codes::ENROLL_CODE_INVALID,
+            SyncError::Unauthorized => codes::UNAUTHORIZED,
+            SyncError::ProtocolTooOld(_) => codes::PROTOCOL_TOO_OLD,
+            SyncError::Network { .. } => "network",
+            SyncError::ServerUnavailable { .. } => "server_unavailable",
+            SyncError::Api { .. } => "server_refused",
+            SyncError::Protocol(_) => "bad_response",
+            SyncError::Cancelled => "cancelled",
+            SyncError::Core(e) => e.code(),
+        }
+    }
+}
+
+pub type SyncResult<T> = std::result::Result<T, SyncError>;
+
+/// Tunables of the client; the defaults suit a phone on a mobile network.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Events per push request (at most [`MAX_PUSH_EVENTS`]).
+    pub push_batch: usize,
+    /// Events per pull page asked for (the server may give fewer).
+    pub pull_limit: u32,
+    /// Bytes per photo upload request.
+    pub chunk_bytes: u64,
+    pub retry: RetryPolicy,
+    /// Per request, connection included.
+    pub timeout: Duration,
+    /// Shown to the office in the device list.
+    pub device_name: String,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            push_batch: 200,
+            pull_limit: 500,
+            chunk_bytes: 256 * 1024,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            device_name: String::new(),
+        }
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Reference,
+    Push,
+    Photos,
+    Pull,
+    Done,
+}
+
+/// Running totals, handed to the progress callback after every step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    /// Events sent and answered so far, of `events_up_total` in the outbox at the start.
+    pub events_up: u64,
+    pub events_up_total: u64,
+    /// Photo bytes the server confirmed, of `photo_bytes_total` queued.
+    pub photo_bytes_up: u64,
+    pub photo_bytes_total: u64,
+    pub events_down: u64,
+    /// Request and response bodies, all phases.
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// What a run did, for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed: usize,
+    /// Already on the server (an earlier answer was lost): not stored twice.
+    pub duplicates: usize,
+    /// Timestamps the server clamped (the device clock ran ahead).
+    pub clamped: usize,
+    /// Not stored by the server (role, scope, malformed); shown on the record.
+    pub refused: Vec<Rejection>,
+    /// Stored, but the state machine rejected them (usually a lost conflict).
+    pub rejected: Vec<Rejection>,
+    pub photos_uploaded: usize,
+    pub photo_bytes_uploaded: u64,
+    /// Photos that could not be uploaded this time (hash, why); retried next run.
+    pub photos_failed: Vec<(String, String)>,
+    pub events_pulled: usize,
+    pub records_removed: usize,
+    /// Photos of pulled records fetched from the server (others wait for their uploader).
+    pub photos_downloaded: usize,
+    pub photo_bytes_downloaded: u64,
+    /// The reference data version pulled, when it changed.
+    pub reference_version: Option<u64>,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+/// What enrollment established.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Enrolled {
+    pub server: String,
+    pub user: User,
+    pub device_tag: String,
+    /// Reference data pulled right away; `None` with `reference_error` set when that failed
+    /// (the enrollment stands and the next sync pulls it).
+    pub reference_version: Option<u64>,
+    pub reference_error: Option<String>,
+}
+
+fn http_client(opts: &SyncOptions) -> SyncResult<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        PROTOCOL_HEADER,
+        reqwest::header::HeaderValue::from(PROTOCOL_VERSION),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(opts.timeout)
+        .connect_timeout(opts.timeout.min(Duration::from_secs(15)))
+        .user_agent(concat!("fieldcheck/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SyncError::Protocol(format!("cannot set up HTTP: {e}")))
+}
+
+/// Runs a store step on the blocking pool (see the module docs for why).
+async fn db<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> crate::Result<T> + Send + 'static,
+) -> SyncResult<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = store.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .map_err(|e| SyncError::Protocol(format!("store task failed: {e}")))?
+    .map_err(SyncError::from)
+}
+
+/// One HTTP conversation partner: base URL, token, retry policy, cancellation, byte counts.
+struct Http {
+    client: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    retry: RetryPolicy,
+    cancel: CancellationToken,
+}
+
+/// A request body, kept as bytes so that a retry sends exactly the same thing.
+enum Body {
+    None,
+    Json(Vec<u8>),
+    Octets(Vec<u8>),
+}
+
+impl Body {
+    fn json(v: &impl Serialize) -> SyncResult<Body> {
+        serde_json::to_vec(v)
+            .map(Body::Json)
+            .map_err(|e| SyncError::Protocol(format!("cannot encode request: {e}")))
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Body::None => 0,
+            Body::Json(b) | Body::Octets(b) => b.len() as u64,
+        }
+    }
+}
+
+impl Http {
+    async fn sleep(&self, d: Duration) -> SyncResult<()> {
+        tokio::select! {
+            _ = self.cancel.cancelled() => Err(SyncError::Cancelled),
+            _ = tokio::time::sleep(d) => Ok(()),
+        }
+    }
+
+    /// Sends with retries on transport errors and retryable statuses; returns the decoded
+    /// answer and the (request, response) body sizes of the successful attempt.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Body,
+    ) -> SyncResult<(T, u64, u64)> {
+        let bytes = self.raw(method, path, body).await?;
+        serde_json::from_slice::<T>(&bytes)
+            .map(|v| (v, body.len(), bytes.len() as u64))
+            .map_err(|e| SyncError::Protocol(format!("{path}: {e}")))
+    }
+
+    async fn get_bytes(&self, path: &str) -> SyncResult<Vec<u8>> {
+        Ok(self.raw(Method::GET, path, &Body::None).await?.to_vec())
+    }
+
+    async fn raw(&self, method: Method, path: &str, body: &Body) -> SyncResult<Vec<u8>> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            if self.cancel.is_cancelled() {
+                return Err(SyncError::Cancelled);
+            }
+            let mut req = self.client.request(method.clone(), &url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            req = match body {
+                Body::None => req,
+                Body::Json(b) => req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.clone()),
+                Body::Octets(b) => req
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(b.clone()),
+            };
+            let outcome = tokio::select! {
+                _ = self.cancel.cancelled() => return Err(SyncError::Cancelled),
+                r = async {
+                    let resp = req.send().await?;
+                    let status = resp.status();
+                    let bytes = resp.bytes().await?;
+                    Ok::<_, reqwest::Error>((status, bytes))
+                } => r,
+            };
+            let failure = match outcome {
+                Ok((status, bytes)) if status.is_success() => return Ok(bytes.to_vec()),
+                Ok((status, bytes)) => {
+                    let api: Option<ApiError> = serde_json::from_slice(&bytes).ok();
+                    let message = api.as_ref().map(|a| a.message.clone()).unwrap_or_else(|| {
+                        String::from_utf8_lossy(&bytes).chars().take(200).collect()
+                    });
+                    if !retryable_status(status.as_u16()) {
+                        return Err(api_error(status, api, message));
+                    }
+                    SyncError::ServerUnavailable {
+                        status: status.as_u16(),
+                        message,
+                    }
+                }
+                Err(e) => SyncError::Network {
+                    url: self.base.clone(),
+                    message: transport_message(&e),
+                },
+            };
+            if !self.retry.may_retry(attempt) {
+                return Err(failure);
+            }
+            tracing::debug!(%url, attempt, error = %failure, "retrying");
+            self.sleep(self.retry.delay(attempt - 1, rand::random::<f64>()))
+                .await?;
+        }
+    }
+}
+
+/// The most specific cause of a transport error (reqwest's own message is generic).
+fn transport_message(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    msg
+}
+
+fn api_error(status: StatusCode, api: Option<ApiError>, message: String) -> SyncError {
+    let code = api.map(|a| a.code).unwrap_or_default();
+    match (status.as_u16(), code.as_str()) {
+        (_, codes::ENROLL_CODE_INVALID) => SyncError::EnrollCodeInvalid,
+        (401, _) | (_, codes::UNAUTHORIZED) => SyncError::Unauthorized,
+        (426, _) | (_, codes::PROTOCOL_TOO_OLD) => SyncError::ProtocolTooOld(message),
+        (404, "" | codes::NOT_FOUND) if message.contains("route") || code.is_empty() => {
+            SyncError::Api {
+                status: 404,
+                code: codes::NOT_FOUND.to_owned(),
+                message: format!("{message} (is this a FieldCheck server?)"),
+            }
+        }
+        _ => SyncError::Api {
+            status: status.as_u16(),
+            code,
+            message,
+        },
+    }
+}
+
+/// Enrolls the device with a one-time code: on success the server URL, token, device tag and
+/// user are stored (one transaction) and reference data is pulled. On any failure of the
+/// enrollment itself nothing is written.
+pub async fn enroll(
+    store: Arc<Mutex<Store>>,
+    server: &str,
+    code: &str,
+    opts: &SyncOptions,
+) -> SyncResult<Enrolled> {
+    let base = plan::api_base(server).map_err(SyncError::InvalidServerUrl)?;
+    let device_id = db(&store, |s| Ok(s.device().device_id)).await?;
+    let http = Http {
+        client: http_client(opts)?,
+        base: base.clone(),
+        token: None,
+        retry: opts.retry.clone(),
+        cancel: CancellationToken::new(),
+    };
+    let req = EnrollRequest {
+        code: code.trim().to_owned(),
+        device_id,
+        device_name: opts.device_name.clone(),
+    };
+    let (resp, _, _): (EnrollResponse, _, _) = http
+        .call(Method::POST, "/enroll", &Body::json(&req)?)
+        .await?;
+    let enrollment = Enrollment {
+        server: base.clone(),
+        token: resp.token,
+        user_id: resp.user.id.clone(),
+        device_tag: resp.device_tag.clone(),
+    };
+    db(&store, move |s| s.save_enrollment(&enrollment)).await?;
+    let client = SyncClient::new(store, opts.clone())?;
+    let reference = async {
+        let http = client.http().await?;
+        client
+            .reference(&http, true, &mut Progress::default())
+            .await
+    };
+    let (reference_version, reference_error) = match reference.await {
+        Ok(v) => (v, None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Ok(Enrolled {
+        server: base,
+        user: resp.user,
+        device_tag: resp.device_tag,
+        reference_version,
+        reference_error,
+    })
+}
+
+/// Runs sync for one enrolled device.
+pub struct SyncClient {
+    store: Arc<Mutex<Store>>,
+    opts: SyncOptions,
+    client: reqwest::Client,
+    cancel: CancellationToken,
+    progress: Option<ProgressFn>,
+}
+
+impl SyncClient {
+    pub fn new(store: Arc<Mutex<Store>>, opts: SyncOptions) -> SyncResult<SyncClient> {
+        let client = http_client(&opts)?;
+        Ok(SyncClient {
+            store,
+            opts,
+            client,
+            cancel: CancellationToken::new(),
+            progress: None,
+        })
+    }
+
+    /// Cancelling stops the run at the next step or wait; everything committed so far stays
+    /// (each step is its own transaction) and the next run resumes.
+    pub fn with_cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    pub fn with_progress(mut self, f: ProgressFn) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
+    }
+
+    async fn http(&self) -> SyncResult<Http> {
+        let e = db(&self.store, |s| s.enrollment())
+            .await?
+            .ok_or(SyncError::NotEnrolled)?;
+        Ok(Http {
+            client: self.client.clone(),
+            base: e.server,
+            token: Some(e.token),
+            retry: self.opts.retry.clone(),
+            cancel: self.cancel.clone(),
+        })
+    }
+
+    fn report(&self, p: &Progress) {
+        if let Some(f) = &self.progress {
+            f(p);
+        }
+    }
+
+    /// Pulls reference data when the server's version differs from the device's (always
+    /// right after enrollment, `sign_in`, which also signs the enrolled user in). Returns the
+    /// version imported, if any.
+    async fn reference(
+        &self,
+        http: &Http,
+        sign_in: bool,
+        p: &mut Progress,
+    ) -> SyncResult<Option<u64>> {
+        let have = db(&self.store, |s| s.server_reference_version()).await?;
+        let path = match have.filter(|_| !sign_in) {
+            Some(v) => format!("/reference?since_version={v}"),
+            None => "/reference".to_owned(),
+        };
+        let (resp, up, down): (ReferenceResponse, _, _) =
+            http.call(Method::GET, &path, &Body::None).await?;
+        p.bytes_up += up;
+        p.bytes_down += down;
+        match resp.bundle {
+            Some(bundle) if sign_in || have != Some(resp.version) => {
+                let v = resp.version;
+                db(&self.store, move |s| {
+                    s.import_server_reference(v, &bundle, sign_in)
+                })
+                .await?;
+                Ok(Some(v))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// One full run: reference data, push, photos, pull.
+    pub async fn run(&self) -> SyncResult<SyncReport> {
+        let http = self.http().await?;
+        let mut report = SyncReport::default();
+        let mut p = Progress::default();
+        self.report(&p);
+
+        // Reference data first: pulled records may name new units, points or templates.
+        report.reference_version = self.reference(&http, false, &mut p).await?;
+
+        self.push(&http, &mut report, &mut p).await?;
+        self.photos(&http, &mut report, &mut p).await?;
+        self.pull(&http, &mut report, &mut p).await?;
+        self.download_photos(&http, &mut report, &mut p).await?;
+
+        p.phase = Phase::Done;
+        report.bytes_up = p.bytes_up;
+        report.bytes_down = p.bytes_down;
+        self.report(&p);
+        Ok(report)
+    }
+
+    async fn push(&self, http: &Http, report: &mut SyncReport, p: &mut Progress) -> SyncResult<()> {
+        p.phase = Phase::Push;
+        p.events_up_total = db(&self.store, |s| s.outbox_len()).await?;
+        self.report(p);
+        let batch = self.opts.push_batch.clamp(1, MAX_PUSH_EVENTS);
+        loop {
+            let events = db(&self.store, move |s| s.outbox(batch)).await?;
+            if events.is_empty() {
+                return Ok(());
+            }
+            let sent: Vec<_> = events.iter().map(|e| (e.id, e.hlc.clone())).collect();
+            let body = Body::json(&PushRequest { events })?;
+            let (resp, up, down): (PushResponse, _, _) =
+                http.call(Method::POST, "/push", &body).await?;
+            p.bytes_up += up;
+            p.bytes_down += down;
+            let decisions = decide_push(&sent, &resp.results);
+            if decisions.is_empty() {
+                // Without this, an answer that acknowledges nothing would loop forever.
+                return Err(SyncError::Protocol(format!(
+                    "the server answered none of the {} events pushed",
+                    sent.len()
+                )));
+            }
+            let n = decisions.len() as u64;
+            let rec = db(&self.store, move |s| s.record_push(&decisions)).await?;
+            report.pushed += rec.applied;
+            report.duplicates += rec.duplicates;
+            report.clamped += rec.clamped;
+            report.refused.extend(rec.refused);
+            report.rejected.extend(rec.rejected);
+            p.events_up += n;
+            self.report(p);
+        }
+    }
+
+    async fn photos(
+        &self,
+        http: &Http,
+        report: &mut SyncReport,
+        p: &mut Progress,
+    ) -> SyncResult<()> {
+        p.phase = Phase::Photos;
+        let queue = db(&self.store, |s| s.photo_upload_queue()).await?;
+        p.photo_bytes_total = queue.iter().map(|q| q.bytes).sum();
+        self.report(p);
+        for group in queue.chunks(100) {
+            let hashes: Vec<String> = group.iter().map(|q| q.hash.clone()).collect();
+            let (states, up, down): (BlobCheckResponse, _, _) = http
+                .call(
+                    Method::POST,
+                    "/blobs/check",
+                    &Body::json(&BlobCheckRequest { hashes })?,
+                )
+                .await?;
+            p.bytes_up += up;
+            p.bytes_down += down;
+            for photo in group {
+                let state = states.blobs.iter().find(|b| b.hash == photo.hash);
+                let offset = match state {
+                    Some(b) if b.complete => {
+                        let h = photo.hash.clone();
+                        db(&self.store, move |s| s.mark_photo_uploaded(&h)).await?;
+                        p.photo_bytes_up += photo.bytes;
+                        self.report(p);
+                        continue;
+                    }
+                    Some(b) => b.offset,
+                    None => 0,
+                };
+                match self.upload(http, photo, offset, p).await {
+                    Ok(sent) => {
+                        let h = photo.hash.clone();
+                        db(&self.store, move |s| s.mark_photo_uploaded(&h)).await?;
+                        report.photos_uploaded += 1;
+                        report.photo_bytes_uploaded += sent;
+                    }
+                    // A photo the server will not take must not stop the others.
+                    Err(SyncError::Api { code, message, .. }) => {
+                        report
+                            .photos_failed
+                            .push((photo.hash.clone(), format!("{code}: {message}")));
+                    }
+                    Err(SyncError::Core(e)) => {
+                        report
+                            .photos_failed
+                            .push((photo.hash.clone(), format!("{}: {e}", e.code())));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads one display copy from `offset` in chunks; returns the bytes sent. A chunk the
+    /// server says arrived at the wrong offset (an answer lost after it committed) makes the
+    /// client ask for the server's offset and continue from there.
+    async fn upload(
+        &self,
+        http: &Http,
+        photo: &PendingPhoto,
+        mut offset: u64,
+        p: &mut Progress,
+    ) -> SyncResult<u64> {
+        let h = photo.hash.clone();
+        let bytes = db(&self.store, move |s| {
+            let path = s.display_path(&h)?;
+            Ok(std::fs::read(path)?)
+        })
+        .await?;
+        let size = bytes.len() as u64;
+        let mut sent = 0u64;
+        let mut resyncs = 0;
+        let base_done = p.photo_bytes_up;
+        p.photo_bytes_up = base_done + offset;
+        while let Some((start, end)) = next_chunk(offset, size, self.opts.chunk_bytes) {
+            let path = format!("/blobs/{}?offset={start}&size={size}", photo.hash);
+            let chunk = Body::Octets(bytes[start as usize..end as usize].to_vec());
+            match http.call::<BlobState>(Method::PUT, &path, &chunk).await {
+                Ok((state, up, down)) => {
+                    p.bytes_up += up;
+                    p.bytes_down += down;
+                    sent += end - start;
+                    if state.complete {
+                        offset = size;
+                        break;
+                    }
+                    offset = state.offset;
+                }
+                Err(SyncError::Api { code, .. }) if code == codes::BAD_OFFSET && resyncs < 3 => {
+                    resyncs += 1;
+                    let (states, _, _): (BlobCheckResponse, _, _) = http
+                        .call(
+                            Method::POST,
+                            "/blobs/check",
+                            &Body::json(&BlobCheckRequest {
+                                hashes: vec![photo.hash.clone()],
+                            })?,
+                        )
+                        .await?;
+                    match states.blobs.into_iter().find(|b| b.hash == photo.hash) {
+                        Some(b) if b.complete => {
+                            offset = size;
+                            break;
+                        }
+                        Some(b) => offset = b.offset,
+                        None => offset = 0,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            p.photo_bytes_up = base_done + offset;
+            self.report(p);
+        }
+        p.photo_bytes_up = base_done + size.max(offset);
+        self.report(p);
+        Ok(sent)
+    }
+
+    /// Fetches photos that pulled records refer to. One the server does not have yet (its
+    /// uploader has not synced) or that fails its hash check is simply tried next run.
+    async fn download_photos(
+        &self,
+        http: &Http,
+        report: &mut SyncReport,
+        p: &mut Progress,
+    ) -> SyncResult<()> {
+        let missing = db(&self.store, |s| s.missing_photos()).await?;
+        for hash in missing {
+            let path = format!("/blobs/{hash}");
+            let bytes = match http.get_bytes(&path).await {
+                Ok(b) => b,
+                Err(SyncError::Api { status: 404, .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            p.bytes_down += bytes.len() as u64;
+            let n = bytes.len() as u64;
+            let h = hash.clone();
+            match db(&self.store, move |s| s.store_downloaded_photo(&h, &bytes)).await {
+                Ok(()) => {
+                    report.photos_downloaded += 1;
+                    report.photo_bytes_downloaded += n;
+                }
+                Err(SyncError::Core(e)) => {
+                    tracing::warn!(%hash, error = %e, "downloaded photo not kept");
+                }
+                Err(e) => return Err(e),
+            }
+            self.report(p);
+        }
+        Ok(())
+    }
+
+    async fn pull(&self, http: &Http, report: &mut SyncReport, p: &mut Progress) -> SyncResult<()> {
+        p.phase = Phase::Pull;
+        self.report(p);
+        let before = db(&self.store, |s| s.local_rejections()).await?;
+        loop {
+            let since = db(&self.store, |s| s.pull_cursor()).await?;
+            let path = format!("/pull?since={since}&limit={}", self.opts.pull_limit.max(1));
+            let (page, up, down): (PullResponse, _, _) =
+                http.call(Method::GET, &path, &Body::None).await?;
+            p.bytes_up += up;
+            p.bytes_down += down;
+            let more = page.more && page.cursor > since;
+            let n = page.items.len() as u64;
+            let applied = db(&self.store, move |s| s.apply_pull_page(&page)).await?;
+            report.events_pulled += applied.inserted;
+            report.records_removed += applied.removed;
+            p.events_down += n;
+            self.report(p);
+            if !more {
+                break;
+            }
+        }
+        // Local events that only now stand rejected lost a conflict to what came down.
+        let after = db(&self.store, |s| s.local_rejections()).await?;
+        for r in after {
+            let known = before.iter().any(|b| b.event_id == r.event_id)
+                || report.rejected.iter().any(|b| b.event_id == r.event_id)
+                || report.refused.iter().any(|b| b.event_id == r.event_id);
+            if !known {
+                report.rejected.push(r);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_are_stable() {
+        assert_eq!(SyncError::NotEnrolled.code(), "not_enrolled");
+        assert_eq!(SyncError::EnrollCodeInvalid.code(), "enroll_code_invalid");
+        assert_eq!(SyncError::Unauthorized.code(), "unauthorized");
+        assert_eq!(SyncError::Cancelled.code(), "cancelled");
+        assert_eq!(
+            SyncError::InvalidServerUrl("x".into()).code(),
+            "invalid_server_url"
+        );
+    }
+
+    #[test]
+    fn api_errors_map_to_typed_variants() {
+        let e = |status: u16, code: &str| {
+            api_error(
+                StatusCode::from_u16(status).unwrap(),
+                Some(ApiError {
+                    code: code.into(),
+                    message: "m".into(),
+                }),
+                "m".into(),
+            )
+        };
+        assert!(matches!(
+            e(400, "enroll_code_invalid"),
+            SyncError::EnrollCodeInvalid
+        ));
+        assert!(matches!(e(401, "unauthorized"), SyncError::Unauthorized));
+        assert!(matches!(
+            e(426, "protocol_too_old"),
+            SyncError::ProtocolTooOld(_)
+        ));
+        assert!(
+            matches!(e(409, "bad_offset"), SyncError::Api { status: 409, code, .. } if code == "bad_offset")
+        );
+    }
+
+    #[test]
+    fn enrollment_debug_hides_the_token() {
+        let e = Enrollment {
+            server: "http://x/api/v1".into(),
+            token: "secret-token-value".into(),
+            user_id: "u".into(),
+            device_tag: "K7Q2".into(),
+        };
+        let s = format!("{e:?}");
+        assert!(!s.contains("secret-token-value"), "{s}");
+        assert!(s.contains("redacted"));
+    }
+}

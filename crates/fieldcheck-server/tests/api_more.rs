@@ -1,0 +1,1101 @@
+//! Over real HTTP on port 0: the OpenAPI document, admin enrollment codes and their QR images,
+//! request limits and error bodies, blobs on object storage, the role × action matrix, and a
+//! server restarted in the middle of an upload.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::DateTime;
+use common::*;
+use fieldcheck_domain::event::{EventBody, PhotoRef, PhotoRole, ProblemEdit, RejectReason};
+use fieldcheck_domain::reference::User;
+use fieldcheck_domain::{Event, EventOutcome};
+use fieldcheck_protocol::ApiError;
+use fieldcheck_protocol::sync::{
+    BlobCheckResponse, BlobState, CreateEnrollCodeResponse, EnrollResponse, LoginResponse,
+    PROTOCOL_HEADER, PushResponse, PushStatus,
+};
+use fieldcheck_server::blobs::{BlobStore, ObjectBlobs};
+use fieldcheck_server::demo::{DEMO_PASSWORD, DemoLogin};
+use fieldcheck_server::{Config, Store};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+const BODY_LIMIT: usize = 64 * 1024;
+const CHUNK_LIMIT: usize = 16 * 1024;
+const BLOB_LIMIT: u64 = 40 * 1024;
+
+fn test_config(dir: &Path) -> Config {
+    Config {
+        database_url: format!("sqlite://{}/fc.db", dir.display()),
+        blob_dir: dir.join("blobs"),
+        max_body_bytes: BODY_LIMIT,
+        max_chunk_bytes: CHUNK_LIMIT,
+        max_blob_bytes: BLOB_LIMIT,
+        ..Config::default()
+    }
+}
+
+struct Server {
+    base: String,
+    store: Arc<dyn Store>,
+    logins: Vec<DemoLogin>,
+    http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(PROTOCOL_HEADER, "1".parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+impl Server {
+    /// A server over the SQLite file and blob directory in `dir`; `seed` imports the demo
+    /// city and issues codes (a restarted server does not).
+    async fn start(dir: &Path, blobs: Option<Arc<dyn BlobStore>>, seed: bool) -> Server {
+        let config = test_config(dir);
+        let store = fieldcheck_server::open_store(&config.database_url)
+            .await
+            .unwrap();
+        let logins = if seed {
+            fieldcheck_server::demo::seed(store.as_ref(), now_ms())
+                .await
+                .unwrap()
+        } else {
+            Vec::new()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        let task = match blobs {
+            Some(b) => tokio::spawn(fieldcheck_server::serve_with(
+                config,
+                store.clone(),
+                b,
+                listener,
+                shutdown,
+            )),
+            None => tokio::spawn(fieldcheck_server::serve_with_store(
+                config,
+                store.clone(),
+                listener,
+                shutdown,
+            )),
+        };
+        Server {
+            base: format!("http://{addr}/api/v1"),
+            store,
+            logins,
+            http: client(),
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn code_of(&self, user: &str) -> String {
+        self.logins
+            .iter()
+            .find(|l| l.user_id == user)
+            .unwrap()
+            .enroll_code
+            .clone()
+    }
+
+    async fn enroll(&self, user: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/enroll"))
+            .json(&json!({"code": self.code_of(user), "device_id": Uuid::now_v7()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<EnrollResponse>().await.unwrap().token
+    }
+
+    async fn login(&self, user: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/login"))
+            .json(&json!({"username": user, "password": DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<LoginResponse>().await.unwrap().token
+    }
+
+    async fn push(&self, token: &str, events: Vec<Event>) -> PushResponse {
+        let r = self
+            .http
+            .post(self.url("/push"))
+            .bearer_auth(token)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    async fn put_chunk(
+        &self,
+        token: &str,
+        hash: &str,
+        offset: usize,
+        size: usize,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.http
+            .put(self.url(&format!("/blobs/{hash}?offset={offset}&size={size}")))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn blob_state(&self, token: &str, hash: &str) -> BlobState {
+        let c: BlobCheckResponse = self
+            .http
+            .post(self.url("/blobs/check"))
+            .bearer_auth(token)
+            .json(&json!({ "hashes": [hash] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        c.blobs.into_iter().next().unwrap()
+    }
+}
+
+async fn api_error(r: reqwest::Response, status: StatusCode, code: &str) -> ApiError {
+    assert_eq!(r.status(), status);
+    let e: ApiError = r.json().await.expect("ApiError body");
+    assert_eq!(e.code, code, "{e:?}");
+    assert!(!e.message.is_empty());
+    e
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn blob_data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. OpenAPI document
+
+/// Written out by hand from the issue and the device client's needs, not read from the router.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/enroll"),
+    ("post", "/api/v1/login"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/push"),
+    ("get", "/api/v1/pull"),
+    ("post", "/api/v1/blobs/check"),
+    ("put", "/api/v1/blobs/{hash}"),
+    ("get", "/api/v1/blobs/{hash}"),
+    ("get", "/api/v1/reference"),
+    ("post", "/api/v1/admin/enroll-codes"),
+    ("get", "/api/v1/admin/enroll-codes/{code}/qr.svg"),
+    ("get", "/api/v1/admin/enroll-codes/{code}/qr.png"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+#[tokio::test]
+async fn openapi_document_parses_and_lists_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None, true).await;
+    // Tools fetch it without the protocol header.
+    let r = reqwest::get(s.url("/openapi.json")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let doc: Value = r.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in ROUTES {
+        let op = &paths.get(*path).unwrap_or_else(|| panic!("{path} missing"))[*method];
+        assert!(op.is_object(), "{method} {path} missing");
+        assert!(
+            op["responses"].is_object(),
+            "{method} {path} has no responses"
+        );
+    }
+    let documented: usize = paths
+        .values()
+        .map(|item| {
+            ["get", "post", "put", "delete", "patch"]
+                .iter()
+                .filter(|m| item.get(**m).is_some())
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "no undocumented extras: {paths:?}"
+    );
+    // The push operation names its protocol header, bearer auth and the wire types.
+    let push = &paths["/api/v1/push"]["post"];
+    assert!(
+        push["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == PROTOCOL_HEADER && p["in"] == "header")
+    );
+    assert!(push["requestBody"].to_string().contains("PushRequest"));
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "ApiError",
+        "EnrollRequest",
+        "EnrollResponse",
+        "LoginRequest",
+        "PushRequest",
+        "PushResponse",
+        "PushResult",
+        "PushStatus",
+        "PullResponse",
+        "PullItem",
+        "BlobCheckRequest",
+        "BlobState",
+        "ReferenceResponse",
+        "Me",
+        "CreateEnrollCodeRequest",
+        "CreateEnrollCodeResponse",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    assert_eq!(
+        schemas["BlobState"]["required"],
+        json!(["hash", "complete", "offset"])
+    );
+
+    // Every documented route exists on the server (no 404 from the router).
+    let hash = sha(b"x");
+    for (method, path) in ROUTES {
+        let concrete = path
+            .replace("{hash}", &hash)
+            .replace("{code}", "ABCDE-FGHJK");
+        let url = format!("{}{}", s.base.trim_end_matches("/api/v1"), concrete);
+        let req = match *method {
+            "get" => s.http.get(&url),
+            "post" => s.http.post(&url).json(&json!({})),
+            "put" => s.http.put(&url).body(Vec::new()),
+            _ => unreachable!(),
+        };
+        let r = req.send().await.unwrap();
+        assert_ne!(r.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert_ne!(
+            r.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+    }
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Enrollment codes issued by the office, as QR codes
+
+#[tokio::test]
+async fn admin_issues_enrollment_codes_rendered_as_qr() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None, true).await;
+    let admin = s.login("usr-admin-1").await;
+    let insp = s.enroll("usr-insp-1").await;
+    let create = |token: String, body: Value| {
+        s.http
+            .post(s.url("/admin/enroll-codes"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let r = create(
+        admin.clone(),
+        json!({"user_id": "usr-vol-2", "ttl_minutes": 30}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let issued: CreateEnrollCodeResponse = r.json().await.unwrap();
+    assert_eq!(issued.user_id, "usr-vol-2");
+    assert_eq!(issued.code.len(), 11);
+    let ttl = issued.expires_at_ms - now_ms();
+    assert!(ttl > 29 * 60_000 && ttl <= 30 * 60_000, "{ttl}");
+
+    // Only the office issues codes and sees their QR images.
+    let r = create(
+        insp.clone(),
+        json!({"user_id": "usr-vol-2", "ttl_minutes": 30}),
+    )
+    .await
+    .unwrap();
+    api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = create(
+        admin.clone(),
+        json!({"user_id": "nobody", "ttl_minutes": 30}),
+    )
+    .await
+    .unwrap();
+    api_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = create(
+        admin.clone(),
+        json!({"user_id": "usr-vol-2", "ttl_minutes": 0}),
+    )
+    .await
+    .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("ttl_minutes"), "{e:?}");
+    let r = create(
+        admin.clone(),
+        json!({"user_id": "usr-vol-2", "ttl_minutes": "soon"}),
+    )
+    .await
+    .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("ttl_minutes"), "names the field: {e:?}");
+
+    let get = |token: &str, path: &str| {
+        s.http
+            .get(format!("{}{}", s.base.trim_end_matches("/api/v1"), path))
+            .bearer_auth(token)
+            .send()
+    };
+    let r = get(&admin, &issued.qr_svg).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    let svg = r.text().await.unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    let r = get(&admin, &issued.qr_png).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    let png = r.bytes().await.unwrap();
+    let img = image::load_from_memory(&png).unwrap();
+    assert!(img.width() >= 240 && img.width() == img.height());
+    let r = get(&insp, &issued.qr_png).await.unwrap();
+    api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = get(&admin, "/api/v1/admin/enroll-codes/ZZZZZ-ZZZZZ/qr.svg")
+        .await
+        .unwrap();
+    api_error(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    // The issued code enrolls once; then neither it nor its QR works any more.
+    let enroll = |code: String| {
+        s.http
+            .post(s.url("/enroll"))
+            .json(&json!({"code": code, "device_id": Uuid::now_v7(), "device_name": "t"}))
+            .send()
+    };
+    let r = enroll(issued.code.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e: EnrollResponse = r.json().await.unwrap();
+    assert_eq!(e.user.id, "usr-vol-2");
+    let r = enroll(issued.code.clone()).await.unwrap();
+    api_error(r, StatusCode::BAD_REQUEST, "enroll_code_invalid").await;
+    let r = get(&admin, &issued.qr_svg).await.unwrap();
+    api_error(r, StatusCode::NOT_FOUND, "not_found").await;
+
+    // An expired code: no QR, no enrollment, no token stored.
+    let expired = "QRSTV-WXYZ0";
+    s.store
+        .create_enroll_code(
+            &fieldcheck_server::auth::hash_secret(&fieldcheck_server::auth::normalize_enroll_code(
+                expired,
+            )),
+            "usr-vol-3",
+            now_ms() - 1,
+        )
+        .await
+        .unwrap();
+    let r = get(
+        &admin,
+        &format!("/api/v1/admin/enroll-codes/{expired}/qr.png"),
+    )
+    .await
+    .unwrap();
+    api_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = enroll(expired.to_owned()).await.unwrap();
+    api_error(r, StatusCode::BAD_REQUEST, "enroll_code_invalid").await;
+    s.stop().await;
+}
+
+#[test]
+fn demo_writes_enrollment_qr_pngs() {
+    let dir = tempfile::tempdir().unwrap();
+    let logins: Vec<DemoLogin> = ["usr-admin-1", "usr-vol-1"]
+        .iter()
+        .map(|id| DemoLogin {
+            user_id: (*id).to_owned(),
+            name: "x".into(),
+            role: fieldcheck_domain::Role::Volunteer,
+            enroll_code: "ABCDE-FGHJK".into(),
+        })
+        .collect();
+    let out = dir.path().join("qr");
+    let paths: Vec<PathBuf> =
+        fieldcheck_server::demo::write_qr_pngs(&logins, &out, "http://127.0.0.1:8080").unwrap();
+    assert_eq!(
+        paths,
+        vec![out.join("usr-admin-1.png"), out.join("usr-vol-1.png")]
+    );
+    for p in paths {
+        image::open(&p).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Limits, malformed bodies, wrong tokens
+
+#[tokio::test]
+async fn oversized_requests_are_413_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None, true).await;
+    let tok = s.enroll("usr-vol-1").await;
+
+    // A push body over the limit.
+    let big = format!(r#"{{"events": [], "pad": "{}"}}"#, "x".repeat(BODY_LIMIT));
+    let r = s
+        .http
+        .post(s.url("/push"))
+        .bearer_auth(&tok)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let e = api_error(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert!(e.message.contains(&BODY_LIMIT.to_string()), "{e:?}");
+    assert_eq!(s.store.event_count().await.unwrap(), 0);
+
+    // A blob chunk over the chunk limit.
+    let data = blob_data(CHUNK_LIMIT + 1);
+    let hash = sha(&data);
+    let r = s.put_chunk(&tok, &hash, 0, data.len(), data.clone()).await;
+    let e = api_error(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert!(e.message.contains("chunk"), "{e:?}");
+    assert_eq!(s.blob_state(&tok, &hash).await.offset, 0);
+    // A blob announced over the total cap: refused before any byte is staged.
+    let r = s
+        .put_chunk(&tok, &hash, 0, BLOB_LIMIT as usize + 1, data[..10].to_vec())
+        .await;
+    let e = api_error(r, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert!(e.message.contains(&BLOB_LIMIT.to_string()), "{e:?}");
+    assert_eq!(s.blob_state(&tok, &hash).await.offset, 0);
+    // A blob that grows past the cap chunk by chunk without announcing its size.
+    let big = blob_data(BLOB_LIMIT as usize + CHUNK_LIMIT);
+    let big_hash = sha(&big);
+    let mut offset = 0;
+    let mut last = None;
+    for chunk in big.chunks(CHUNK_LIMIT) {
+        let r = s
+            .http
+            .put(s.url(&format!(
+                "/blobs/{big_hash}?offset={offset}&size={}",
+                big.len() + 1
+            )))
+            .bearer_auth(&tok)
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        if r.status() != StatusCode::OK {
+            last = Some(r);
+            break;
+        }
+        offset += chunk.len();
+    }
+    // The announced size is over the cap, so the very first chunk is refused.
+    assert_eq!(offset, 0);
+    api_error(last.unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    let mut offset = 0;
+    let mut refused = None;
+    for chunk in big.chunks(CHUNK_LIMIT) {
+        // Announcing exactly the cap and then sending more: the running total stops it.
+        let r = s
+            .http
+            .put(s.url(&format!(
+                "/blobs/{big_hash}?offset={offset}&size={}",
+                BLOB_LIMIT
+            )))
+            .bearer_auth(&tok)
+            .body(chunk.to_vec())
+            .send()
+            .await
+            .unwrap();
+        if r.status() != StatusCode::OK {
+            refused = Some(r);
+            break;
+        }
+        offset += chunk.len();
+    }
+    api_error(refused.unwrap(), StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    assert_eq!(offset as u64, BLOB_LIMIT - BLOB_LIMIT % CHUNK_LIMIT as u64);
+    assert_eq!(s.blob_state(&tok, &big_hash).await.offset, offset as u64);
+    assert!(
+        !dir.path().join("blobs").join(&big_hash).exists(),
+        "nothing kept"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_name_the_field_and_bad_tokens_are_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None, true).await;
+    let tok = s.enroll("usr-insp-1").await;
+    let post = |path: &str, token: Option<&str>, body: &str| {
+        let mut r = s
+            .http
+            .post(s.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let r = post("/enroll", None, r#"{"code": 5, "device_id": "x"}"#)
+        .await
+        .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("`code`"), "{e:?}");
+    let r = post(
+        "/enroll",
+        None,
+        &format!(
+            r#"{{"code": "AAAAA", "device_id": "{}", "device_name": []}}"#,
+            Uuid::now_v7()
+        ),
+    )
+    .await
+    .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("`device_name`"), "{e:?}");
+    let r = post("/blobs/check", Some(&tok), r#"{"hashes": ["a", 7]}"#)
+        .await
+        .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("hashes[1]"), "{e:?}");
+    let r = post("/login", None, r#"{"username": "usr-admin-1"}"#)
+        .await
+        .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("password"), "{e:?}");
+    let r = post("/push", Some(&tok), r#"{"events": []} trailing"#)
+        .await
+        .unwrap();
+    api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    let r = post("/push", Some(&tok), r#"{"events": [{"id": 1}]}"#)
+        .await
+        .unwrap();
+    let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert!(e.message.contains("events[0]"), "{e:?}");
+
+    // Wrong tokens: another scheme, a revoked-looking token, an expired session.
+    for auth in ["Basic dXNyOnB3", "Bearer ", "Bearer x y"] {
+        let r = s
+            .http
+            .get(s.url("/me"))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let session = "s".repeat(64);
+    s.store
+        .create_session(
+            &fieldcheck_server::auth::hash_secret(&session),
+            "usr-admin-1",
+            now_ms() - 10_000,
+            now_ms() - 1,
+        )
+        .await
+        .unwrap();
+    let r = s
+        .http
+        .post(s.url("/push"))
+        .bearer_auth(&session)
+        .json(&json!({"events": [report(&user("usr-admin-1"), Uuid::now_v7(), "c-dm", now_ms())]}))
+        .send()
+        .await
+        .unwrap();
+    api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // A token is not a QR/admin pass either.
+    let r = s
+        .http
+        .get(s.url("/admin/enroll-codes/ABCDE-FGHJK/qr.svg"))
+        .send()
+        .await
+        .unwrap();
+    api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    assert_eq!(s.store.event_count().await.unwrap(), 0, "nothing stored");
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Blobs on object storage (object_store's in-memory backend through the same trait)
+
+#[tokio::test]
+async fn blobs_on_object_storage_resume_verify_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Arc::new(object_store::memory::InMemory::new());
+    let blobs: Arc<dyn BlobStore> = Arc::new(ObjectBlobs::new(mem.clone(), "fc/blobs", "memory"));
+    let s = Server::start(dir.path(), Some(blobs.clone()), true).await;
+    let tok = s.enroll("usr-insp-1").await;
+    let data = blob_data(20_000);
+    let hash = sha(&data);
+    let r = s
+        .put_chunk(&tok, &hash, 0, data.len(), data[..12_000].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        blobs.size(&hash).await.unwrap(),
+        None,
+        "not before verified"
+    );
+    assert_eq!(s.blob_state(&tok, &hash).await.offset, 12_000);
+    let r = s
+        .put_chunk(&tok, &hash, 12_000, data.len(), data[12_000..].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(blobs.size(&hash).await.unwrap(), Some(data.len() as u64));
+    let key = object_store::path::Path::from(format!("fc/blobs/{hash}"));
+    use object_store::ObjectStoreExt;
+    assert_eq!(
+        mem.get(&key).await.unwrap().bytes().await.unwrap().as_ref(),
+        data.as_slice()
+    );
+    // Staging is cleaned up and nothing lands in the local blob directory.
+    assert!(!dir.path().join("blobs").join(&hash).exists());
+    assert!(!dir.path().join("blobs/partial").join(&hash).exists());
+    let state = s.blob_state(&tok, &hash).await;
+    assert!(state.complete);
+    let got = s
+        .http
+        .get(s.url(&format!("/blobs/{hash}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().as_ref(), data.as_slice());
+    // A re-upload of a complete blob is a no-op.
+    let r = s
+        .put_chunk(&tok, &hash, 0, data.len(), data[..10_000].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A mismatch never reaches object storage.
+    let wrong = sha(b"other");
+    let r = s
+        .put_chunk(&tok, &wrong, 0, 10_000, data[..10_000].to_vec())
+        .await;
+    api_error(r, StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch").await;
+    assert_eq!(blobs.size(&wrong).await.unwrap(), None);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Role × action matrix
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Want {
+    /// Stored and applied by the fold.
+    Applied,
+    /// Not stored: the push answers `refused` with this code.
+    Refused(&'static str),
+}
+use Want::{Applied as A, Refused as R};
+
+const OOS: &str = "out_of_scope";
+const RNA: &str = "role_not_allowed";
+
+/// The five callers of the matrix, in column order.
+const CALLERS: [&str; 5] = [
+    "usr-admin-1", // admin
+    "usr-insp-1",  // inspector of s-dj (where the problem is)
+    "usr-hdl-1",   // handler of u-s-dj, the unit the problem is dispatched to
+    "usr-hdl-2",   // handler of u-jjdd, another unit
+    "usr-vol-1",   // volunteer who reported the problem
+];
+
+/// Hand-written from the role rules in domain.md / ARCHITECTURE.md: who may send what onto a
+/// problem reported by usr-vol-1 in 东门社区 (c-dm, street s-dj) that is in the state the
+/// action needs (dispatched problems go to u-s-dj).
+const MATRIX: &[(&str, [Want; 5])] = &[
+    //                             admin     inspector  hdl own   hdl other  volunteer
+    ("problem.reported", [A, A, A, A, A]),
+    ("problem.edited", [A, A, R(OOS), R(OOS), A]),
+    ("problem.photos_added", [A, A, R(OOS), R(OOS), A]),
+    ("problem.filed", [A, R(RNA), R(RNA), R(RNA), R(RNA)]),
+    ("problem.rejected", [A, R(RNA), R(RNA), R(RNA), R(RNA)]),
+    ("problem.dispatched", [A, R(RNA), R(RNA), R(RNA), R(RNA)]),
+    ("problem.accepted", [R(RNA), R(RNA), A, R(OOS), R(RNA)]),
+    ("problem.returned", [R(RNA), R(RNA), A, R(OOS), R(RNA)]),
+    ("problem.rectified", [R(RNA), R(RNA), A, R(OOS), R(RNA)]),
+    (
+        "problem.extension_requested",
+        [R(RNA), R(RNA), A, R(OOS), R(RNA)],
+    ),
+    (
+        "problem.extension_decided",
+        [A, R(RNA), R(RNA), R(RNA), R(RNA)],
+    ),
+    ("problem.verified", [A, A, R(RNA), R(RNA), R(RNA)]),
+    ("problem.closed", [A, R(RNA), R(RNA), R(RNA), R(RNA)]),
+    ("problem.rechecked", [A, A, R(RNA), R(RNA), R(RNA)]),
+];
+
+struct Clock(i64);
+
+impl Clock {
+    fn tick(&mut self) -> i64 {
+        self.0 += 1000;
+        self.0
+    }
+}
+
+fn photo(role: PhotoRole) -> Vec<PhotoRef> {
+    vec![PhotoRef {
+        hash: sha(format!("{role:?}").as_bytes()),
+        role,
+    }]
+}
+
+fn action(kind: &str, u: &User, p: Uuid, t: i64) -> Event {
+    let deadline = DateTime::from_timestamp_millis(t + 5 * 86_400_000).unwrap();
+    let body = match kind {
+        "problem.reported" => return report(u, p, "c-dm", t),
+        "problem.edited" => EventBody::ProblemEdited(ProblemEdit {
+            description: Some("垃圾堆放（已补充）".into()),
+            ..ProblemEdit::default()
+        }),
+        "problem.photos_added" => {
+            return ev(u, p, t, EventBody::ProblemPhotosAdded { note: None })
+                .with_photos(photo(PhotoRole::Evidence));
+        }
+        "problem.filed" => EventBody::ProblemFiled { note: None },
+        "problem.rejected" => EventBody::ProblemRejected {
+            reason: RejectReason::Invalid {
+                reason: "现场核实不存在".into(),
+            },
+        },
+        "problem.dispatched" => EventBody::ProblemDispatched {
+            unit_id: "u-s-dj".into(),
+            deadline,
+            note: None,
+        },
+        "problem.accepted" => EventBody::ProblemAccepted { note: None },
+        "problem.returned" => EventBody::ProblemReturned {
+            reason: "不属于本单位职责".into(),
+        },
+        "problem.rectified" => {
+            return ev(u, p, t, EventBody::ProblemRectified { note: None })
+                .with_photos(photo(PhotoRole::After));
+        }
+        "problem.extension_requested" => EventBody::ExtensionRequested {
+            until: deadline,
+            reason: "需要采购材料".into(),
+        },
+        "problem.extension_decided" => EventBody::ExtensionDecided {
+            approved: true,
+            note: None,
+        },
+        "problem.verified" => EventBody::ProblemVerified {
+            passed: true,
+            note: None,
+            deadline: None,
+        },
+        "problem.closed" => EventBody::ProblemClosed { note: None },
+        "problem.rechecked" => EventBody::ProblemRechecked {
+            passed: true,
+            note: None,
+        },
+        other => panic!("no builder for {other}"),
+    };
+    ev(u, p, t, body)
+}
+
+/// The actions that bring a new problem into the state `kind` needs, each by the one who
+/// legitimately does it, in order.
+fn path_to(kind: &str) -> &'static [&'static str] {
+    const FILED: &[&str] = &["problem.filed"];
+    const DISPATCHED: &[&str] = &["problem.filed", "problem.dispatched"];
+    const RECTIFYING: &[&str] = &["problem.filed", "problem.dispatched", "problem.accepted"];
+    const RECTIFIED: &[&str] = &[
+        "problem.filed",
+        "problem.dispatched",
+        "problem.accepted",
+        "problem.rectified",
+    ];
+    const VERIFIED: &[&str] = &[
+        "problem.filed",
+        "problem.dispatched",
+        "problem.accepted",
+        "problem.rectified",
+        "problem.verified",
+    ];
+    const CLOSED: &[&str] = &[
+        "problem.filed",
+        "problem.dispatched",
+        "problem.accepted",
+        "problem.rectified",
+        "problem.verified",
+        "problem.closed",
+    ];
+    const EXTENSION: &[&str] = &[
+        "problem.filed",
+        "problem.dispatched",
+        "problem.extension_requested",
+    ];
+    match kind {
+        "problem.reported"
+        | "problem.edited"
+        | "problem.photos_added"
+        | "problem.filed"
+        | "problem.rejected" => &[],
+        "problem.dispatched" => FILED,
+        "problem.accepted" | "problem.returned" | "problem.extension_requested" => DISPATCHED,
+        "problem.rectified" => RECTIFYING,
+        "problem.verified" => RECTIFIED,
+        "problem.closed" => VERIFIED,
+        "problem.rechecked" => CLOSED,
+        "problem.extension_decided" => EXTENSION,
+        other => panic!("no path to {other}"),
+    }
+}
+
+fn by_whom(kind: &str) -> &'static str {
+    match kind {
+        "problem.accepted"
+        | "problem.returned"
+        | "problem.rectified"
+        | "problem.extension_requested" => "usr-hdl-1",
+        _ => "usr-admin-1",
+    }
+}
+
+#[tokio::test]
+async fn role_action_matrix_through_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), None, true).await;
+    let mut tokens = std::collections::HashMap::new();
+    tokens.insert("usr-admin-1", s.login("usr-admin-1").await);
+    for u in &CALLERS[1..] {
+        tokens.insert(*u, s.enroll(u).await);
+    }
+    let mut clock = Clock(now_ms() - 3_600_000);
+    let mut failures = Vec::new();
+    for (kind, row) in MATRIX {
+        for (caller, want) in CALLERS.iter().zip(row) {
+            // A fresh problem per cell, reported by the volunteer and brought to the state.
+            let p = Uuid::now_v7();
+            let r = s
+                .push(
+                    &tokens["usr-vol-1"],
+                    vec![report(&user("usr-vol-1"), p, "c-dm", clock.tick())],
+                )
+                .await;
+            assert_eq!(r.results[0].status, PushStatus::Applied);
+            for step in path_to(kind) {
+                let who = by_whom(step);
+                let r = s
+                    .push(
+                        &tokens[who],
+                        vec![action(step, &user(who), p, clock.tick())],
+                    )
+                    .await;
+                assert_eq!(
+                    (&r.results[0].status, &r.results[0].outcome),
+                    (&PushStatus::Applied, &Some(EventOutcome::Applied)),
+                    "setup {step} for {kind}"
+                );
+            }
+            let before = s.store.event_count().await.unwrap();
+            let target = if *kind == "problem.reported" {
+                Uuid::now_v7()
+            } else {
+                p
+            };
+            let e = action(kind, &user(caller), target, clock.tick());
+            let r = s.push(&tokens[caller], vec![e]).await;
+            let got = match (&r.results[0].status, &r.results[0].outcome) {
+                (PushStatus::Applied, Some(EventOutcome::Applied)) => Some(A),
+                (PushStatus::Refused { code, .. }, None) => {
+                    [OOS, RNA, "role_mismatch", "actor_mismatch", "invalid_event"]
+                        .into_iter()
+                        .find(|c| c == code)
+                        .map(R)
+                }
+                _ => None,
+            };
+            if got != Some(*want) {
+                failures.push(format!(
+                    "{caller} {kind}: want {want:?}, got {:?} / {:?}",
+                    r.results[0].status, r.results[0].outcome
+                ));
+            }
+            let after = s.store.event_count().await.unwrap();
+            let stored = if *want == A { 1 } else { 0 };
+            assert_eq!(after - before, stored, "{caller} {kind}: stored events");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Allowed senders in the wrong state: stored, and visibly rejected by the fold.
+    let p = Uuid::now_v7();
+    let vol = user("usr-vol-1");
+    let admin = user("usr-admin-1");
+    s.push(
+        &tokens["usr-vol-1"],
+        vec![report(&vol, p, "c-dm", clock.tick())],
+    )
+    .await;
+    let stale = [
+        (
+            "usr-admin-1",
+            action("problem.closed", &admin, p, clock.tick()),
+            "invalid_transition",
+        ),
+        (
+            "usr-admin-1",
+            action("problem.filed", &admin, p, clock.tick()),
+            "",
+        ),
+        (
+            "usr-vol-1",
+            action("problem.edited", &vol, p, clock.tick()),
+            "invalid_transition",
+        ),
+    ];
+    for (who, e, code) in stale {
+        let r = s.push(&tokens[who], vec![e]).await;
+        assert_eq!(r.results[0].status, PushStatus::Applied);
+        match (&r.results[0].outcome, code) {
+            (Some(EventOutcome::Applied), "") => {}
+            (Some(EventOutcome::Rejected { code: c, .. }), want) => {
+                assert_eq!(c.as_str(), want)
+            }
+            other => panic!("{who}: {other:?}"),
+        }
+    }
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Server stopped and restarted in the middle of an upload
+
+#[tokio::test]
+async fn partial_upload_survives_server_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = blob_data(30_000);
+    let hash = sha(&data);
+    let a = Server::start(dir.path(), None, true).await;
+    let tok = a.enroll("usr-insp-1").await;
+    let r = a
+        .put_chunk(&tok, &hash, 0, data.len(), data[..10_000].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The next chunk is cut off mid-body while the server goes away.
+    let addr = a
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/v1")
+        .to_owned();
+    let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/blobs/{hash}?offset=10000&size={} HTTP/1.1\r\nhost: {addr}\r\n\
+         authorization: Bearer {tok}\r\n{PROTOCOL_HEADER}: 1\r\ncontent-length: 10000\r\n\r\n",
+        data.len()
+    );
+    raw.write_all(head.as_bytes()).await.unwrap();
+    raw.write_all(&data[10_000..15_000]).await.unwrap();
+    raw.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Dropping the serve future is what a kill does to it; the half-sent request dies with
+    // its connection.
+    a.task.abort();
+    drop(raw);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let b = Server::start(dir.path(), None, false).await;
+    let state = b.blob_state(&tok, &hash).await;
+    assert_eq!(
+        state,
+        BlobState {
+            hash: hash.clone(),
+            complete: false,
+            offset: 10_000
+        },
+        "the token and the resume offset survive the restart; the cut chunk left nothing"
+    );
+    let r = b
+        .put_chunk(
+            &tok,
+            &hash,
+            10_000,
+            data.len(),
+            data[10_000..20_000].to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = b
+        .put_chunk(&tok, &hash, 20_000, data.len(), data[20_000..].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let got = b
+        .http
+        .get(b.url(&format!("/blobs/{hash}")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), data.as_slice());
+
+    // And a graceful stop between chunks resumes just the same.
+    let data2 = blob_data(20_000).into_iter().rev().collect::<Vec<u8>>();
+    let hash2 = sha(&data2);
+    let r = b
+        .put_chunk(&tok, &hash2, 0, data2.len(), data2[..5_000].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    b.stop().await;
+    let c = Server::start(dir.path(), None, false).await;
+    assert_eq!(c.blob_state(&tok, &hash2).await.offset, 5_000);
+    let r = c
+        .put_chunk(&tok, &hash2, 5_000, data2.len(), data2[5_000..].to_vec())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(c.blob_state(&tok, &hash2).await.complete);
+    c.stop().await;
+}

@@ -1,0 +1,64 @@
+// Small UI helpers shared by the screens.
+import { showFailToast } from 'vant'
+import { errorText, lang, t, type Key } from './i18n'
+import { CoreCallError } from './transport'
+import type { ProblemStatus, Reference } from './api'
+import { shallowRef } from 'vue'
+
+export function describeError(e: unknown): string {
+  if (e instanceof CoreCallError) return errorText(e.code, e.message)
+  return errorText('unknown', e instanceof Error ? e.message : String(e))
+}
+
+export function fail(e: unknown): void {
+  showFailToast({ message: describeError(e), wordBreak: 'break-word' })
+}
+
+export function statusLabel(s: ProblemStatus): string {
+  return t(`status_${s}` as Key)
+}
+
+export function statusColor(s: ProblemStatus): string {
+  switch (s) {
+    case 'reported':
+    case 'filed':
+      return '#1989fa'
+    case 'dispatched':
+    case 'rectifying':
+    case 'reopened':
+      return '#ff976a'
+    case 'returned':
+      return '#ee0a24'
+    case 'rectified':
+    case 'verified':
+      return '#07c160'
+    default:
+      return '#969799'
+  }
+}
+
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return ''
+  const d = new Date(iso)
+  return d.toLocaleString(lang.value === 'en' ? 'en-GB' : 'zh-CN', {
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  })
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
+  return `${(n / 1024 / 1024).toFixed(1)} MB`
+}
+
+/** Reference data, loaded once per session (and after the demo is seeded). */
+export const reference = shallowRef<Reference | null>(null)
+
+/** When an event happened, from its HLC text form `<18-digit wall ms>-<counter>-<node>`. */
+export function hlcTime(hlc: string): string | null {
+  const ms = Number.parseInt(hlc.split('-')[0] ?? '', 10)
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null
+}
