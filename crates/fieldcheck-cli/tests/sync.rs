@@ -241,6 +241,20 @@ impl Device {
         d
     }
 
+    /// Reports a littering problem (SR-02) at the demo point p-005, as a volunteer would.
+    fn report(&self, description: &str) -> Value {
+        self.json(&[
+            "problem",
+            "add",
+            "--category",
+            "SR-02",
+            "--point",
+            "p-005",
+            "--description",
+            description,
+        ])
+    }
+
     fn sync(&self) -> Value {
         self.json(&["sync"])
     }
@@ -403,16 +417,7 @@ fn conflicting_offline_changes_resolve_the_same_everywhere() {
     let vol = Device::enrolled(&server, "usr-vol-1");
     let a = Device::enrolled(&server, "usr-admin-1");
     let b = Device::enrolled(&server, "usr-admin-2");
-    let p = vol.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--point",
-        "p-005",
-        "--description",
-        "绿化带堆放杂物",
-    ]);
+    let p = vol.report("绿化带堆放杂物");
     let id = id_of(&p);
     let code = p["code"].as_str().unwrap().to_owned();
     vol.sync();
@@ -582,30 +587,12 @@ fn bad_server_code_or_token_fail_cleanly_and_write_nothing() {
 fn a_refused_event_stays_visible_and_does_not_block_the_queue() {
     let server = Server::start();
     let vol = Device::enrolled(&server, "usr-vol-1");
-    let first = vol.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--point",
-        "p-005",
-        "--description",
-        "共享单车乱停放",
-    ]);
+    let first = vol.report("共享单车乱停放");
     let code = first["code"].as_str().unwrap().to_owned();
     // Someone uses the volunteer's phone to act as an admin: the device allows it (it knows
     // the user), the server will not take an event from a token that is not that user's.
     vol.json(&["--as", "usr-admin-1", "problem", "file", &code]);
-    let last = vol.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--point",
-        "p-005",
-        "--description",
-        "墙面小广告",
-    ]);
+    let last = vol.report("墙面小广告");
     let r = vol.sync();
     assert_eq!(count(&r, "pushed"), 2, "{r}");
     let refused = r["refused"].as_array().unwrap();
@@ -739,16 +726,7 @@ fn photo_upload_resumes_from_the_server_offset() {
 fn a_cancelled_run_stops_and_changes_nothing() {
     let server = Server::start();
     let vol = Device::enrolled(&server, "usr-vol-1");
-    vol.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--point",
-        "p-005",
-        "--description",
-        "取消同步",
-    ]);
+    vol.report("取消同步");
     let stored = server.event_count();
     let store = Arc::new(std::sync::Mutex::new(vol.store()));
     let token = fieldcheck_core::sync::CancellationToken::new();
@@ -771,16 +749,7 @@ fn a_cancelled_run_stops_and_changes_nothing() {
 fn sync_retries_until_a_restarted_server_answers() {
     let mut server = Server::start();
     let vol = Device::enrolled(&server, "usr-vol-1");
-    let p = vol.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--point",
-        "p-005",
-        "--description",
-        "服务器重启",
-    ]);
+    let p = vol.report("服务器重启");
     // Connections are refused for a while; backoff keeps trying (0.25 s, 0.5 s, 1 s, ...).
     server.restart_after(std::time::Duration::from_millis(800));
     let r = vol.sync();
@@ -794,16 +763,7 @@ fn a_record_that_leaves_the_scope_is_removed_from_the_device() {
     let vol = Device::enrolled(&server, "usr-vol-1");
     let admin = Device::enrolled(&server, "usr-admin-1");
     let unit = Device::enrolled(&server, "usr-hdl-1");
-    let p = vol.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--point",
-        "p-005",
-        "--description",
-        "改派",
-    ]);
+    let p = vol.report("改派");
     let code = p["code"].as_str().unwrap().to_owned();
     vol.sync();
     admin.sync();
