@@ -11,6 +11,10 @@ APT_PACKAGES=(
   nasm   # fieldcheck-photo: libjpeg-turbo SIMD (required, else 3-5x slower JPEG)
   chromium        # ui/e2e: browser smoke test (playwright-core drives /usr/bin/chromium)
   fonts-noto-cjk  # ui/e2e: Chinese text in screenshots
+  # src-tauri (the inspector app, Tauri v2 on WebKitGTK 4.1) and its WebDriver test under Xvfb
+  libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
+  webkit2gtk-driver  # WebKitWebDriver, started by tauri-driver
+  xvfb xauth
 )
 
 need_apt=()
@@ -25,15 +29,18 @@ if ((${#need_apt[@]})); then
 fi
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+command -v tauri-driver >/dev/null || cargo install --locked tauri-driver
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The Tauri app's own tests run in the app stage below, on its one release build (a second,
+# debug build of WebKitGTK bindings and Tauri would cost minutes for nothing).
 echo "==> cargo nextest (all workspace tests)"
-cargo nextest run --workspace --locked --no-fail-fast
+cargo nextest run --workspace --exclude fieldcheck-app --locked --no-fail-fast
 echo "==> doc tests"
-cargo test --workspace --doc --locked
+cargo test --workspace --exclude fieldcheck-app --doc --locked
 
 # The web UI (ui/): Node 20 + npm come with the machine. `npm ci` installs exactly the
 # lockfile (re-creates node_modules, so repeated runs are identical).
@@ -48,7 +55,22 @@ fi
   npm run build
   npm run size
   npx vitest run
-  # The built UI in Debian's Chromium against a real bridge (screenshots: ui/test-results/).
-  cargo build -p fieldcheck-bridge --locked
+  # The built UI in Debian's Chromium against a real bridge (smoke.mjs) and a real bridge plus
+  # a real `fieldcheck-server demo` (field.mjs: enroll, inspect, report, server down, sync);
+  # screenshots: ui/test-results/. The scripts find the binaries under $CARGO_TARGET_DIR.
+  cargo build -p fieldcheck-bridge -p fieldcheck-server --locked
   npm run e2e
+)
+
+# The inspector app (src-tauri): one build in the `app` profile (release, stripped) with the
+# UI embedded, as `tauri build` would make it (no bundling); its tests reuse that build, then
+# the real app runs under Xvfb driven by tauri-driver + WebKitWebDriver (ui/e2e/tauri.mjs:
+# quick report with a photo, found in the ledger; screenshots in ui/test-results/app/) and
+# prints the app budgets (binary size, start to interactive home screen).
+echo "==> app: release build, tests, WebDriver test under Xvfb, budgets"
+cargo build --profile app -p fieldcheck-app --features custom-protocol --locked
+cargo test --profile app -p fieldcheck-app --features custom-protocol --locked
+(
+  cd ui
+  FIELDCHECK_APP="${CARGO_TARGET_DIR:-$PWD/../target}/app/fieldcheck-app" npm run e2e:app
 )

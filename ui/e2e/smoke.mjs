@@ -12,7 +12,8 @@ import { chromium } from 'playwright-core'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '../..')
-const bin = process.env.FIELDCHECK_BRIDGE_BIN ?? join(root, 'target/debug/fieldcheck-bridge')
+const bin =
+  process.env.FIELDCHECK_BRIDGE_BIN ?? join(process.env.CARGO_TARGET_DIR ?? join(root, 'target'), 'debug/fieldcheck-bridge')
 const shots = resolve(join(root, 'ui'), process.env.FIELDCHECK_SCREENSHOTS ?? 'test-results/screenshots')
 mkdirSync(shots, { recursive: true })
 const dir = mkdtempSync(join(tmpdir(), 'fieldcheck-e2e-'))

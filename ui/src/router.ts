@@ -13,6 +13,8 @@ export const router = createRouter({
     { path: '/report', name: 'report', component: () => import('./views/Report.vue') },
     { path: '/ledger', name: 'ledger', component: () => import('./views/Ledger.vue') },
     { path: '/problems/:id', name: 'problem', component: () => import('./views/ProblemDetail.vue'), props: true },
+    { path: '/enroll', name: 'enroll', component: () => import('./views/Enroll.vue') },
+    { path: '/sync', name: 'sync', component: () => import('./views/Sync.vue') },
     { path: '/settings', name: 'settings', component: () => import('./views/Settings.vue') },
   ],
 })

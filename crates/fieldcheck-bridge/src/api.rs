@@ -36,17 +36,34 @@ pub const MAX_PHOTO_BYTES: usize = 40 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<Mutex<Store>>,
+    syncer: Arc<crate::sync::Syncer>,
 }
 
 impl AppState {
     pub fn new(store: Store) -> Self {
+        Self::shared(Arc::new(Mutex::new(store)))
+    }
+
+    /// Over a store shared with others (the Tauri app's sync client uses the same one).
+    pub fn shared(store: Arc<Mutex<Store>>) -> Self {
         AppState {
-            store: Arc::new(Mutex::new(store)),
+            store,
+            syncer: Arc::default(),
         }
     }
 
+    /// The background sync runner of the `sync_*` commands.
+    pub fn syncer(&self) -> Arc<crate::sync::Syncer> {
+        self.syncer.clone()
+    }
+
+    /// The store behind the commands.
+    pub fn store(&self) -> Arc<Mutex<Store>> {
+        self.store.clone()
+    }
+
     /// Runs a synchronous store call on the blocking pool.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, BridgeError> + Send + 'static,
     ) -> Result<T, BridgeError> {
@@ -107,6 +124,10 @@ pub fn router(state: AppState) -> Router {
         .route("/bridge/stats", post(stats))
         .route("/bridge/settings", post(settings))
         .route("/bridge/demo_seed", post(demo_seed))
+        .route("/bridge/enroll", post(crate::sync::enroll))
+        .route("/bridge/unenroll", post(crate::sync::unenroll))
+        .route("/bridge/sync_start", post(crate::sync::sync_start))
+        .route("/bridge/sync_status", post(crate::sync::sync_status))
         .route(
             "/bridge/photos",
             post(photo_upload).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
@@ -136,7 +157,7 @@ pub struct Me {
     pub missing_photos: usize,
 }
 
-fn me_of(store: &Store) -> Result<Me, BridgeError> {
+pub(crate) fn me_of(store: &Store) -> Result<Me, BridgeError> {
     Ok(Me {
         user: store.current_user()?,
         device_id: store.device().device_id,
@@ -687,7 +708,11 @@ async fn ledger(
 ) -> ApiResult<Page<LedgerRow>> {
     s.run(move |st| {
         let mut q = a.query;
-        if a.mine {
+        // Volunteer mode: a volunteer sees the status of their own reports only.
+        let volunteer = st
+            .current_user()?
+            .is_some_and(|u| u.role == Role::Volunteer);
+        if a.mine || volunteer {
             q.reporter = Some(current_actor(st)?.user_id);
         }
         Ok(st.list_problems(&q)?)

@@ -21,6 +21,13 @@ pub enum BridgeError {
     BadRequest(String),
     #[error("the store is unavailable: {0}")]
     Internal(String),
+    /// Any other stable code (enrollment and sync errors, refusals of the bridge itself).
+    #[error("{message}")]
+    Coded {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
 }
 
 impl BridgeError {
@@ -29,6 +36,7 @@ impl BridgeError {
             BridgeError::Core(e) => e.code(),
             BridgeError::BadRequest(_) => "invalid_input",
             BridgeError::Internal(_) => "internal",
+            BridgeError::Coded { code, .. } => code,
         }
     }
 
@@ -37,6 +45,7 @@ impl BridgeError {
             BridgeError::Core(e) => core_status(e),
             BridgeError::BadRequest(_) => StatusCode::BAD_REQUEST,
             BridgeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BridgeError::Coded { status, .. } => *status,
         }
     }
 }

@@ -13,6 +13,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 pub mod api;
 pub mod error;
+pub mod sync;
 
 pub use api::AppState;
 pub use error::{BridgeError, ErrorBody};

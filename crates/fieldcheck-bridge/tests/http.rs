@@ -624,3 +624,261 @@ async fn rejected_events_from_elsewhere_show_on_the_record() {
     assert_eq!(conflicts["items"][0]["rejected_events"], 1);
     b.stop().await;
 }
+
+// ---------------------------------------------------------------- enrollment and sync
+
+/// A real `fieldcheck-server` in process (SQLite + blobs in a temp dir, port 0, demo city).
+struct Server {
+    base: String,
+    logins: Vec<fieldcheck_server::demo::DemoLogin>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let config = fieldcheck_server::Config {
+            database_url: format!("sqlite://{}/fc.db", dir.path().display()),
+            blob_dir: dir.path().join("blobs"),
+            ..fieldcheck_server::Config::default()
+        };
+        let store = fieldcheck_server::open_store(&config.database_url)
+            .await
+            .unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let logins = fieldcheck_server::demo::seed(store.as_ref(), now)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(fieldcheck_server::serve_with_store(
+            config,
+            store,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Server {
+            base: format!("http://{addr}"),
+            logins,
+            stop: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    fn code_of(&self, role: &str) -> (String, String) {
+        let l = self
+            .logins
+            .iter()
+            .find(|l| l.role.as_str() == role)
+            .unwrap();
+        (l.user_id.clone(), l.enroll_code.clone())
+    }
+
+    /// Every `problem.reported` event on the server, as the admin sees it: (code, photo hashes).
+    async fn reported(&self) -> Vec<(String, Vec<String>)> {
+        let http = reqwest::Client::new();
+        let (admin, _) = self.code_of("admin");
+        let login: Value = http
+            .post(format!("{}/api/v1/login", self.base))
+            .header("x-fieldcheck-protocol", "1")
+            .json(&json!({"username": admin, "password": fieldcheck_server::demo::DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["token"].as_str().expect("admin login").to_owned();
+        let mut out = Vec::new();
+        let mut since = 0;
+        loop {
+            let page: Value = http
+                .get(format!("{}/api/v1/pull?since={since}", self.base))
+                .header("x-fieldcheck-protocol", "1")
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for it in page["items"].as_array().unwrap() {
+                let ev = &it["event"];
+                if ev["kind"] == "problem.reported" {
+                    let photos = ev["photos"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .map(|p| p["hash"].as_str().unwrap().to_owned())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.push((ev["payload"]["code"].as_str().unwrap().to_owned(), photos));
+                }
+            }
+            since = page["cursor"].as_u64().unwrap();
+            if page["more"] != true {
+                break;
+            }
+        }
+        // The photos are really there.
+        for (_, photos) in &out {
+            for h in photos {
+                let res = http
+                    .get(format!("{}/api/v1/blobs/{h}", self.base))
+                    .header("x-fieldcheck-protocol", "1")
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(res.status().is_success(), "blob {h}: {}", res.status());
+            }
+        }
+        out
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+impl Bridge {
+    /// Polls `sync_status` until the background run has finished.
+    async fn sync_to_end(&self) -> Value {
+        let started = self.ok("sync_start", json!({})).await;
+        assert_eq!(started["running"], true, "{started}");
+        for _ in 0..300 {
+            let s = self.ok("sync_status", json!({})).await;
+            if s["running"] == false {
+                return s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("sync did not finish");
+    }
+
+    async fn report_with_photo(&self, seed: u8, description: &str) -> String {
+        let photo = self.upload(jpeg(seed)).await;
+        let p = self
+            .ok(
+                "problem_report",
+                json!({
+                    "category": "SR-02",
+                    "description": description,
+                    "location": {"lat": 26.0801, "lon": 119.2950, "accuracy_m": 12.0, "source": "gps"},
+                    "photos": [photo["hash"]],
+                }),
+            )
+            .await;
+        p["code"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn enroll_sync_and_unenroll_against_a_real_server() {
+    let server = Server::start().await;
+    let b = Bridge::start(None).await;
+
+    // Not enrolled: the status says so and a sync is refused with a stable code.
+    let s = b.ok("sync_status", json!({})).await;
+    assert_eq!(s["enrolled"], false);
+    assert_eq!(s["running"], false);
+    let (status, e) = b.err("sync_start", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (409, "not_enrolled"));
+
+    // Bad input is refused with stable codes and nothing is stored.
+    let (status, e) = b
+        .err("enroll", json!({"server": "not a url", "code": "X"}))
+        .await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_server_url"));
+    let (status, e) = b
+        .err(
+            "enroll",
+            json!({"server": server.base, "code": "WRONG-CODE"}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (422, "enroll_code_invalid"));
+    let (status, e) = b.err("enroll", json!({"server": server.base})).await;
+    assert_eq!((status, e.code.as_str()), (400, "invalid_input"));
+    assert_eq!(b.ok("sync_status", json!({})).await["enrolled"], false);
+
+    // Enrollment signs the device in as the enrolled user with the server's reference data.
+    let (user_id, code) = server.code_of("inspector");
+    let enrolled = b
+        .ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+    assert_eq!(enrolled["user"]["id"], user_id.as_str());
+    assert_eq!(enrolled["me"]["user"]["id"], user_id.as_str());
+    assert!(enrolled["reference_error"].is_null(), "{enrolled}");
+    let s = b.ok("sync_status", json!({})).await;
+    assert_eq!(s["enrolled"], true);
+    assert_eq!(s["user_id"], user_id.as_str());
+
+    // Two reports with photos wait to sync ...
+    let c1 = b.report_with_photo(11, "桥下暴露垃圾一堆").await;
+    let c2 = b.report_with_photo(12, "人行道共享单车乱停放").await;
+    let s = b.ok("sync_status", json!({})).await;
+    assert_eq!(s["pending_records"], 2);
+    assert_eq!(s["pending_photos"], 2);
+
+    // ... a background run sends them (progress as it goes, the report at the end) ...
+    let s = b.sync_to_end().await;
+    assert!(s["last_error"].is_null(), "{s}");
+    assert_eq!(s["pending_records"], 0);
+    assert_eq!(s["pending_photos"], 0);
+    assert_eq!(s["last_report"]["pushed"], 2);
+    assert_eq!(s["last_report"]["photos_uploaded"], 2);
+    assert_eq!(s["progress"]["phase"], "done");
+    assert!(s["last_success_ms"].as_u64().unwrap() > 0);
+    // ... and the server has both, with their photos.
+    let on_server = server.reported().await;
+    for c in [&c1, &c2] {
+        let (_, photos) = on_server
+            .iter()
+            .find(|(code, _)| code == c)
+            .unwrap_or_else(|| panic!("{c} is not on the server"));
+        assert_eq!(photos.len(), 1);
+    }
+
+    // Sign out refuses while records wait to sync, unless told to discard them.
+    b.report_with_photo(13, "井盖缺失").await;
+    let (status, e) = b.err("unenroll", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (409, "pending_sync"));
+    assert_eq!(b.ok("sync_status", json!({})).await["enrolled"], true);
+    let s = b.ok("unenroll", json!({"discard_pending": true})).await;
+    assert_eq!(s["enrolled"], false);
+    assert!(s["server"].is_null());
+    let (status, e) = b.err("sync_start", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (409, "not_enrolled"));
+
+    b.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sync_with_the_server_gone_reports_a_network_error_and_keeps_the_records() {
+    let server = Server::start().await;
+    let b = Bridge::start(None).await;
+    let (_, code) = server.code_of("inspector");
+    b.ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+    b.report_with_photo(21, "路边垃圾堆积").await;
+    server.stop().await;
+
+    let s = b.sync_to_end().await;
+    assert_eq!(s["last_error"]["code"], "network", "{s}");
+    assert!(s["last_success_ms"].is_null());
+    assert_eq!(s["pending_records"], 1);
+    assert_eq!(s["pending_photos"], 1);
+    // Sign out is refused: the record would be lost.
+    let (status, e) = b.err("unenroll", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (409, "pending_sync"));
+    b.stop().await;
+}

@@ -7,7 +7,18 @@
 //! ```text
 //! cargo run --release -p fieldcheck-cli --example load_bench -- [--devices 200] [--batch 50]
 //!     [--secs 20] [--postgres postgres://postgres@127.0.0.1:5432/test] [--no-postgres]
+//!     [--pace-ms 2000] [--no-paced]
 //! ```
+//!
+//! Two scenarios, each on the baseline, SQLite and PostgreSQL:
+//!
+//! 1. **closed loop** (the issue's benchmark): every device sends its next batch as soon as
+//!    the last one is answered, so the server is always saturated and by Little's law the
+//!    latency is about `devices / (requests/s)`;
+//! 2. **paced** (added, clearly a different scenario): every device sends one batch every
+//!    `--pace-ms` (default 2 s, i.e. 200 × 50 / 2 s = 5,000 events/s offered), spread evenly;
+//!    the latency is then the service time of a batch under that load, as a phone syncing
+//!    after an offline stretch sees it.
 //!
 //! Each device is a tokio task with its own reqwest client (own connection) and its own
 //! bearer token from a real enrollment (`POST /enroll`, volunteer `usr-vol-1`), sending
@@ -31,7 +42,7 @@ mod common;
 use common::{EventMaker, Server, flag, has_flag, machine_note, percentiles};
 
 struct Run {
-    name: &'static str,
+    name: String,
     events: u64,
     requests: u64,
     errors: u64,
@@ -46,7 +57,7 @@ impl Run {
     }
     fn print(&self) {
         println!(
-            "{:<22} {:>9.0} events/s  {:>7} requests  {:>3} errors  p50 {:>7.1} ms  p99 {:>7.1} ms",
+            "{:<38} {:>9.0} events/s  {:>7} requests  {:>3} errors  p50 {:>7.1} ms  p99 {:>7.1} ms",
             self.name,
             self.rate(),
             self.requests,
@@ -57,24 +68,38 @@ impl Run {
     }
 }
 
-/// Runs the devices against `base` and gathers the figures.
+/// Runs the devices against `base` and gathers the figures. `pace`: `None` is the closed
+/// loop (next batch as soon as the last is answered); `Some(p)`: each device sends one batch
+/// every `p` (devices spread evenly over the first period; a device that falls behind sends
+/// its next batch at once, never a burst to catch up).
 async fn drive(
-    name: &'static str,
+    name: String,
     base: &str,
     devices: Vec<(String, EventMaker)>,
     batch: usize,
     secs: u64,
     check_applied: bool,
+    pace: Option<Duration>,
 ) -> Run {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(secs);
+    let n_devices = devices.len().max(1) as u32;
     let mut tasks = Vec::new();
-    for (token, mut maker) in devices {
+    for (i, (token, mut maker)) in devices.into_iter().enumerate() {
         let url = format!("{base}/api/v1/push");
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let (mut events, mut errors, mut lat) = (0u64, 0u64, Vec::new());
-            while Instant::now() < deadline {
+            let mut next_at = pace.map(|p| start + p * i as u32 / n_devices);
+            loop {
+                if let Some(at) = next_at {
+                    if at >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(at.into()).await;
+                } else if Instant::now() >= deadline {
+                    break;
+                }
                 let req = PushRequest {
                     events: (0..batch).map(|_| maker.next()).collect(),
                 };
@@ -113,6 +138,9 @@ async fn drive(
                 };
                 if !ok {
                     errors += 1;
+                }
+                if let (Some(at), Some(p)) = (next_at, pace) {
+                    next_at = Some((at + p).max(Instant::now()));
                 }
             }
             (events, errors, lat)
@@ -160,26 +188,107 @@ async fn enroll_all(server: &Server, n: usize) -> Vec<(String, EventMaker)> {
 }
 
 async fn real(
-    name: &'static str,
+    name: String,
     store: Option<Arc<dyn ServerStore>>,
     n: usize,
     batch: usize,
     secs: u64,
+    pace: Option<Duration>,
 ) -> Run {
     let server = Server::start(store).await;
     let devices = enroll_all(&server, n).await;
     let before = server.store.event_count().await.unwrap();
-    let run = drive(name, &server.base, devices, batch, secs, true).await;
+    let run = drive(name, &server.base, devices, batch, secs, true, pace).await;
     let stored = server.store.event_count().await.unwrap() - before;
     assert_eq!(stored, run.events, "every applied event is stored");
     server.stop().await;
     run
 }
 
+/// The trivial axum endpoint: parse the push, answer a fixed body.
+async fn baseline(n: usize, batch: usize, secs: u64, pace: Option<Duration>, name: String) -> Run {
+    let refs = fieldcheck_core::protocol::demo_bundle();
+    let u = refs.users.iter().find(|u| u.id == "usr-vol-1").unwrap();
+    let actor = fieldcheck_core::domain::Actor {
+        user_id: u.id.clone(),
+        role: u.role,
+        unit_id: u.unit_id.clone(),
+    };
+    let app = axum::Router::new().route("/api/v1/push", axum::routing::post(trivial));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    let devices = (0..n)
+        .map(|i| {
+            let tag = format!("T{i:03}");
+            (
+                "none".to_owned(),
+                EventMaker::new(&refs, actor.clone(), &tag),
+            )
+        })
+        .collect();
+    let run = drive(name, &base, devices, batch, secs, false, pace).await;
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+    run
+}
+
+/// The server on PostgreSQL in a fresh schema (dropped afterwards); `None` when unreachable.
+async fn postgres(
+    pg_url: &str,
+    name: String,
+    n: usize,
+    batch: usize,
+    secs: u64,
+    pace: Option<Duration>,
+) -> Option<Run> {
+    let admin = match sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(pg_url)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            println!("PostgreSQL at {pg_url} not reachable ({e}): skipped");
+            return None;
+        }
+    };
+    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let store = Arc::new(PgStore::open(pg_url, Some(&schema)).await.unwrap());
+    let run = real(
+        name,
+        Some(store.clone() as Arc<dyn ServerStore>),
+        n,
+        batch,
+        secs,
+        pace,
+    )
+    .await;
+    store.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    Some(run)
+}
+
 fn main() {
     let n: usize = flag("devices", 200);
     let batch: usize = flag("batch", 50);
     let secs: u64 = flag("secs", 20);
+    let pace_ms: u64 = flag("pace-ms", 2000);
     let pg_url: String = flag(
         "postgres",
         std::env::var("FIELDCHECK_TEST_PG")
@@ -193,114 +302,76 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let mut runs = Vec::new();
-
-    // Baseline: parse and answer, no storage.
-    runs.push(rt.block_on(async {
-        let refs = fieldcheck_core::protocol::demo_bundle();
-        let u = refs.users.iter().find(|u| u.id == "usr-vol-1").unwrap();
-        let actor = fieldcheck_core::domain::Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            unit_id: u.unit_id.clone(),
+    // Scenario 1 (the issue's): closed loop. Scenario 2: paced devices (skipped with
+    // --pace-ms 0 or --no-paced).
+    let mut scenarios: Vec<(Option<Duration>, String)> = vec![(None, String::new())];
+    if pace_ms > 0 && !has_flag("no-paced") {
+        let offered = n as f64 * batch as f64 * 1000.0 / pace_ms as f64;
+        println!(
+            "paced scenario: each device pushes one batch every {pace_ms} ms \
+             (offered load {offered:.0} events/s)"
+        );
+        scenarios.push((
+            Some(Duration::from_millis(pace_ms)),
+            format!(", paced {pace_ms} ms"),
+        ));
+    }
+    for (pace, suffix) in scenarios {
+        let scenario = if pace.is_some() {
+            "paced"
+        } else {
+            "closed loop"
         };
-        let app = axum::Router::new().route("/api/v1/push", axum::routing::post(trivial));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await
-        });
-        let devices = (0..n)
-            .map(|i| {
-                let tag = format!("T{i:03}");
-                (
-                    "none".to_owned(),
-                    EventMaker::new(&refs, actor.clone(), &tag),
-                )
-            })
-            .collect();
-        let run = drive(
-            "trivial axum (baseline)",
-            &base,
-            devices,
+        println!("-- {scenario}");
+        let mut runs = Vec::new();
+        // Baseline: parse and answer, no storage.
+        runs.push(rt.block_on(baseline(
+            n,
             batch,
             secs,
-            false,
-        )
-        .await;
-        let _ = tx.send(());
-        task.await.unwrap().unwrap();
-        run
-    }));
-    runs.last().unwrap().print();
-    println!("machine: {}", machine_note());
+            pace,
+            format!("trivial axum (baseline){suffix}"),
+        )));
+        runs.last().unwrap().print();
+        println!("machine: {}", machine_note());
 
-    runs.push(rt.block_on(real("server on SQLite", None, n, batch, secs)));
-    runs.last().unwrap().print();
-    println!("machine: {}", machine_note());
+        runs.push(rt.block_on(real(
+            format!("server on SQLite{suffix}"),
+            None,
+            n,
+            batch,
+            secs,
+            pace,
+        )));
+        runs.last().unwrap().print();
+        println!("machine: {}", machine_note());
 
-    if !has_flag("no-postgres") {
-        let pg = rt.block_on(async {
-            let admin = match sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(&pg_url)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    println!("PostgreSQL at {pg_url} not reachable ({e}): skipped");
-                    return None;
-                }
-            };
-            let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&admin)
-                .await
-                .unwrap();
-            let store = Arc::new(PgStore::open(&pg_url, Some(&schema)).await.unwrap());
-            let run = real(
-                "server on PostgreSQL",
-                Some(store.clone() as Arc<dyn ServerStore>),
-                n,
-                batch,
-                secs,
-            )
-            .await;
-            store.close().await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&admin)
-                .await
-                .unwrap();
-            Some(run)
-        });
-        if let Some(r) = pg {
-            r.print();
-            runs.push(r);
+        if !has_flag("no-postgres") {
+            let name = format!("server on PostgreSQL{suffix}");
+            if let Some(r) = rt.block_on(postgres(&pg_url, name, n, batch, secs, pace)) {
+                r.print();
+                runs.push(r);
+                println!("machine: {}", machine_note());
+            }
         }
-    }
 
-    let base = &runs[0];
-    for r in &runs[1..] {
-        println!(
-            "RESULT load_bench {}: {:.0} events/s (target >= 5000: {}), p50 {:.1} ms, p99 {:.1} ms \
-             (target <= 300 ms: {}); baseline {:.0} events/s, p99 {:.1} ms; baseline/server \
-             throughput ratio {:.1}x",
-            r.name,
-            r.rate(),
-            if r.rate() >= 5000.0 { "met" } else { "MISSED" },
-            r.p50,
-            r.p99,
-            if r.p99 <= 300.0 { "met" } else { "MISSED" },
-            base.rate(),
-            base.p99,
-            base.rate() / r.rate()
-        );
+        let base = &runs[0];
+        for r in &runs[1..] {
+            println!(
+                "RESULT load_bench {}: {:.0} events/s (target >= 5000: {}), p50 {:.1} ms, p99 \
+                 {:.1} ms (target <= 300 ms: {}); baseline {:.0} events/s, p99 {:.1} ms; \
+                 baseline/server throughput ratio {:.1}x",
+                r.name,
+                r.rate(),
+                if r.rate() >= 5000.0 { "met" } else { "MISSED" },
+                r.p50,
+                r.p99,
+                if r.p99 <= 300.0 { "met" } else { "MISSED" },
+                base.rate(),
+                base.p99,
+                base.rate() / r.rate()
+            );
+        }
     }
     println!("machine after: {}", machine_note());
 }

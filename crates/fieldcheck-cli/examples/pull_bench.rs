@@ -52,6 +52,7 @@ fn main() {
     let viewer = Viewer::new(user, &server.refs);
     let mut maker = EventMaker::new(&server.refs, server.actor("usr-vol-1"), "SEED");
     let mut rows: Vec<(String, String, String, String)> = Vec::with_capacity(n);
+    let refs = Arc::new(server.refs.clone());
     let mut left = n;
     while left > 0 {
         let k = left.min(500);
@@ -67,7 +68,7 @@ fn main() {
         }
         let ctx = AppendCtx {
             viewer: &viewer,
-            refs: &server.refs,
+            refs: &refs,
             now_ms: chrono::Utc::now().timestamp_millis(),
             max_future_ms: 300_000,
         };

@@ -27,7 +27,18 @@ pub struct EnrollRequest {
     /// Shown to the office in the device list, e.g. "Pixel 7 / 黄志强".
     #[serde(default)]
     pub device_name: String,
+    /// The bearer token the device asks for: a secret it generated itself (32–256 visible
+    /// ASCII characters from a CSPRNG; the server stores only its hash). It makes enrollment
+    /// idempotent: when the answer is lost, the same code with the same token and device,
+    /// while the code is still valid, answers the same enrollment again; the code with any
+    /// other token is refused as used. Without it the server makes up the token, and a lost
+    /// answer leaves the code used and the device unenrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
+
+/// Shortest and longest device-chosen token ([`EnrollRequest::token`]).
+pub const ENROLL_TOKEN_LEN: std::ops::RangeInclusive<usize> = 32..=256;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -20,9 +20,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fieldcheck_domain::reference::User;
 use fieldcheck_protocol::sync::{
-    BlobCheckRequest, BlobCheckResponse, BlobState, EnrollRequest, EnrollResponse, LoginRequest,
-    LoginResponse, MAX_PUSH_EVENTS, Me, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse,
-    ReferenceResponse,
+    BlobCheckRequest, BlobCheckResponse, BlobState, ENROLL_TOKEN_LEN, EnrollRequest,
+    EnrollResponse, LoginRequest, LoginResponse, MAX_PUSH_EVENTS, Me, PROTOCOL_HEADER,
+    PullResponse, PushRequest, PushResponse, ReferenceResponse,
 };
 use fieldcheck_protocol::{ApiError, ReferenceBundle};
 use serde::Deserialize;
@@ -314,7 +314,7 @@ fn now_ms() -> i64 {
     request_body = EnrollRequest,
     responses(
         (status = 200, description = "Device token (shown only now) and the user", body = EnrollResponse),
-        (status = 400, description = "Code unknown, expired or used (`enroll_code_invalid`) or bad body", body = ApiError),
+        (status = 400, description = "Code unknown, expired or used by another token (`enroll_code_invalid`) or bad body", body = ApiError),
         (status = 426, description = "Client protocol too old", body = ApiError),
     )
 )]
@@ -323,7 +323,19 @@ async fn enroll(
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ServerError> {
     let code = auth::normalize_enroll_code(&req.code);
-    let token = auth::new_token();
+    let token = match req.token {
+        Some(t) => {
+            if !ENROLL_TOKEN_LEN.contains(&t.len()) || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ServerError::Malformed(format!(
+                    "token must be {} to {} visible ASCII characters",
+                    ENROLL_TOKEN_LEN.start(),
+                    ENROLL_TOKEN_LEN.end()
+                )));
+            }
+            t
+        }
+        None => auth::new_token(),
+    };
     let enrolled = state
         .store
         .redeem_enroll_code(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,198 +13,15 @@ use common::*;
 use fieldcheck_domain::event::{EventBody, PhotoRef, PhotoRole, ProblemEdit, RejectReason};
 use fieldcheck_domain::reference::User;
 use fieldcheck_domain::{Event, EventOutcome};
-use fieldcheck_protocol::ApiError;
 use fieldcheck_protocol::sync::{
-    BlobCheckResponse, BlobState, CreateEnrollCodeResponse, EnrollResponse, LoginResponse,
-    PROTOCOL_HEADER, PushResponse, PushStatus,
+    BlobState, CreateEnrollCodeResponse, EnrollResponse, PROTOCOL_HEADER, PushStatus,
 };
 use fieldcheck_server::blobs::{BlobStore, ObjectBlobs};
-use fieldcheck_server::demo::{DEMO_PASSWORD, DemoLogin};
-use fieldcheck_server::{Config, Store};
+use fieldcheck_server::demo::DemoLogin;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
-
-const BODY_LIMIT: usize = 64 * 1024;
-const CHUNK_LIMIT: usize = 16 * 1024;
-const BLOB_LIMIT: u64 = 40 * 1024;
-
-fn test_config(dir: &Path) -> Config {
-    Config {
-        database_url: format!("sqlite://{}/fc.db", dir.display()),
-        blob_dir: dir.join("blobs"),
-        max_body_bytes: BODY_LIMIT,
-        max_chunk_bytes: CHUNK_LIMIT,
-        max_blob_bytes: BLOB_LIMIT,
-        ..Config::default()
-    }
-}
-
-struct Server {
-    base: String,
-    store: Arc<dyn Store>,
-    logins: Vec<DemoLogin>,
-    http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-fn client() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(PROTOCOL_HEADER, "1".parse().unwrap());
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
-
-impl Server {
-    /// A server over the SQLite file and blob directory in `dir`; `seed` imports the demo
-    /// city and issues codes (a restarted server does not).
-    async fn start(dir: &Path, blobs: Option<Arc<dyn BlobStore>>, seed: bool) -> Server {
-        let config = test_config(dir);
-        let store = fieldcheck_server::open_store(&config.database_url)
-            .await
-            .unwrap();
-        let logins = if seed {
-            fieldcheck_server::demo::seed(store.as_ref(), now_ms())
-                .await
-                .unwrap()
-        } else {
-            Vec::new()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let shutdown = async move {
-            let _ = rx.await;
-        };
-        let task = match blobs {
-            Some(b) => tokio::spawn(fieldcheck_server::serve_with(
-                config,
-                store.clone(),
-                b,
-                listener,
-                shutdown,
-            )),
-            None => tokio::spawn(fieldcheck_server::serve_with_store(
-                config,
-                store.clone(),
-                listener,
-                shutdown,
-            )),
-        };
-        Server {
-            base: format!("http://{addr}/api/v1"),
-            store,
-            logins,
-            http: client(),
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap().unwrap();
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn code_of(&self, user: &str) -> String {
-        self.logins
-            .iter()
-            .find(|l| l.user_id == user)
-            .unwrap()
-            .enroll_code
-            .clone()
-    }
-
-    async fn enroll(&self, user: &str) -> String {
-        let r = self
-            .http
-            .post(self.url("/enroll"))
-            .json(&json!({"code": self.code_of(user), "device_id": Uuid::now_v7()}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json::<EnrollResponse>().await.unwrap().token
-    }
-
-    async fn login(&self, user: &str) -> String {
-        let r = self
-            .http
-            .post(self.url("/login"))
-            .json(&json!({"username": user, "password": DEMO_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json::<LoginResponse>().await.unwrap().token
-    }
-
-    async fn push(&self, token: &str, events: Vec<Event>) -> PushResponse {
-        let r = self
-            .http
-            .post(self.url("/push"))
-            .bearer_auth(token)
-            .json(&json!({ "events": events }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.unwrap()
-    }
-
-    async fn put_chunk(
-        &self,
-        token: &str,
-        hash: &str,
-        offset: usize,
-        size: usize,
-        body: Vec<u8>,
-    ) -> reqwest::Response {
-        self.http
-            .put(self.url(&format!("/blobs/{hash}?offset={offset}&size={size}")))
-            .bearer_auth(token)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn blob_state(&self, token: &str, hash: &str) -> BlobState {
-        let c: BlobCheckResponse = self
-            .http
-            .post(self.url("/blobs/check"))
-            .bearer_auth(token)
-            .json(&json!({ "hashes": [hash] }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        c.blobs.into_iter().next().unwrap()
-    }
-}
-
-async fn api_error(r: reqwest::Response, status: StatusCode, code: &str) -> ApiError {
-    assert_eq!(r.status(), status);
-    let e: ApiError = r.json().await.expect("ApiError body");
-    assert_eq!(e.code, code, "{e:?}");
-    assert!(!e.message.is_empty());
-    e
-}
-
-fn sha(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 fn blob_data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
@@ -233,7 +50,7 @@ const ROUTES: &[(&str, &str)] = &[
 #[tokio::test]
 async fn openapi_document_parses_and_lists_every_route() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), None, true).await;
+    let s = Server::start_in(dir.path(), None, true).await;
     // Tools fetch it without the protocol header.
     let r = reqwest::get(s.url("/openapi.json")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -329,7 +146,7 @@ async fn openapi_document_parses_and_lists_every_route() {
 #[tokio::test]
 async fn admin_issues_enrollment_codes_rendered_as_qr() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), None, true).await;
+    let s = Server::start_in(dir.path(), None, true).await;
     let admin = s.login("usr-admin-1").await;
     let insp = s.enroll("usr-insp-1").await;
     let create = |token: String, body: Value| {
@@ -478,7 +295,7 @@ fn demo_writes_enrollment_qr_pngs() {
 #[tokio::test]
 async fn oversized_requests_are_413_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), None, true).await;
+    let s = Server::start_in(dir.path(), None, true).await;
     let tok = s.enroll("usr-vol-1").await;
 
     // A push body over the limit.
@@ -570,7 +387,7 @@ async fn oversized_requests_are_413_and_store_nothing() {
 #[tokio::test]
 async fn malformed_bodies_name_the_field_and_bad_tokens_are_401() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), None, true).await;
+    let s = Server::start_in(dir.path(), None, true).await;
     let tok = s.enroll("usr-insp-1").await;
     let post = |path: &str, token: Option<&str>, body: &str| {
         let mut r = s
@@ -670,7 +487,7 @@ async fn blobs_on_object_storage_resume_verify_and_serve() {
     let dir = tempfile::tempdir().unwrap();
     let mem = Arc::new(object_store::memory::InMemory::new());
     let blobs: Arc<dyn BlobStore> = Arc::new(ObjectBlobs::new(mem.clone(), "fc/blobs", "memory"));
-    let s = Server::start(dir.path(), Some(blobs.clone()), true).await;
+    let s = Server::start_in(dir.path(), Some(blobs.clone()), true).await;
     let tok = s.enroll("usr-insp-1").await;
     let data = blob_data(20_000);
     let hash = sha(&data);
@@ -907,7 +724,7 @@ fn by_whom(kind: &str) -> &'static str {
 #[tokio::test]
 async fn role_action_matrix_through_push() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), None, true).await;
+    let s = Server::start_in(dir.path(), None, true).await;
     let mut tokens = std::collections::HashMap::new();
     tokens.insert("usr-admin-1", s.login("usr-admin-1").await);
     for u in &CALLERS[1..] {
@@ -1019,7 +836,7 @@ async fn partial_upload_survives_server_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = blob_data(30_000);
     let hash = sha(&data);
-    let a = Server::start(dir.path(), None, true).await;
+    let a = Server::start_in(dir.path(), None, true).await;
     let tok = a.enroll("usr-insp-1").await;
     let r = a
         .put_chunk(&tok, &hash, 0, data.len(), data[..10_000].to_vec())
@@ -1048,7 +865,7 @@ async fn partial_upload_survives_server_restart() {
     drop(raw);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let b = Server::start(dir.path(), None, false).await;
+    let b = Server::start_in(dir.path(), None, false).await;
     let state = b.blob_state(&tok, &hash).await;
     assert_eq!(
         state,
@@ -1090,7 +907,7 @@ async fn partial_upload_survives_server_restart() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     b.stop().await;
-    let c = Server::start(dir.path(), None, false).await;
+    let c = Server::start_in(dir.path(), None, false).await;
     assert_eq!(c.blob_state(&tok, &hash2).await.offset, 5_000);
     let r = c
         .put_chunk(&tok, &hash2, 5_000, data2.len(), data2[5_000..].to_vec())

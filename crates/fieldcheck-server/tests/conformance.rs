@@ -25,7 +25,7 @@ async fn push_as(
     who: &str,
     events: Vec<fieldcheck_domain::Event>,
 ) -> fieldcheck_protocol::sync::PushResponse {
-    let refs = bundle();
+    let refs = Arc::new(bundle());
     let v = viewer(who);
     let ctx = AppendCtx {
         viewer: &v,
@@ -309,6 +309,102 @@ async fn concurrent_appends_are_gap_free(store: Arc<dyn Store>) {
     );
 }
 
+/// Concurrent pushes are group-committed; whatever batches end up together, the result is the
+/// fold of the set: out-of-order and duplicated events across batches, a refusal and an id
+/// reused for another record, on records new and already stored.
+async fn concurrent_batches_fold_like_serial_pushes(store: Arc<dyn Store>) {
+    use fieldcheck_domain::fold::fold_problem;
+    let admin = user("usr-admin-1");
+    let t = now_ms() - 60_000;
+    // An already stored record that the batches extend out of order.
+    let old = Uuid::now_v7();
+    let first = report(&admin, old, "c-dm", t);
+    push_as(store.as_ref(), "usr-admin-1", vec![first.clone()]).await;
+    let mut all = vec![first.clone()];
+    let mut batches: Vec<Vec<fieldcheck_domain::Event>> = Vec::new();
+    for j in 0..12i64 {
+        let p = if j == 0 { old } else { Uuid::now_v7() };
+        let base = t + j * 10;
+        let rep = if j == 0 {
+            first.clone()
+        } else {
+            report(&admin, p, "c-dm", base)
+        };
+        let file = filed(&admin, p, base + 1);
+        let disp = dispatched(&admin, p, "u-s-dj", base + 2);
+        // Closed straight from dispatched: rejected by the fold, wherever it arrives.
+        let close = closed(&admin, p, base + 3);
+        if j != 0 {
+            all.push(rep.clone());
+        }
+        all.extend([file.clone(), disp.clone(), close.clone()]);
+        // The latest event first, the earliest last, duplicates across batches.
+        batches.push(vec![close, rep.clone()]);
+        batches.push(vec![disp.clone(), rep.clone()]);
+        batches.push(vec![file, disp, rep]);
+    }
+    let tasks: Vec<_> = batches
+        .into_iter()
+        .map(|b| {
+            let store = store.clone();
+            tokio::spawn(async move { push_as(store.as_ref(), "usr-admin-1", b).await })
+        })
+        .collect();
+    for task in tasks {
+        let r = task.await.unwrap();
+        for res in &r.results {
+            assert!(
+                matches!(res.status, PushStatus::Applied | PushStatus::Duplicate),
+                "{res:?}"
+            );
+        }
+    }
+    assert_eq!(store.event_count().await.unwrap() as usize, all.len());
+    // An event id reused for another record is refused, next to an applied event.
+    let mut conflict = report(&admin, Uuid::now_v7(), "c-dm", t);
+    conflict.id = all[1].id;
+    let fresh = report(&admin, Uuid::now_v7(), "c-dm", t);
+    let fresh_id = fresh.id;
+    let r = push_as(store.as_ref(), "usr-admin-1", vec![conflict, fresh]).await;
+    assert!(
+        matches!(&r.results[0].status, PushStatus::Refused { code, .. } if code == refusal::ID_CONFLICT),
+        "{r:?}"
+    );
+    assert_eq!(r.results[1].status, PushStatus::Applied);
+    assert_eq!(store.event_count().await.unwrap() as usize, all.len() + 1);
+    // Replayed as one batch: every event a duplicate with the outcome of the fold of the set,
+    // and the state of every record is that fold's state.
+    let again = push_as(store.as_ref(), "usr-admin-1", all.clone()).await;
+    let mut by_record: std::collections::HashMap<Uuid, Vec<fieldcheck_domain::Event>> =
+        std::collections::HashMap::new();
+    for e in &all {
+        by_record.entry(e.entity_id).or_default().push(e.clone());
+    }
+    for (e, res) in all.iter().zip(&again.results) {
+        assert_eq!(res.event_id, e.id);
+        assert_eq!(res.status, PushStatus::Duplicate, "{res:?}");
+        let folded = fold_problem(&by_record[&e.entity_id]);
+        assert_eq!(res.outcome.as_ref(), folded.outcome(e.id), "{e:?}");
+        assert_eq!(
+            res.state.as_deref(),
+            folded.state.as_ref(),
+            "state of {}",
+            e.entity_id
+        );
+        let stored = store.problem(e.entity_id).await.unwrap();
+        assert_eq!(stored.as_ref(), folded.state.as_ref());
+        assert_eq!(stored.unwrap().status, ProblemStatus::Dispatched);
+    }
+    // The pull carries every event exactly once.
+    let (items, _) = pull_all(store.as_ref(), "usr-admin-1", 0, 7).await;
+    let ids = event_ids(&items);
+    let set: BTreeSet<Uuid> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), set.len());
+    let mut expected: BTreeSet<Uuid> = all.iter().map(|e| e.id).collect();
+    expected.insert(fresh_id);
+    assert_eq!(set, expected);
+}
+
 async fn users_tokens_and_enrollment(store: Arc<dyn Store>) {
     let u = user("usr-insp-1");
     store.put_user(&u, Some("hash")).await.unwrap();
@@ -442,6 +538,7 @@ conformance!(
     pull_pages_with_cursor,
     pull_is_filtered_by_scope,
     concurrent_appends_are_gap_free,
+    concurrent_batches_fold_like_serial_pushes,
     users_tokens_and_enrollment,
     blobs_and_reference_versions,
 );

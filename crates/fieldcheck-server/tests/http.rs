@@ -2,157 +2,21 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 use fieldcheck_domain::event::EventBody;
-use fieldcheck_protocol::ApiError;
 use fieldcheck_protocol::sync::{
-    BlobCheckResponse, BlobState, EnrollResponse, LoginResponse, Me, PROTOCOL_HEADER, PullItem,
-    PullResponse, PushResponse, PushStatus, ReferenceResponse,
+    BlobCheckResponse, BlobState, EnrollResponse, Me, PROTOCOL_HEADER, PullItem, PushResponse,
+    PushStatus, ReferenceResponse,
 };
-use fieldcheck_server::demo::{DEMO_PASSWORD, DemoLogin};
+use fieldcheck_server::demo::DEMO_PASSWORD;
 use fieldcheck_server::policy::refusal;
-use fieldcheck_server::{Config, Store};
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
-
-const BODY_LIMIT: usize = 64 * 1024;
-
-struct Server {
-    base: String,
-    store: Arc<dyn Store>,
-    logins: Vec<DemoLogin>,
-    http: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            database_url: format!("sqlite://{}/fc.db", dir.path().display()),
-            blob_dir: dir.path().join("blobs"),
-            max_body_bytes: BODY_LIMIT,
-            ..Config::default()
-        };
-        let store = fieldcheck_server::open_store(&config.database_url)
-            .await
-            .unwrap();
-        let logins = fieldcheck_server::demo::seed(store.as_ref(), now_ms())
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(fieldcheck_server::serve_with_store(
-            config,
-            store.clone(),
-            listener,
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(PROTOCOL_HEADER, "1".parse().unwrap());
-        Server {
-            base: format!("http://{addr}/api/v1"),
-            store,
-            logins,
-            http: reqwest::Client::builder()
-                .default_headers(headers)
-                .build()
-                .unwrap(),
-            stop: Some(tx),
-            task: Some(task),
-            _dir: dir,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn code_of(&self, user: &str) -> String {
-        self.logins
-            .iter()
-            .find(|l| l.user_id == user)
-            .unwrap()
-            .enroll_code
-            .clone()
-    }
-
-    /// Enrolls a device for `user` with the demo code; returns the token.
-    async fn enroll(&self, user: &str) -> String {
-        let r = self
-            .http
-            .post(self.url("/enroll"))
-            .json(&json!({"code": self.code_of(user), "device_id": Uuid::now_v7(), "device_name": "test"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json::<EnrollResponse>().await.unwrap().token
-    }
-
-    async fn login(&self, user: &str) -> String {
-        let r = self
-            .http
-            .post(self.url("/login"))
-            .json(&json!({"username": user, "password": DEMO_PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json::<LoginResponse>().await.unwrap().token
-    }
-
-    async fn push(&self, token: &str, events: Vec<fieldcheck_domain::Event>) -> PushResponse {
-        let r = self
-            .http
-            .post(self.url("/push"))
-            .bearer_auth(token)
-            .json(&json!({ "events": events }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.unwrap()
-    }
-
-    async fn pull(&self, token: &str, since: u64) -> PullResponse {
-        let r = self
-            .http
-            .get(self.url(&format!("/pull?since={since}&limit=100")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.unwrap()
-    }
-}
-
-async fn api_error(r: reqwest::Response, status: StatusCode, code: &str) -> ApiError {
-    assert_eq!(r.status(), status);
-    let e: ApiError = r.json().await.expect("ApiError body");
-    assert_eq!(e.code, code, "{e:?}");
-    assert!(!e.message.is_empty());
-    e
-}
 
 #[tokio::test]
 async fn enroll_good_expired_and_reused_codes() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let dev = Uuid::now_v7();
     let code = s.code_of("usr-insp-1");
     let r = s
@@ -212,9 +76,100 @@ async fn enroll_good_expired_and_reused_codes() {
     s.stop().await;
 }
 
+/// The answer to an enrollment is lost: the device retries with the same code and its own
+/// token and gets the same enrollment; another device with the same code is refused.
+#[tokio::test]
+async fn enrollment_with_a_device_token_survives_a_lost_answer() {
+    let s = Server::start_temp().await;
+    let dev = Uuid::now_v7();
+    let code = s.code_of("usr-insp-1");
+    let token = "t".repeat(20) + &Uuid::new_v4().simple().to_string();
+    let body = json!({"code": code, "device_id": dev, "device_name": "Pixel", "token": token});
+    // First attempt: the server commits, the answer never arrives (we drop it).
+    let first = s
+        .http
+        .post(s.url("/enroll"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: EnrollResponse = first.json().await.unwrap();
+    assert_eq!(first.token, token);
+    // The retry: same code, token and device -> the same enrollment.
+    let again = s
+        .http
+        .post(s.url("/enroll"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: EnrollResponse = again.json().await.unwrap();
+    assert_eq!(again.token, token);
+    assert_eq!(again.user.id, "usr-insp-1");
+    assert_eq!(again.device_tag, first.device_tag);
+    let me: Me = s
+        .http
+        .get(s.url("/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me.device_id, Some(dev));
+    // Another device (or token) with the same code: refused as used.
+    let other_token = "o".repeat(40);
+    for (device, tok) in [
+        (Uuid::now_v7(), token.as_str()),
+        (dev, other_token.as_str()),
+    ] {
+        let r = s
+            .http
+            .post(s.url("/enroll"))
+            .json(&json!({"code": code, "device_id": device, "token": tok}))
+            .send()
+            .await
+            .unwrap();
+        api_error(r, StatusCode::BAD_REQUEST, "enroll_code_invalid").await;
+    }
+    // The refused attempts created no token.
+    let r = s
+        .http
+        .get(s.url("/me"))
+        .bearer_auth(&other_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A short or non-ASCII token is a bad request and does not use up a code.
+    let fresh = s.code_of("usr-vol-1");
+    for bad in ["short", &"密".repeat(40)] {
+        let r = s
+            .http
+            .post(s.url("/enroll"))
+            .json(&json!({"code": fresh, "device_id": Uuid::now_v7(), "token": bad}))
+            .send()
+            .await
+            .unwrap();
+        api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
+    }
+    let ok = s
+        .http
+        .post(s.url("/enroll"))
+        .json(&json!({"code": fresh, "device_id": Uuid::now_v7()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_or_absent_token_is_401_and_old_protocol_is_426() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let r = s.http.get(s.url("/me")).send().await.unwrap();
     api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let r = s
@@ -252,7 +207,7 @@ async fn wrong_or_absent_token_is_401_and_old_protocol_is_426() {
 
 #[tokio::test]
 async fn login_works_and_is_rate_limited() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let token = s.login("usr-admin-1").await;
     let r = s
         .http
@@ -288,7 +243,7 @@ async fn login_works_and_is_rate_limited() {
 
 #[tokio::test]
 async fn push_pull_round_trip() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let vol = s.enroll("usr-vol-1").await;
     let admin = s.login("usr-admin-1").await;
     let handler = s.enroll("usr-hdl-1").await;
@@ -346,7 +301,7 @@ fn refused_code(r: &PushResponse, i: usize) -> String {
 
 #[tokio::test]
 async fn role_and_scope_refusals_through_push() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let admin = s.login("usr-admin-1").await;
     let vol = s.enroll("usr-vol-1").await;
     let insp2 = s.enroll("usr-insp-2").await;
@@ -421,7 +376,7 @@ async fn role_and_scope_refusals_through_push() {
 
 #[tokio::test]
 async fn malformed_and_oversized_requests_are_clear_4xx_and_store_nothing() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let admin = s.login("usr-admin-1").await;
     let send = |body: Vec<u8>| {
         s.http
@@ -458,13 +413,9 @@ async fn malformed_and_oversized_requests_are_clear_4xx_and_store_nothing() {
     s.stop().await;
 }
 
-fn sha(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 #[tokio::test]
 async fn blobs_resume_verify_and_reject_bad_ids() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let tok = s.enroll("usr-insp-1").await;
     let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
     let hash = sha(&data);
@@ -580,7 +531,7 @@ async fn blobs_resume_verify_and_reject_bad_ids() {
 
 #[tokio::test]
 async fn reference_data_is_versioned() {
-    let s = Server::start().await;
+    let s = Server::start_temp().await;
     let tok = s.enroll("usr-vol-2").await;
     let r: ReferenceResponse = s
         .http

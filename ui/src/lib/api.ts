@@ -1,5 +1,6 @@
 // Typed commands over the transport. Shapes follow the Rust types (serde, snake_case).
 import { transport } from './transport'
+import type { Progress } from './sync'
 
 export interface Text {
   zh: string
@@ -254,6 +255,38 @@ export interface NewProblem {
   severity?: Severity
   photos: string[]
 }
+export interface SyncReport {
+  pushed: number
+  duplicates: number
+  refused: unknown[]
+  rejected: unknown[]
+  photos_uploaded: number
+  photo_bytes_uploaded: number
+  photos_failed: [string, string][]
+  events_pulled: number
+}
+export interface SyncStatus {
+  enrolled: boolean
+  server: string | null
+  user_id: string | null
+  pending_records: number
+  pending_photos: number
+  running: boolean
+  progress: Progress | null
+  started_at_ms: number | null
+  finished_at_ms: number | null
+  last_success_ms: number | null
+  last_report: SyncReport | null
+  last_error: { code: string; message: string } | null
+}
+export interface EnrollResult {
+  server: string
+  user: User
+  device_tag: string
+  reference_version: number | null
+  reference_error: string | null
+  me: Me
+}
 export type ProblemAction = { action: string } & Record<string, unknown>
 
 const c = <T>(cmd: string, args: Record<string, unknown> = {}) => transport().call<T>(cmd, args)
@@ -284,6 +317,10 @@ export const api = {
   problem: (id: string) => c<ProblemDetail>('problem', { id }),
   ledger: (query: ProblemQuery, mine = false) => c<Page<LedgerRow>>('ledger', { query, mine }),
   settings: () => c<Settings>('settings'),
+  enroll: (server: string, code: string) => c<EnrollResult>('enroll', { server, code }),
+  unenroll: (discard_pending = false) => c<SyncStatus>('unenroll', { discard_pending }),
+  syncStart: () => c<SyncStatus>('sync_start'),
+  syncStatus: () => c<SyncStatus>('sync_status'),
   demoSeed: () => c<{ created: number; me: Me }>('demo_seed'),
   uploadPhoto: (file: Blob) => transport().uploadPhoto<PhotoInfo>(file),
   photoUrl: (hash: string, size: 'display' | 'thumb' = 'thumb') => transport().photoUrl(hash, size),

@@ -123,6 +123,7 @@ impl Server {
                 code,
                 device_id: Uuid::now_v7(),
                 device_name: "bench".into(),
+                token: None,
             })
             .send()
             .await

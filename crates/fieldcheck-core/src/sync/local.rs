@@ -310,6 +310,20 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Photos of this device's records that the server does not have yet, whether or not
+    /// their records have been pushed (the upload queue holds only the pushed ones).
+    pub fn photos_to_upload(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM photos p
+             WHERE p.uploaded_at IS NULL AND EXISTS (
+                 SELECT 1 FROM photo_links l JOIN events e ON e.id = l.event_id
+                 WHERE l.photo_hash = p.hash AND e.origin = 'local' AND e.refused = 0)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     pub(crate) fn mark_photo_uploaded(&mut self, hash: &str) -> Result<()> {
         self.conn
             .prepare_cached("UPDATE photos SET uploaded_at = ?2 WHERE hash = ?1")?
@@ -377,6 +391,20 @@ impl Store {
             )?);
         }
         Ok(out)
+    }
+
+    /// Forgets the enrollment (server, token, user, pull cursor, reference version) in one
+    /// transaction; records stay on the device. Callers decide what to do about an outbox
+    /// that is not empty (those events could never be pushed without an enrollment).
+    pub fn unenroll(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for key in [SERVER, TOKEN, USER, CURSOR, REF_VERSION] {
+            tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The user this device is enrolled for, from reference data if known.

@@ -384,10 +384,18 @@ pub async fn enroll(
         retry: opts.retry.clone(),
         cancel: CancellationToken::new(),
     };
+    // The device makes its own token, so a retry after a lost answer (same code, same token)
+    // gets the same enrollment instead of "code already used".
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let req = EnrollRequest {
         code: code.trim().to_owned(),
         device_id,
         device_name: opts.device_name.clone(),
+        token: Some(token),
     };
     let (resp, _, _): (EnrollResponse, _, _) = http
         .call(Method::POST, "/enroll", &Body::json(&req)?)

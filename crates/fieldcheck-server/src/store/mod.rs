@@ -1,8 +1,10 @@
 //! Storage: one trait, two backends (SQLite, PostgreSQL) chosen by URL scheme.
 //!
 //! Everything that must be atomic with the event log (deduplication, authorization against
-//! the record's current scope, the fold, projections) happens inside one write transaction per
-//! push batch, so a retried or concurrent batch can never double an event or interleave folds.
+//! the record's current scope, the fold, projections) happens inside one write transaction,
+//! so a retried or concurrent batch can never double an event or interleave folds. Concurrent
+//! pushes are group-committed: one writer applies every queued batch, in order, in one
+//! transaction (`push.rs`), with the same result as applying them one after another.
 
 use std::sync::Arc;
 
@@ -16,6 +18,8 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::policy::Viewer;
 
+mod batch;
+pub(crate) mod push;
 mod sql;
 
 pub use sql::{PgStore, SqliteStore};
@@ -24,7 +28,7 @@ pub use sql::{PgStore, SqliteStore};
 /// templates for inspections) and the clock for the HLC clamp.
 pub struct AppendCtx<'a> {
     pub viewer: &'a Viewer,
-    pub refs: &'a ReferenceBundle,
+    pub refs: &'a Arc<ReferenceBundle>,
     pub now_ms: i64,
     pub max_future_ms: i64,
 }
@@ -96,8 +100,10 @@ pub trait Store: Send + Sync {
         code_hash: &str,
         now_ms: i64,
     ) -> Result<Option<String>, StoreError>;
-    /// Marks the code used and creates the device token in one transaction; `None` when the
-    /// code is unknown, expired or used.
+    /// Marks the code used (remembering `token_hash`) and creates the device token in one
+    /// transaction. A repeat of an enrollment that succeeded — the same code, token and
+    /// device, the code not yet expired — answers the same enrollment again and changes
+    /// nothing. `None` when the code is unknown, expired, or used with another token.
     async fn redeem_enroll_code(
         &self,
         code_hash: &str,

@@ -1,6 +1,7 @@
 //! The two sqlx backends. The SQL is the same text on both (`$n` placeholders, `ON CONFLICT`,
 //! `RETURNING`, integers for times, JSON as text), so one macro body implements [`Store`] for
-//! each; only opening a write transaction differs:
+//! each; only opening a write transaction differs. Pushes go through the group commit
+//! (`push.rs`), whose set-oriented statements differ per backend (`batch.rs`).
 //!
 //! * SQLite: `BEGIN IMMEDIATE` takes the write lock up front (a deferred transaction that reads
 //!   and then writes could fail to upgrade under concurrency).
@@ -10,34 +11,34 @@
 //!   allocates and commits its seqs before the next batch allocates any, so what a reader sees
 //!   is always a prefix of the log (rolled-back batches leave harmless holes that never fill).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fieldcheck_domain::Hlc;
-use fieldcheck_domain::event::{EntityKind, Event, EventOutcome};
-use fieldcheck_domain::fold::{fold_inspection, fold_problem};
+use fieldcheck_domain::event::Event;
 use fieldcheck_domain::problem::Problem;
 use fieldcheck_domain::reference::User;
 use fieldcheck_protocol::ReferenceBundle;
-use fieldcheck_protocol::sync::{
-    BlobState, PullItem, PullResponse, PushResponse, PushResult, PushStatus,
-};
+use fieldcheck_protocol::sync::{BlobState, PullItem, PullResponse, PushResponse};
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
+use super::batch::{PgBatch, SqliteBatch};
+use super::push::{self, GroupCommit};
 use super::{AppendCtx, Enrolled, Store, StoredUser, TokenInfo};
 use crate::error::StoreError;
-use crate::policy::{Refused, ScopeAttrs, Viewer, refusal};
+use crate::policy::{ScopeAttrs, Viewer};
 
 /// Key of the advisory lock that serialises appends on PostgreSQL ("FCEV").
-const APPEND_LOCK_KEY: i64 = 0x4643_4556;
+pub(crate) const APPEND_LOCK_KEY: i64 = 0x4643_4556;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    group: Arc<GroupCommit>,
 }
 
 impl SqliteStore {
@@ -62,7 +63,14 @@ impl SqliteStore {
         sqlx::migrate!("../../migrations/server-sqlite")
             .run(&pool)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            group: Arc::default(),
+        })
+    }
+
+    fn batch(&self) -> SqliteBatch {
+        SqliteBatch(self.pool.clone())
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
@@ -72,6 +80,7 @@ impl SqliteStore {
 
 pub struct PgStore {
     pool: PgPool,
+    group: Arc<GroupCommit>,
 }
 
 impl PgStore {
@@ -90,11 +99,18 @@ impl PgStore {
         sqlx::migrate!("../../migrations/server-postgres")
             .run(&pool)
             .await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            group: Arc::default(),
+        })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn batch(&self) -> PgBatch {
+        PgBatch(self.pool.clone())
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
@@ -115,83 +131,7 @@ fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(s).map_err(|e| corrupt("uuid", e))
 }
 
-fn parse_hlc(s: &str) -> Result<Hlc, StoreError> {
-    s.parse::<Hlc>().map_err(|e| corrupt("hlc", e.0))
-}
-
-fn refused_result(id: Uuid, r: Refused) -> PushResult {
-    PushResult {
-        event_id: id,
-        status: PushStatus::Refused {
-            code: r.code.to_owned(),
-            message: r.message,
-        },
-        outcome: None,
-        hlc: None,
-        state: None,
-    }
-}
-
-/// The fold of one record, reduced to what the store writes back.
-struct Refolded {
-    outcomes: Vec<(Uuid, EventOutcome)>,
-    problem: Option<Problem>,
-    inspection: Option<fieldcheck_domain::inspection::Inspection>,
-    attrs: ScopeAttrs,
-}
-
-/// Folds a record's full event set with exactly the domain's fold and derives its scope.
-fn refold(kind: EntityKind, events: &[Event], refs: &ReferenceBundle) -> Refolded {
-    match kind {
-        EntityKind::Problem => {
-            let folded = fold_problem(events);
-            let attrs = folded
-                .state
-                .as_ref()
-                .map(|p| ScopeAttrs {
-                    district: p.district_id.clone(),
-                    unit: p.unit_id.clone(),
-                    owner: Some(p.reporter.clone()),
-                })
-                .unwrap_or_default();
-            Refolded {
-                outcomes: folded.outcomes,
-                problem: folded.state,
-                inspection: None,
-                attrs,
-            }
-        }
-        EntityKind::Inspection => {
-            let folded = fold_inspection(events, |id, version| {
-                refs.templates
-                    .iter()
-                    .find(|t| t.id == id && t.version == version)
-                    .cloned()
-            });
-            let attrs = folded
-                .state
-                .as_ref()
-                .map(|i| ScopeAttrs {
-                    district: refs
-                        .points
-                        .iter()
-                        .find(|p| p.id == i.point_id)
-                        .map(|p| p.district_id.clone()),
-                    unit: None,
-                    owner: Some(i.inspector.clone()),
-                })
-                .unwrap_or_default();
-            Refolded {
-                outcomes: folded.outcomes,
-                problem: None,
-                inspection: folded.state,
-                attrs,
-            }
-        }
-    }
-}
-
-fn attrs_from_row<R: Row>(row: &R) -> ScopeAttrs
+pub(super) fn attrs_from_row<R: Row>(row: &R) -> ScopeAttrs
 where
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
@@ -216,235 +156,12 @@ macro_rules! impl_store {
                 events: Vec<Event>,
                 ctx: &AppendCtx<'_>,
             ) -> Result<PushResponse, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let mut results = Vec::with_capacity(events.len());
-                let mut photo_hashes: Vec<String> = Vec::new();
-                for ev in events {
-                    let id_text = ev.id.to_string();
-                    let entity_text = ev.entity_id.to_string();
-                    // 1. Replays: the stored result, never a second copy.
-                    let stored = sqlx::query(
-                        "SELECT entity_id, hlc, outcome FROM events WHERE event_id = $1",
-                    )
-                    .bind(&id_text)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(row) = stored {
-                        let entity: String = row.get("entity_id");
-                        if entity != entity_text {
-                            results.push(refused_result(
-                                ev.id,
-                                Refused {
-                                    code: refusal::ID_CONFLICT,
-                                    message: format!(
-                                        "event id {} is already stored for another record",
-                                        ev.id
-                                    ),
-                                },
-                            ));
-                            continue;
-                        }
-                        let outcome: String = row.get("outcome");
-                        let hlc: String = row.get("hlc");
-                        results.push(PushResult {
-                            event_id: ev.id,
-                            status: PushStatus::Duplicate,
-                            outcome: Some(serde_json::from_str(&outcome)?),
-                            hlc: Some(parse_hlc(&hlc)?),
-                            state: None,
-                        });
-                        continue;
-                    }
-                    // 2. Authorization against the record as it stands now.
-                    let latest = sqlx::query(
-                        "SELECT entity_kind, scope_district, scope_unit, scope_owner FROM events \
-                         WHERE entity_id = $1 ORDER BY seq DESC LIMIT 1",
-                    )
-                    .bind(&entity_text)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let current = latest.as_ref().map(attrs_from_row);
-                    let kind = match &latest {
-                        Some(row) => {
-                            let k: String = row.get("entity_kind");
-                            EntityKind::parse(&k).ok_or_else(|| corrupt("entity kind", &k))?
-                        }
-                        None => ev.entity(),
-                    };
-                    if kind != ev.entity() {
-                        results.push(refused_result(
-                            ev.id,
-                            Refused {
-                                code: refusal::INVALID_EVENT,
-                                message: format!(
-                                    "{} is a {}, not a {}",
-                                    ev.entity_id,
-                                    kind.as_str(),
-                                    ev.entity().as_str()
-                                ),
-                            },
-                        ));
-                        continue;
-                    }
-                    if let Err(r) = ctx.viewer.authorize(&ev, current.as_ref(), ctx.refs) {
-                        results.push(refused_result(ev.id, r));
-                        continue;
-                    }
-                    // 3. Append with the clamped clock.
-                    let mut ev = ev;
-                    ev.hlc = ev.hlc.clamped(ctx.now_ms, ctx.max_future_ms);
-                    photo_hashes.extend(ev.photos.iter().map(|p| p.hash.clone()));
-                    let body = serde_json::to_string(&ev)?;
-                    let seq: i64 = sqlx::query_scalar(
-                        "INSERT INTO events (event_id, entity_id, entity_kind, hlc, body, outcome, \
-                         device, actor, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, '{}', $6, $7, $8) RETURNING seq",
-                    )
-                    .bind(&id_text)
-                    .bind(&entity_text)
-                    .bind(kind.as_str())
-                    .bind(ev.hlc.to_string())
-                    .bind(&body)
-                    .bind(&ev.device)
-                    .bind(&ev.actor)
-                    .bind(ctx.now_ms)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    // 4. Refold the whole record: a late event may change the outcome of
-                    // events stored before it (the fold is a function of the set).
-                    let rows = sqlx::query(
-                        "SELECT body, outcome FROM events WHERE entity_id = $1 ORDER BY seq",
-                    )
-                    .bind(&entity_text)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    let mut all = Vec::with_capacity(rows.len());
-                    let mut old_outcomes = HashMap::with_capacity(rows.len());
-                    for row in &rows {
-                        let body: String = row.get("body");
-                        let e: Event = serde_json::from_str(&body)?;
-                        old_outcomes.insert(e.id, row.get::<String, _>("outcome"));
-                        all.push(e);
-                    }
-                    let folded = refold(kind, &all, ctx.refs);
-                    let mut mine = None;
-                    for (eid, outcome) in &folded.outcomes {
-                        let text = serde_json::to_string(outcome)?;
-                        if *eid == ev.id {
-                            mine = Some(outcome.clone());
-                        }
-                        if old_outcomes.get(eid) != Some(&text) {
-                            sqlx::query("UPDATE events SET outcome = $1 WHERE event_id = $2")
-                                .bind(&text)
-                                .bind(eid.to_string())
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                    }
-                    let a = &folded.attrs;
-                    sqlx::query(
-                        "UPDATE events SET scope_district = $1, scope_unit = $2, scope_owner = $3 \
-                         WHERE seq = $4",
-                    )
-                    .bind(&a.district)
-                    .bind(&a.unit)
-                    .bind(&a.owner)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                    // 5. Projections.
-                    if let Some(p) = &folded.problem {
-                        sqlx::query(
-                            "INSERT INTO problems (id, code, status, district_id, unit_id, \
-                             reporter, state, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                             ON CONFLICT (id) DO UPDATE SET code = excluded.code, \
-                             status = excluded.status, district_id = excluded.district_id, \
-                             unit_id = excluded.unit_id, reporter = excluded.reporter, \
-                             state = excluded.state, last_seq = excluded.last_seq",
-                        )
-                        .bind(&entity_text)
-                        .bind(&p.code)
-                        .bind(p.status.as_str())
-                        .bind(&p.district_id)
-                        .bind(&p.unit_id)
-                        .bind(&p.reporter)
-                        .bind(serde_json::to_string(p)?)
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    if let Some(i) = &folded.inspection {
-                        sqlx::query(
-                            "INSERT INTO inspections (id, point_id, district_id, inspector, \
-                             status, state, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                             ON CONFLICT (id) DO UPDATE SET point_id = excluded.point_id, \
-                             district_id = excluded.district_id, inspector = excluded.inspector, \
-                             status = excluded.status, state = excluded.state, \
-                             last_seq = excluded.last_seq",
-                        )
-                        .bind(&entity_text)
-                        .bind(&i.point_id)
-                        .bind(&a.district)
-                        .bind(&i.inspector)
-                        .bind(i.status.as_str())
-                        .bind(serde_json::to_string(i)?)
-                        .bind(seq)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    results.push(PushResult {
-                        event_id: ev.id,
-                        status: PushStatus::Applied,
-                        outcome: mine,
-                        hlc: Some(ev.hlc.clone()),
-                        state: None,
-                    });
-                }
-                // The state after the whole batch, for every problem the batch touched.
-                let mut states: HashMap<Uuid, Option<Problem>> = HashMap::new();
-                for r in &mut results {
-                    if matches!(r.status, PushStatus::Refused { .. }) {
-                        continue;
-                    }
-                    let entity: String = sqlx::query_scalar(
-                        "SELECT entity_id FROM events WHERE event_id = $1",
-                    )
-                    .bind(r.event_id.to_string())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let entity = parse_uuid(&entity)?;
-                    if !states.contains_key(&entity) {
-                        let state: Option<String> =
-                            sqlx::query_scalar("SELECT state FROM problems WHERE id = $1")
-                                .bind(entity.to_string())
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        let p = match state {
-                            Some(s) => Some(serde_json::from_str::<Problem>(&s)?),
-                            None => None,
-                        };
-                        states.insert(entity, p);
-                    }
-                    r.state = states[&entity].clone().map(Box::new);
-                }
-                photo_hashes.sort();
-                photo_hashes.dedup();
-                let mut missing_blobs = Vec::new();
-                for h in photo_hashes {
-                    let complete: Option<bool> =
-                        sqlx::query_scalar("SELECT complete FROM blobs WHERE hash = $1")
-                            .bind(&h)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if complete != Some(true) {
-                        missing_blobs.push(h);
-                    }
-                }
-                tx.commit().await?;
-                Ok(PushResponse {
-                    results,
-                    missing_blobs,
-                })
+                push::submit(
+                    self.batch(),
+                    self.group.clone(),
+                    push::JobInput::new(events, ctx)?,
+                )
+                .await
             }
 
             async fn pull(
@@ -630,17 +347,39 @@ macro_rules! impl_store {
                 // The conditional UPDATE is the one-time check: two concurrent redemptions
                 // cannot both match `used_at IS NULL`.
                 let user_id: Option<String> = sqlx::query_scalar(
-                    "UPDATE enroll_codes SET used_at = $1 WHERE code_hash = $2 \
+                    "UPDATE enroll_codes SET used_at = $1, token_hash = $3 WHERE code_hash = $2 \
                      AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
                 )
                 .bind(now_ms)
                 .bind(code_hash)
+                .bind(token_hash)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some(user_id) = user_id else {
-                    return Ok(None);
-                };
                 let dev = device_id.to_string();
+                let Some(user_id) = user_id else {
+                    // A retry whose first answer was lost: same code, token and device.
+                    let again = sqlx::query(
+                        "SELECT t.user_id, t.device_tag FROM enroll_codes c \
+                         JOIN tokens t ON t.token_hash = c.token_hash \
+                         WHERE c.code_hash = $1 AND c.token_hash = $2 AND c.expires_at > $3 \
+                         AND t.device_id = $4",
+                    )
+                    .bind(code_hash)
+                    .bind(token_hash)
+                    .bind(now_ms)
+                    .bind(&dev)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    return Ok(match again {
+                        Some(row) => Some(Enrolled {
+                            user_id: row.get("user_id"),
+                            device_tag: row
+                                .get::<Option<String>, _>("device_tag")
+                                .unwrap_or_default(),
+                        }),
+                        None => None,
+                    });
+                };
                 let existing: Option<String> =
                     sqlx::query_scalar("SELECT tag FROM devices WHERE device_id = $1")
                         .bind(&dev)

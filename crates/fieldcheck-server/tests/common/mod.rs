@@ -1,4 +1,5 @@
-//! Shared test helpers: stores on both backends, demo users, event builders.
+//! Shared test helpers: stores on both backends, demo users, event builders, and a server on
+//! a 127.0.0.1 port driven over real HTTP (`http.rs`, `api_more.rs`).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -181,4 +182,253 @@ pub fn rectified(u: &User, entity: Uuid, ms: i64, photo: &str) -> Event {
 
 pub fn closed(u: &User, entity: Uuid, ms: i64) -> Event {
     ev(u, entity, ms, EventBody::ProblemClosed { note: None })
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server over real HTTP.
+
+/// JSON body limit of the test servers (small, so the limit tests stay fast).
+pub const BODY_LIMIT: usize = 64 * 1024;
+pub const CHUNK_LIMIT: usize = 16 * 1024;
+pub const BLOB_LIMIT: u64 = 40 * 1024;
+
+/// The configuration of [`Server::start_in`]: SQLite file and blobs in `dir`, small limits.
+pub fn test_config(dir: &std::path::Path) -> fieldcheck_server::Config {
+    fieldcheck_server::Config {
+        database_url: format!("sqlite://{}/fc.db", dir.display()),
+        blob_dir: dir.join("blobs"),
+        max_body_bytes: BODY_LIMIT,
+        max_chunk_bytes: CHUNK_LIMIT,
+        max_blob_bytes: BLOB_LIMIT,
+        ..fieldcheck_server::Config::default()
+    }
+}
+
+/// A reqwest client that sends the protocol header on every request.
+pub fn http_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        fieldcheck_protocol::sync::PROTOCOL_HEADER,
+        "1".parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+pub struct Server {
+    /// `http://127.0.0.1:<port>/api/v1`
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub logins: Vec<fieldcheck_server::demo::DemoLogin>,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A seeded server in a fresh temporary directory: 64 KiB JSON bodies, default blob limits.
+    pub async fn start_temp() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let config = fieldcheck_server::Config {
+            database_url: format!("sqlite://{}/fc.db", dir.path().display()),
+            blob_dir: dir.path().join("blobs"),
+            max_body_bytes: BODY_LIMIT,
+            ..fieldcheck_server::Config::default()
+        };
+        let mut s = Server::start_with(config, None, true).await;
+        s._dir = Some(dir);
+        s
+    }
+
+    /// A server over the SQLite file and blob directory in `dir` ([`test_config`]); `seed`
+    /// imports the demo city and issues codes (a restarted server does not).
+    pub async fn start_in(
+        dir: &std::path::Path,
+        blobs: Option<Arc<dyn fieldcheck_server::blobs::BlobStore>>,
+        seed: bool,
+    ) -> Server {
+        Server::start_with(test_config(dir), blobs, seed).await
+    }
+
+    pub async fn start_with(
+        config: fieldcheck_server::Config,
+        blobs: Option<Arc<dyn fieldcheck_server::blobs::BlobStore>>,
+        seed: bool,
+    ) -> Server {
+        let store = fieldcheck_server::open_store(&config.database_url)
+            .await
+            .unwrap();
+        let logins = if seed {
+            fieldcheck_server::demo::seed(store.as_ref(), now_ms())
+                .await
+                .unwrap()
+        } else {
+            Vec::new()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        let task = match blobs {
+            Some(b) => tokio::spawn(fieldcheck_server::serve_with(
+                config,
+                store.clone(),
+                b,
+                listener,
+                shutdown,
+            )),
+            None => tokio::spawn(fieldcheck_server::serve_with_store(
+                config,
+                store.clone(),
+                listener,
+                shutdown,
+            )),
+        };
+        Server {
+            base: format!("http://{addr}/api/v1"),
+            store,
+            logins,
+            http: http_client(),
+            stop: Some(tx),
+            task,
+            _dir: None,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        (&mut self.task).await.unwrap().unwrap();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn code_of(&self, user: &str) -> String {
+        self.logins
+            .iter()
+            .find(|l| l.user_id == user)
+            .unwrap()
+            .enroll_code
+            .clone()
+    }
+
+    /// Enrolls a device for `user` with the demo code; returns the token.
+    pub async fn enroll(&self, user: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/enroll"))
+            .json(&serde_json::json!({"code": self.code_of(user), "device_id": Uuid::now_v7(), "device_name": "test"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        r.json::<fieldcheck_protocol::sync::EnrollResponse>()
+            .await
+            .unwrap()
+            .token
+    }
+
+    pub async fn login(&self, user: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/login"))
+            .json(&serde_json::json!({"username": user, "password": fieldcheck_server::demo::DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        r.json::<fieldcheck_protocol::sync::LoginResponse>()
+            .await
+            .unwrap()
+            .token
+    }
+
+    pub async fn push(
+        &self,
+        token: &str,
+        events: Vec<Event>,
+    ) -> fieldcheck_protocol::sync::PushResponse {
+        let r = self
+            .http
+            .post(self.url("/push"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "events": events }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    pub async fn pull(&self, token: &str, since: u64) -> fieldcheck_protocol::sync::PullResponse {
+        let r = self
+            .http
+            .get(self.url(&format!("/pull?since={since}&limit=100")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    pub async fn put_chunk(
+        &self,
+        token: &str,
+        hash: &str,
+        offset: usize,
+        size: usize,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.http
+            .put(self.url(&format!("/blobs/{hash}?offset={offset}&size={size}")))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn blob_state(
+        &self,
+        token: &str,
+        hash: &str,
+    ) -> fieldcheck_protocol::sync::BlobState {
+        let c: fieldcheck_protocol::sync::BlobCheckResponse = self
+            .http
+            .post(self.url("/blobs/check"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "hashes": [hash] }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        c.blobs.into_iter().next().unwrap()
+    }
+}
+
+/// Asserts an `ApiError` answer with this status and code (and a message).
+pub async fn api_error(
+    r: reqwest::Response,
+    status: reqwest::StatusCode,
+    code: &str,
+) -> fieldcheck_protocol::ApiError {
+    assert_eq!(r.status(), status);
+    let e: fieldcheck_protocol::ApiError = r.json().await.expect("ApiError body");
+    assert_eq!(e.code, code, "{e:?}");
+    assert!(!e.message.is_empty());
+    e
+}
+
+pub fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }

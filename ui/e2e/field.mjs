@@ -1,0 +1,325 @@
+// Field day end to end: the built UI in Debian's Chromium (phone viewport 390 × 844, zh-CN)
+// against a real `fieldcheck-bridge` on a fresh device AND a real `fieldcheck-server demo`
+// (data in a temp dir, a free port). Enroll through the Enroll screen (an enrollment link as
+// the QR code carries it); inspect a farmers' market item by item with two failures → two
+// problems; a quick report with a photo; stop the server and record three more; sync fails in
+// plain words; start the server again on the same data → sync from the Sync screen → the
+// server (admin login + pull + blobs over its HTTP API) has every problem and every photo.
+// Screenshots go where smoke.mjs puts them (FIELDCHECK_SCREENSHOTS).
+//
+// Binaries: FIELDCHECK_BRIDGE_BIN / FIELDCHECK_SERVER_BIN, else $CARGO_TARGET_DIR/debug/…
+// (default target/debug). Build: cargo build -p fieldcheck-bridge -p fieldcheck-server.
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, '../..')
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
+const bridgeBin = process.env.FIELDCHECK_BRIDGE_BIN ?? join(targetDir, 'debug/fieldcheck-bridge')
+const serverBin = process.env.FIELDCHECK_SERVER_BIN ?? join(targetDir, 'debug/fieldcheck-server')
+const shots = resolve(join(root, 'ui'), process.env.FIELDCHECK_SCREENSHOTS ?? 'test-results/screenshots')
+mkdirSync(shots, { recursive: true })
+const dir = mkdtempSync(join(tmpdir(), 'fieldcheck-field-'))
+const PROTOCOL = { 'x-fieldcheck-protocol': '1' }
+
+/** Spawns a binary and resolves once `ready` matches its stdout (all of it so far). */
+function startProcess(bin, args, ready, name) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((ok, fail) => {
+    let out = ''
+    const timer = setTimeout(() => fail(new Error(`${name} did not start:\n${out}`)), 60000)
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = out.match(ready)
+      if (m) {
+        clearTimeout(timer)
+        ok({ child, out, m })
+      }
+    })
+    child.on('error', fail)
+    child.on('exit', (code) => fail(new Error(`${name} exited with ${code}:\n${out}`)))
+  })
+}
+
+function stop(child) {
+  return new Promise((ok) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return ok()
+    child.once('exit', ok)
+    child.kill('SIGTERM')
+    setTimeout(() => child.kill('SIGKILL'), 5000)
+  })
+}
+
+const serverDir = join(dir, 'server')
+async function startServer(bind) {
+  // The demo table ends with the "device:" line, printed once every code is.
+  const { child, out } = await startProcess(
+    serverBin,
+    ['demo', '--bind', bind, '--data-dir', serverDir],
+    /device: fieldcheck enroll --server (http:\/\/[\d.:]+)/,
+    'server',
+  )
+  const url = out.match(/API:\s+(http:\/\/[\d.:]+)\/api\/v1/)[1]
+  const codes = {}
+  for (const m of out.matchAll(/^\s+(usr-\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+QR:/gm)) {
+    codes[m[1]] = { name: m[2], role: m[3], code: m[4] }
+  }
+  return { child, url, codes }
+}
+
+async function serverApi(base, path, { token, method = 'GET', body } = {}) {
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      ...PROTOCOL,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  })
+  return r
+}
+
+const step = (name) => console.log(`  • ${name}`)
+const assert = (ok, msg) => {
+  if (!ok) throw new Error(msg)
+}
+let server
+let bridge
+let browser
+// Playwright's own handles do not keep Node alive while it waits; this does.
+const keepAlive = setInterval(() => {}, 1000)
+try {
+  step('start fieldcheck-server demo (temp data dir, free port) and a fresh bridge')
+  server = await startServer('127.0.0.1:0')
+  const port = new URL(server.url).port
+  const inspector = Object.entries(server.codes).find(([, v]) => v.role === 'inspector')
+  const admin = Object.entries(server.codes).find(([, v]) => v.role === 'admin')
+  assert(inspector && admin, `no inspector/admin enrollment codes in the server's output`)
+  const [inspectorId, { name: inspectorName, code: inspectorCode }] = inspector
+  bridge = await startProcess(
+    bridgeBin,
+    ['--db', join(dir, 'device.sqlite3'), '--bind', '127.0.0.1:0', '--ui', join(root, 'ui/dist')],
+    /http:\/\/[\d.:]+\//,
+    'bridge',
+  )
+  const bridgeUrl = bridge.m[0]
+  const bridgeCall = async (cmd, args = {}) => {
+    const r = await fetch(`${bridgeUrl}bridge/${cmd}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(args),
+    })
+    if (!r.ok) throw new Error(`bridge ${cmd}: ${r.status} ${await r.text()}`)
+    return r.json()
+  }
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  })
+  const ctx = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    locale: 'zh-CN',
+    geolocation: { latitude: 26.0799, longitude: 119.2899, accuracy: 8 },
+    permissions: ['geolocation'],
+  })
+  const page = await ctx.newPage()
+  page.on('pageerror', (e) => {
+    throw e
+  })
+  const go = (hash) => page.goto(`${bridgeUrl}#${hash}`)
+  const shot = async (name) => {
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('.van-toast, .van-popup, .van-overlay')].every(
+        (e) => getComputedStyle(e).display === 'none' || e.getClientRects().length === 0,
+      ),
+    )
+    await page.waitForTimeout(400)
+    await page.screenshot({ path: join(shots, `${name}.png`) })
+  }
+  const jpeg = async (color) =>
+    Buffer.from(
+      await page.evaluate((color) => {
+        const c = document.createElement('canvas')
+        c.width = 640
+        c.height = 480
+        const g = c.getContext('2d')
+        g.fillStyle = color
+        g.fillRect(0, 0, 640, 480)
+        g.fillStyle = '#fff'
+        g.fillRect(100, 100, 200, 120)
+        return c.toDataURL('image/jpeg', 0.9).split(',')[1]
+      }, color),
+      'base64',
+    )
+
+  step('a fresh device is not enrolled: Sync says so and links to Enroll')
+  await go('/sync')
+  await page.getByText('本设备尚未注册到服务器').waitFor()
+  await page.locator('[data-test=go-enroll]').click()
+  await page.waitForURL(/#\/enroll/)
+
+  step('enroll through the Enroll screen (the QR code\'s link, pasted)')
+  const link = `fieldcheck://enroll?server=${encodeURIComponent(server.url)}&code=${encodeURIComponent(inspectorCode)}`
+  await page.locator('[data-test=enroll-link] input').fill('fieldcheck://nonsense')
+  await page.getByText('不是有效的注册链接').waitFor()
+  await page.locator('[data-test=enroll-link] input').fill(link)
+  const serverField = page.locator('[data-test=enroll-server] input')
+  assert((await serverField.inputValue()) === server.url, 'the link fills in the server')
+  assert((await page.locator('[data-test=enroll-code] input').inputValue()) === inspectorCode, 'and the code')
+  await shot('enroll')
+  // A wrong code first: refused in plain words, nothing stored.
+  await page.locator('[data-test=enroll-code] input').fill('WRONG-CODE')
+  await page.locator('[data-test=enroll-submit]').click()
+  await page.getByText('注册码错误、已过期或已被使用').waitFor()
+  await page.locator('[data-test=enroll-code] input').fill(inspectorCode)
+  await page.locator('[data-test=enroll-submit]').click()
+  await page.waitForURL(/#\/sync/)
+  await page.locator('[data-test=pending-records]').waitFor()
+  const me = await bridgeCall('me')
+  assert(me.user?.id === inspectorId, `signed in as the enrolled inspector, got ${JSON.stringify(me.user)}`)
+
+  step('home shows the pending-sync count and links to Sync')
+  await go('/')
+  await page.getByText(`${inspectorName}，你好`).waitFor()
+  await page.locator('[data-test=home-sync]').waitFor()
+
+  step('inspect a farmers\' market item by item: two failures → two problems')
+  await go('/points')
+  await page.getByText('按距离排序').waitFor()
+  const first = page.locator('.van-cell__title').first()
+  await first.getByText('南街光禄坊农贸市场').waitFor() // a 农贸市场 point
+  await first.click()
+  await page.getByRole('button', { name: '开始巡查' }).click()
+  await page.waitForURL(/#\/inspections\//)
+  await page.locator('[data-test=running-score]').waitFor()
+  await page.locator('[data-test=mode-one]').click()
+  await page.locator('[data-test=item-of]').getByText('第 1/15 项').waitFor()
+  for (let i = 0; i < 3; i++) await page.locator('[data-test=next-item]').click()
+  await page.locator('[data-test=item-of]').getByText('第 4/15 项').waitFor()
+  await page.getByRole('button', { name: '合格', exact: true }).click()
+  await page.locator('[data-test=item-of]').getByText('第 5/15 项').waitFor() // moved on by itself
+  for (const n of [5, 6]) {
+    await page.getByRole('button', { name: '不合格', exact: true }).click()
+    await page.getByRole('button', { name: '生成问题' }).click()
+    await page.getByText(/已生成问题/).first().waitFor()
+    await page.locator('[data-test=item-of]').getByText(`第 ${n + 1}/15 项`).waitFor()
+  }
+  const score = await page.locator('[data-test=running-score]').innerText()
+  assert(Number(score) < 100, `running score ${score} should drop after failures`)
+  await shot('inspection-one-by-one')
+  await page.locator('[data-test=mode-list]').click()
+  await page.getByText('设有消费者投诉站').waitFor()
+
+  const quickReport = async (description, color) => {
+    const dbg = (m) => process.env.E2E_DEBUG && console.log(`      ${m}`)
+    dbg('goto report')
+    await go('/report')
+    dbg('photo')
+    await page
+      .locator('[data-test=photo-gallery]')
+      .setInputFiles({ name: 'scene.jpg', mimeType: 'image/jpeg', buffer: await jpeg(color) })
+    await page.locator('.thumbs img').first().waitFor()
+    dbg('category')
+    await page.locator('[data-test=category]').click()
+    await page.locator('.van-cascader__option').first().click()
+    await page.locator('.van-cascader__options').nth(1).locator('.van-cascader__option').first().click()
+    dbg('gps')
+    await page.getByText('精度 ±8 米').waitFor()
+    dbg('save')
+    await page.locator('textarea').fill(description)
+    await page.locator('[data-test=save-report]').click()
+    await page.waitForURL(/#\/problems\//)
+    await page.locator('[data-test=before-photo]').waitFor()
+  }
+
+  step('quick report with a photo')
+  await quickReport('菜场门口暴露垃圾', '#7a9')
+
+  step('the server goes away; three more problems are recorded offline')
+  await stop(server.child)
+  console.log('    server stopped')
+  await quickReport('离线记录一：路边垃圾堆积', '#a52')
+  await quickReport('离线记录二：共享单车乱停放', '#25a')
+  await quickReport('离线记录三：小广告', '#a2a')
+  const local = await bridgeCall('ledger', { query: { limit: 100 }, mine: true })
+  assert(local.total === 6, `6 problems on the device, got ${local.total}`)
+  const codes = local.items.map((r) => r.problem?.code ?? r.code)
+
+  step('sync while the server is down: progress, then the error in plain words')
+  await go('/sync')
+  await page.locator('[data-test=pending-records]').waitFor()
+  const pending = Number(await page.locator('[data-test=pending-records] .van-cell__value').innerText())
+  assert(pending > 6, `pending records ${pending}`)
+  const pendingPhotos = Number(await page.locator('[data-test=pending-photos] .van-cell__value').innerText())
+  assert(pendingPhotos === 4, `pending photos ${pendingPhotos}`)
+  await page.locator('[data-test=sync-now]').click()
+  await page.locator('[data-test=sync-error]').getByText('无法连接服务器').waitFor({ timeout: 30000 })
+  await shot('sync-error')
+
+  step('the server comes back (same data, same port); sync from the Sync screen')
+  server = { ...server, ...(await startServer(`127.0.0.1:${port}`)) }
+  await page.locator('[data-test=sync-now]').click()
+  await page.locator('[data-test=sync-result]').waitFor({ timeout: 60000 })
+  await page.locator('[data-test=pending-records] .van-cell__value').getByText('0', { exact: true }).waitFor()
+  await page.locator('[data-test=pending-photos] .van-cell__value').getByText('0', { exact: true }).waitFor()
+  await shot('sync')
+  const status = await bridgeCall('sync_status')
+  assert(status.last_report.pushed >= pending, `pushed ${status.last_report.pushed} of ${pending}`)
+  assert(status.last_report.photos_uploaded >= 4, `photos uploaded ${status.last_report.photos_uploaded}`)
+
+  step('the server has every problem with its photos (admin login, pull, blobs)')
+  const login = await serverApi(server.url, '/login', {
+    method: 'POST',
+    body: { username: admin[0], password: 'fieldcheck-demo' },
+  })
+  if (!login.ok) throw new Error(`admin login: ${login.status} ${await login.text()}`)
+  const { token } = await login.json()
+  const reported = new Map()
+  let since = 0
+  for (;;) {
+    const r = await serverApi(server.url, `/pull?since=${since}&limit=500`, { token })
+    assert(r.ok, `pull: ${r.status}`)
+    const page_ = await r.json()
+    for (const it of page_.items) {
+      if (it.type === 'event' && it.event.kind === 'problem.reported') reported.set(it.event.payload.code, it.event)
+    }
+    since = page_.cursor
+    if (!page_.more) break
+  }
+  for (const code of codes) assert(reported.has(code), `the server lacks problem ${code}`)
+  const hashes = new Set(codes.flatMap((c) => (reported.get(c).photos ?? []).map((p) => p.hash)))
+  assert(hashes.size >= 4, `4 photos expected on the reports, got ${hashes.size}`)
+  for (const h of hashes) {
+    const r = await serverApi(server.url, `/blobs/${h}`, { token })
+    assert(r.ok, `the server lacks blob ${h}: ${r.status}`)
+    assert((await r.arrayBuffer()).byteLength > 1000, `blob ${h} is empty`)
+  }
+  const raisedFromInspection = codes.filter((c) => reported.get(c).payload.inspection_id)
+  assert(raisedFromInspection.length === 2, `2 problems raised by the inspection, got ${raisedFromInspection.length}`)
+  console.log(`    server has ${codes.length} problems (${codes.join(', ')}) and ${hashes.size} photos`)
+
+  step('settings: server, storage, sign out of the server')
+  await go('/settings')
+  await page.locator('[data-test=settings-server]').getByText(server.url).waitFor()
+  await shot('settings')
+  await page.locator('[data-test=unenroll]').click()
+  await page.getByText('确定要注销本设备吗').waitFor()
+  await page.locator('.van-dialog__confirm').click()
+  await page.locator('[data-test=settings-enroll]').waitFor()
+  console.log(`ok: screenshots in ${shots}`)
+} finally {
+  clearInterval(keepAlive)
+  await browser?.close()
+  await stop(bridge?.child)
+  await stop(server?.child)
+  rmSync(dir, { recursive: true, force: true })
+}

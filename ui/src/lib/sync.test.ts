@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest'
+import { formatBytesShort, parseEnrollUrl, progressLabel, progressPercent, syncErrorKey, type Progress } from './sync'
+import { zh } from './i18n'
+
+const p = (x: Partial<Progress>): Progress => ({
+  phase: 'push',
+  events_up: 0,
+  events_up_total: 0,
+  photo_bytes_up: 0,
+  photo_bytes_total: 0,
+  events_down: 0,
+  bytes_up: 0,
+  bytes_down: 0,
+  ...x,
+})
+
+describe('parseEnrollUrl', () => {
+  it('reads server and code', () => {
+    expect(parseEnrollUrl('fieldcheck://enroll?server=http%3A%2F%2F127.0.0.1%3A8080&code=ABCD-1234')).toEqual({
+      server: 'http://127.0.0.1:8080',
+      code: 'ABCD-1234',
+    })
+    expect(parseEnrollUrl('  fieldcheck://enroll?code=X9&server=https://fc.example.cn/  ')).toEqual({
+      server: 'https://fc.example.cn/',
+      code: 'X9',
+    })
+  })
+  it('rejects other links and missing parts', () => {
+    expect(parseEnrollUrl('https://example.com/?server=http://a&code=1')).toBeNull()
+    expect(parseEnrollUrl('fieldcheck://enroll?server=http://a')).toBeNull()
+    expect(parseEnrollUrl('fieldcheck://enroll?server=ftp://a&code=1')).toBeNull()
+    expect(parseEnrollUrl('fieldcheck://enroll?code=1')).toBeNull()
+    expect(parseEnrollUrl('')).toBeNull()
+  })
+})
+
+describe('progress', () => {
+  it('is monotonic across phases', () => {
+    const seq = [
+      p({ phase: 'reference' }),
+      p({ phase: 'push', events_up: 0, events_up_total: 10 }),
+      p({ phase: 'push', events_up: 5, events_up_total: 10 }),
+      p({ phase: 'push', events_up: 10, events_up_total: 10 }),
+      p({ phase: 'photos', photo_bytes_up: 10, photo_bytes_total: 100 }),
+      p({ phase: 'photos', photo_bytes_up: 100, photo_bytes_total: 100 }),
+      p({ phase: 'pull', events_down: 250 }),
+      p({ phase: 'done' }),
+    ].map(progressPercent)
+    for (let i = 1; i < seq.length; i++) expect(seq[i]).toBeGreaterThanOrEqual(seq[i - 1])
+    expect(seq[0]).toBeGreaterThan(0)
+    expect(seq[seq.length - 1]).toBe(100)
+    expect(progressPercent(null)).toBe(0)
+    expect(progressPercent(p({ phase: 'push', events_up_total: 0 }))).toBe(45)
+    expect(progressPercent(p({ phase: 'pull', events_down: 1e6 }))).toBe(99)
+  })
+  it('labels name the numbers', () => {
+    expect(progressLabel(p({ phase: 'push', events_up: 3, events_up_total: 7 }))).toEqual({
+      key: 'sync_phase_push',
+      params: { done: 3, total: 7 },
+    })
+    expect(progressLabel(p({ phase: 'photos', photo_bytes_up: 2048, photo_bytes_total: 3 * 1024 * 1024 })).params).toEqual({
+      done: '2.0 KB',
+      total: '3.0 MB',
+    })
+    expect(formatBytesShort(12)).toBe('12 B')
+  })
+  it('maps error codes to plain words', () => {
+    expect(syncErrorKey('network')).toBe('sync_err_network')
+    expect(syncErrorKey('something_else')).toBe('sync_err_other')
+    for (const c of ['network', 'server_unavailable', 'unauthorized', 'enroll_code_invalid']) {
+      expect(syncErrorKey(c) in zh).toBe(true)
+    }
+  })
+})
