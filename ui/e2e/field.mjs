@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium } from 'playwright-core'
+import { openPhone } from './phone.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '../..')
@@ -118,33 +118,9 @@ try {
     return r.json()
   }
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  })
-  const ctx = await browser.newContext({
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    locale: 'zh-CN',
-    geolocation: { latitude: 26.0799, longitude: 119.2899, accuracy: 8 },
-    permissions: ['geolocation'],
-  })
-  const page = await ctx.newPage()
-  page.on('pageerror', (e) => {
-    throw e
-  })
-  const go = (hash) => page.goto(`${bridgeUrl}#${hash}`)
-  const shot = async (name) => {
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('.van-toast, .van-popup, .van-overlay')].every(
-        (e) => getComputedStyle(e).display === 'none' || e.getClientRects().length === 0,
-      ),
-    )
-    await page.waitForTimeout(400)
-    await page.screenshot({ path: join(shots, `${name}.png`) })
-  }
+  const phone = await openPhone(bridgeUrl, shots)
+  browser = phone.browser
+  const { page, go, shot } = phone
   const jpeg = async (color) =>
     Buffer.from(
       await page.evaluate((color) => {

@@ -120,16 +120,7 @@ impl Backend for SqliteBatch {
             entities,
         )
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| RecordRow {
-                entity_id: r.get("entity_id"),
-                entity_kind: r.get("entity_kind"),
-                body: r.get("body"),
-                outcome: r.get("outcome"),
-                attrs: attrs_from_row(r),
-            })
-            .collect())
+        Ok(rows.iter().map(record_row).collect())
     }
 
     async fn insert_events(
@@ -306,16 +297,7 @@ impl Backend for PgBatch {
         .bind(entities)
         .fetch_all(&mut **tx)
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| RecordRow {
-                entity_id: r.get("entity_id"),
-                entity_kind: r.get("entity_kind"),
-                body: r.get("body"),
-                outcome: r.get("outcome"),
-                attrs: attrs_from_row(r),
-            })
-            .collect())
+        Ok(rows.iter().map(record_row).collect())
     }
 
     async fn insert_events(
@@ -436,5 +418,21 @@ impl Backend for PgBatch {
             .fetch_all(&mut **tx)
             .await?;
         Ok(rows.iter().map(|r| r.get("hash")).collect())
+    }
+}
+
+/// One stored event row of a record, the same on both backends.
+fn record_row<R: Row>(r: &R) -> RecordRow
+where
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+{
+    RecordRow {
+        entity_id: r.get("entity_id"),
+        entity_kind: r.get("entity_kind"),
+        body: r.get("body"),
+        outcome: r.get("outcome"),
+        attrs: attrs_from_row(r),
     }
 }
