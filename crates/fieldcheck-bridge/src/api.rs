@@ -687,6 +687,17 @@ fn detail(st: &Store, problem: Problem) -> Result<ProblemDetail, BridgeError> {
 async fn problem(State(s): State<AppState>, Args(a): Args<IdArgs>) -> ApiResult<ProblemDetail> {
     s.run(move |st| {
         let p = st.find_problem(&a.id)?;
+        // Volunteer mode: someone else's report is not there for a volunteer, as in the ledger.
+        if let Some(u) = st.current_user()?
+            && u.role == Role::Volunteer
+            && p.reporter != u.id
+        {
+            return Err(CoreError::NotFound {
+                what: "problem",
+                id: a.id.clone(),
+            }
+            .into());
+        }
         detail(st, p)
     })
     .await

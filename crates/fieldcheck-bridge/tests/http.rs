@@ -882,3 +882,27 @@ async fn sync_with_the_server_gone_reports_a_network_error_and_keeps_the_records
     assert_eq!((status, e.code.as_str()), (409, "pending_sync"));
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_volunteer_sees_only_their_own_reports() {
+    let b = Bridge::demo().await;
+    b.ok("login", json!({"user_id": "usr-admin-1"})).await;
+    let all = b.ok("ledger", json!({})).await;
+    let others: Vec<&Value> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["reporter"] != "usr-vol-1")
+        .collect();
+    assert!(!others.is_empty(), "the demo has reports by other people");
+
+    b.ok("login", json!({"user_id": "usr-vol-1"})).await;
+    let mine = b.ok("ledger", json!({})).await;
+    let items = mine["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "the demo volunteer has reports");
+    assert!(items.iter().all(|p| p["reporter"] == "usr-vol-1"));
+    let own = b.ok("problem", json!({"id": items[0]["id"]})).await;
+    assert_eq!(own["problem"]["reporter"], "usr-vol-1");
+    let (status, e) = b.err("problem", json!({"id": others[0]["id"]})).await;
+    assert_eq!((status, e.code.as_str()), (404, "not_found"));
+}
