@@ -233,6 +233,11 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                 let mut h = stdout.lock();
                 writeln!(h, "saved {} {}", p.id, p.code)?;
                 h.flush()?;
+                // As a person searching now and then does, so kills also land in the
+                // search index's batched catch-up.
+                if i % 7 == 6 {
+                    store.catch_up_search()?;
+                }
             }
         }
     }

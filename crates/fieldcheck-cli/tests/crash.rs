@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use fieldcheck_core::domain::Hlc;
 use fieldcheck_core::protocol::ReferenceBundle;
-use fieldcheck_core::{NewProblem, Store};
+use fieldcheck_core::{NewProblem, ProblemQuery, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, OpenFlags};
@@ -296,32 +296,44 @@ fn killed_writer_never_loses_or_half_writes_a_record() {
         "every event is in the outbox"
     );
 
-    // The search index matches the projection: its own bookkeeping (one docsize row per
-    // document), the FTS5 integrity checks (the second one against the content table), and
-    // a real MATCH that must find every record.
-    assert_eq!(
-        count(&conn, "SELECT count(*) FROM problems_fts_docsize"),
-        problems,
-        "problems_fts rows"
-    );
-    conn.execute(
-        "INSERT INTO problems_fts(problems_fts) VALUES('integrity-check')",
-        [],
-    )
-    .expect("fts5 integrity-check");
-    conn.execute(
-        "INSERT INTO problems_fts(problems_fts, rank) VALUES('integrity-check', 1)",
-        [],
-    )
-    .expect("fts5 integrity-check against the content table");
+    // Every projection row has its folded state, and the search index matches the
+    // projection: its own bookkeeping (one docsize row per document), the FTS5 integrity
+    // check, and a real MATCH (the bigram phrase of the text) that must find every record.
     assert_eq!(
         count(
             &conn,
-            "SELECT count(*) FROM problems_fts WHERE problems_fts MATCH '\"崩溃测试问题\"'"
+            "SELECT count(*) FROM problems p JOIN problem_states s ON s.rid = p.rid"
         ),
         problems,
-        "full-text search finds every record"
+        "every problem has its state"
     );
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM problem_states"),
+        problems,
+        "no state without its problem"
+    );
+    // Every record is in the search index or noted for its next catch-up, never both and
+    // never neither; the index passes FTS5's own integrity check.
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM problems_search_docsize")
+            + count(&conn, "SELECT count(*) FROM search_pending"),
+        problems,
+        "indexed + pending records"
+    );
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM search_pending s JOIN problems_search_docsize d ON d.id = s.rid
+             WHERE s.reindex = 0"
+        ),
+        0,
+        "a record both indexed and pending as new"
+    );
+    conn.execute(
+        "INSERT INTO problems_search(problems_search) VALUES('integrity-check')",
+        [],
+    )
+    .expect("fts5 integrity-check");
 
     // The code counter moved in the same transactions as the records: codes are unique and
     // their sequence numbers are exactly 1..=problem_seq, no gap, no reuse.
@@ -397,6 +409,18 @@ fn killed_writer_never_loses_or_half_writes_a_record() {
     assert!(p.code.ends_with(&format!("-{:04}", seq + 1)), "{}", p.code);
     assert_eq!(store.problem(p.id).unwrap().code, p.code);
     assert_eq!(store.outbox_len().unwrap(), problems as u64 + 1);
+    // After a catch-up the text search finds every record the killed writer saved.
+    store.catch_up_search().unwrap();
+    let found = store
+        .list_problems(&ProblemQuery {
+            text: Some("崩溃测试问题".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        found.total, problems as u64,
+        "text search finds every record"
+    );
 
     println!(
         "crash test: {rounds} kills in {:.1}s; {} saved records checked ({} stored, {} \

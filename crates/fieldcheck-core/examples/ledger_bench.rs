@@ -10,14 +10,17 @@
 //!    realistic share of them through the lifecycle with `Store::act`, scheduled in time order
 //!    (file, dispatch to a unit, accept, return, extension, rectify with an after-photo,
 //!    verify, close; the rest stay where they are, so old open ones end up overdue).
-//!    Every `report_problem` is one transaction and is timed on its own.
+//!    Every `report_problem` is one transaction and is timed on its own. Every 100 reports a
+//!    `catch_up_search` (what the next text search does first) indexes the records written
+//!    since the last one; its time is reported apart and shared out per record.
 //! 2. Times ledger queries at that size: status + unit, overdue, full-text search with a
 //!    3+ character term (trigram MATCH) and a 2-character term (LIKE fallback).
 //! 3. Baseline in the same run: plain rusqlite, a separate file with the same pragmas, one
 //!    table with the projection's columns, one autocommit INSERT per row of the same rows
 //!    through a prepared statement. Prints store/raw ratios.
 //! 4. Unless `--no-breakdown`: the same raw INSERTs with the store's schema added piece by
-//!    piece (indexes, FTS trigger, event row, meta rows) to show where the write time goes.
+//!    piece (thin row + indexes + state row, search note, event row, meta rows) to show where
+//!    the write time goes.
 //!
 //! Numbers only mean something from a release build.
 
@@ -436,6 +439,9 @@ fn main() {
     const HOUR: i64 = 60 * MIN;
     const DAY: i64 = 24 * HOUR;
 
+    const CATCH_UP_EVERY: usize = 100;
+    let mut catch_up_ns: Vec<u64> = Vec::new();
+    let mut catch_up_records = 0usize;
     let phase1 = Instant::now();
     for i in 0..=args.n {
         let t = if i < args.n {
@@ -662,6 +668,13 @@ fn main() {
         let t0 = Instant::now();
         let p = store.report_problem(who, new).expect("report_problem");
         report_ns.push(t0.elapsed().as_nanos() as u64);
+        // The search index is brought up to date in batches, by the next text search; a
+        // ledger search every CATCH_UP_EVERY reports stands for that here, timed on its own.
+        if i % CATCH_UP_EVERY == CATCH_UP_EVERY - 1 {
+            let t0 = Instant::now();
+            catch_up_records += store.catch_up_search().unwrap();
+            catch_up_ns.push(t0.elapsed().as_nanos() as u64);
+        }
         let idx = tracked.len();
         tracked.push(Tracked {
             id: p.id,
@@ -691,6 +704,11 @@ fn main() {
         reported_rows.push(p);
     }
     clock.store(ms(end), Ordering::Relaxed);
+    {
+        let t0 = Instant::now();
+        catch_up_records += store.catch_up_search().unwrap();
+        catch_up_ns.push(t0.elapsed().as_nanos() as u64);
+    }
     let phase1_time = phase1.elapsed();
     let acts: usize = act_ns.values().map(Vec::len).sum();
 
@@ -846,11 +864,26 @@ fn main() {
             &Samples::new(v.clone()),
         );
     }
+    let catch_up = Samples::new(catch_up_ns);
+    let catch_up_per_record = catch_up.mean() * catch_up.0.len() as f64 / catch_up_records as f64;
+    row(
+        &format!(
+            "search catch-up, {} calls ({} records)",
+            catch_up.0.len(),
+            catch_up_records
+        ),
+        &catch_up,
+    );
     println!(
-        "  ratio store/raw: p50 {:.2}x, mean {:.2}x, p99 {:.2}x",
+        "  search catch-up per record indexed: {catch_up_per_record:.1} µs; report + its share: mean {:.1} µs",
+        rep.mean() + catch_up_per_record
+    );
+    println!(
+        "  ratio store/raw: p50 {:.2}x, mean {:.2}x, p99 {:.2}x; mean with the catch-up share {:.2}x",
         rep.pct(50.0) / raw.pct(50.0),
         rep.mean() / raw.mean(),
-        rep.pct(99.0) / raw.pct(99.0)
+        rep.pct(99.0) / raw.pct(99.0),
+        (rep.mean() + catch_up_per_record) / raw.mean()
     );
     println!();
     println!(
@@ -877,9 +910,10 @@ fn main() {
         verdict(rep.pct(99.0) <= 2000.0)
     );
     let ratio = rep.pct(50.0) / raw.pct(50.0);
-    let ratio_mean = rep.mean() / raw.mean();
+    // The honest mean: the write itself plus its share of the search index's catch-up.
+    let ratio_mean = (rep.mean() + catch_up_per_record) / raw.mean();
     println!(
-        "  write cost <= 4x raw: p50 {ratio:.2}x, mean {ratio_mean:.2}x  {}",
+        "  write cost <= 4x raw: p50 {ratio:.2}x, mean (with catch-up share) {ratio_mean:.2}x  {}",
         verdict(ratio <= 4.0 && ratio_mean <= 4.0)
     );
     for (name, s, _) in &query_results {
@@ -900,9 +934,9 @@ fn main() {
         let mut prev = f64::NAN;
         for v in [
             Variant::Plain,
-            Variant::Indexes,
-            Variant::IndexesFts,
-            Variant::IndexesFtsEvent,
+            Variant::Layout,
+            Variant::LayoutSearch,
+            Variant::LayoutSearchEvent,
             Variant::Full,
         ] {
             let s = raw_insert(&raw_path, &rows, v);
@@ -984,14 +1018,14 @@ impl From<&Problem> for RawRow {
 
 #[derive(Debug, Clone, Copy)]
 enum Variant {
-    /// The baseline: projection table, primary key only.
+    /// The baseline: one table with the projection's columns and the state, primary key only.
     Plain,
-    /// + the projection's nine indexes.
-    Indexes,
-    /// + the trigram FTS5 table and its insert trigger.
-    IndexesFts,
-    /// + the event row (events table with its indexes) in the same transaction.
-    IndexesFtsEvent,
+    /// The store's layout: thin `problems` (rid, unique id, five indexes) + `problem_states`.
+    Layout,
+    /// + the search index's pending note (trigger).
+    LayoutSearch,
+    /// + the event row (events table with its indexes), all in one BEGIN IMMEDIATE..COMMIT.
+    LayoutSearchEvent,
     /// + the two meta rows the store updates (problem_seq, hlc_last).
     Full,
 }
@@ -1000,9 +1034,9 @@ impl Variant {
     fn label(self) -> &'static str {
         match self {
             Variant::Plain => "plain table (baseline)",
-            Variant::Indexes => "+ 9 projection indexes",
-            Variant::IndexesFts => "+ FTS5 trigram index (trigger)",
-            Variant::IndexesFtsEvent => "+ event row (BEGIN IMMEDIATE..COMMIT)",
+            Variant::Layout => "store layout: thin row + 5 indexes + state row",
+            Variant::LayoutSearch => "+ search index pending note (trigger)",
+            Variant::LayoutSearchEvent => "+ event row (BEGIN IMMEDIATE..COMMIT)",
             Variant::Full => "+ 2 meta upserts",
         }
     }
@@ -1018,33 +1052,39 @@ CREATE TABLE problems (
     rejected_events INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL
 ) STRICT;";
 
-const RAW_INDEXES: &str = "
+/// migrations/device/0003_thin_ledger.sql, the parts a report writes.
+const STORE_LAYOUT: &str = "
+CREATE TABLE problems (
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, code TEXT NOT NULL, status TEXT NOT NULL,
+    category TEXT NOT NULL, description TEXT NOT NULL, address TEXT NOT NULL, lat REAL, lon REAL,
+    district_id TEXT, point_id TEXT, inspection_id TEXT, reporter TEXT NOT NULL,
+    severity TEXT NOT NULL, unit_id TEXT, deadline INTEGER, rework_count INTEGER NOT NULL,
+    reported_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, rectified_at INTEGER,
+    closed_at INTEGER, rejected_events INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE problem_states (rid INTEGER PRIMARY KEY, state TEXT NOT NULL) STRICT;
 CREATE INDEX problems_code ON problems(code);
 CREATE INDEX problems_status_unit ON problems(status, unit_id, reported_at);
-CREATE INDEX problems_unit ON problems(unit_id, reported_at);
 CREATE INDEX problems_reported ON problems(reported_at);
-CREATE INDEX problems_deadline_open ON problems(deadline) WHERE status IN ('dispatched', 'rectifying');
-CREATE INDEX problems_district ON problems(district_id, reported_at);
 CREATE INDEX problems_point ON problems(point_id);
-CREATE INDEX problems_reporter ON problems(reporter, reported_at);
-CREATE INDEX problems_category ON problems(category, reported_at);";
+CREATE INDEX problems_open_deadline ON problems(deadline, reported_at, id)
+    WHERE status IN ('dispatched', 'rectifying');";
 
-const RAW_FTS: &str = "
-CREATE VIRTUAL TABLE problems_fts USING fts5(
-    code, description, address, content = 'problems', content_rowid = 'rowid', tokenize = 'trigram');
-CREATE TRIGGER problems_fts_ai AFTER INSERT ON problems BEGIN
-    INSERT INTO problems_fts(rowid, code, description, address)
-    VALUES (new.rowid, new.code, new.description, new.address);
+const RAW_SEARCH: &str = "
+CREATE TABLE search_pending (rid INTEGER PRIMARY KEY, reindex INTEGER NOT NULL) STRICT;
+CREATE TRIGGER problems_ai AFTER INSERT ON problems BEGIN
+    INSERT INTO search_pending (rid, reindex) VALUES (new.rid, 0);
 END;";
 
 const RAW_EVENTS: &str = "
 CREATE TABLE events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, entity TEXT NOT NULL,
     entity_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
     device TEXT NOT NULL, hlc TEXT NOT NULL, body TEXT NOT NULL,
     outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'rejected')), reject_code TEXT,
     reject_message TEXT, origin TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
-    pushed_at INTEGER, server_seq INTEGER
+    pushed_at INTEGER, server_seq INTEGER, refused INTEGER NOT NULL DEFAULT 0,
+    server_outcome TEXT
 ) STRICT;
 CREATE INDEX events_entity ON events(entity_id, hlc, id);
 CREATE INDEX events_outbox ON events(seq) WHERE pushed_at IS NULL AND origin = 'local';
@@ -1059,33 +1099,38 @@ fn raw_insert(path: &Path, rows: &[RawRow], v: Variant) -> Samples {
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
     conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-    conn.execute_batch(RAW_TABLE).unwrap();
-    if !matches!(v, Variant::Plain) {
-        conn.execute_batch(RAW_INDEXES).unwrap();
+    if matches!(v, Variant::Plain) {
+        conn.execute_batch(RAW_TABLE).unwrap();
+    } else {
+        conn.execute_batch(STORE_LAYOUT).unwrap();
     }
     if matches!(
         v,
-        Variant::IndexesFts | Variant::IndexesFtsEvent | Variant::Full
+        Variant::LayoutSearch | Variant::LayoutSearchEvent | Variant::Full
     ) {
-        conn.execute_batch(RAW_FTS).unwrap();
+        conn.execute_batch(RAW_SEARCH).unwrap();
     }
-    if matches!(v, Variant::IndexesFtsEvent | Variant::Full) {
+    if matches!(v, Variant::LayoutSearchEvent | Variant::Full) {
         conn.execute_batch(RAW_EVENTS).unwrap();
     }
-    const INSERT_PROBLEM: &str = "INSERT INTO problems (id, code, status, category, description,
+    const INSERT_PLAIN: &str = "INSERT INTO problems (id, code, status, category, description,
         address, lat, lon, district_id, point_id, inspection_id, reporter, severity, unit_id,
         deadline, rework_count, reported_at, updated_at, rectified_at, closed_at,
         rejected_events, state)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12, NULL, NULL, 0, ?13,
                 ?13, NULL, NULL, 0, ?14)";
-    let mut ns = Vec::with_capacity(rows.len());
-    match v {
-        Variant::Plain | Variant::Indexes | Variant::IndexesFts => {
-            // One autocommit statement per row: its own transaction, like one store action.
-            let mut st = conn.prepare(INSERT_PROBLEM).unwrap();
-            for r in rows {
-                let t0 = Instant::now();
-                st.execute(params![
+    const INSERT_THIN: &str = "INSERT INTO problems (id, code, status, category, description,
+        address, lat, lon, district_id, point_id, inspection_id, reporter, severity, unit_id,
+        deadline, rework_count, reported_at, updated_at, rectified_at, closed_at,
+        rejected_events)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, ?11, ?12, NULL, NULL, 0, ?13,
+                ?13, NULL, NULL, 0)
+        RETURNING rid";
+    let problem = |conn: &Connection, r: &RawRow| {
+        if matches!(v, Variant::Plain) {
+            conn.prepare_cached(INSERT_PLAIN)
+                .unwrap()
+                .execute(params![
                     r.id,
                     r.code,
                     r.status,
@@ -1102,15 +1147,46 @@ fn raw_insert(path: &Path, rows: &[RawRow], v: Variant) -> Samples {
                     r.state
                 ])
                 .unwrap();
-                ns.push(t0.elapsed().as_nanos() as u64);
-            }
+            return;
         }
-        Variant::IndexesFtsEvent | Variant::Full => {
-            for (i, r) in rows.iter().enumerate() {
-                let t0 = Instant::now();
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .unwrap();
+        let rid: i64 = conn
+            .prepare_cached(INSERT_THIN)
+            .unwrap()
+            .query_row(
+                params![
+                    r.id,
+                    r.code,
+                    r.status,
+                    r.category,
+                    r.description,
+                    r.address,
+                    r.lat,
+                    r.lon,
+                    r.district_id,
+                    r.point_id,
+                    r.reporter,
+                    r.severity,
+                    r.reported_at
+                ],
+                |row| row.get(0),
+            )
+            .unwrap();
+        conn.prepare_cached("INSERT INTO problem_states (rid, state) VALUES (?1, ?2)")
+            .unwrap()
+            .execute(params![rid, r.state])
+            .unwrap();
+    };
+    let mut ns = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let t0 = Instant::now();
+        if matches!(v, Variant::Plain) {
+            // One autocommit statement per row: its own transaction, like one store action.
+            problem(&conn, r);
+        } else {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            if matches!(v, Variant::LayoutSearchEvent | Variant::Full) {
                 tx.prepare_cached(
                     "INSERT INTO events (id, entity, entity_id, kind, actor, role, device, hlc,
                          body, outcome, reject_code, reject_message, origin)
@@ -1120,40 +1196,22 @@ fn raw_insert(path: &Path, rows: &[RawRow], v: Variant) -> Samples {
                 .unwrap()
                 .execute(params![r.event_id, r.id, r.reporter, r.hlc, r.event_body])
                 .unwrap();
-                tx.prepare_cached(INSERT_PROBLEM)
-                    .unwrap()
-                    .execute(params![
-                        r.id,
-                        r.code,
-                        r.status,
-                        r.category,
-                        r.description,
-                        r.address,
-                        r.lat,
-                        r.lon,
-                        r.district_id,
-                        r.point_id,
-                        r.reporter,
-                        r.severity,
-                        r.reported_at,
-                        r.state
-                    ])
-                    .unwrap();
-                if matches!(v, Variant::Full) {
-                    let mut meta = tx
-                        .prepare_cached(
-                            "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        )
-                        .unwrap();
-                    meta.execute(params!["problem_seq", (i + 1).to_string()])
-                        .unwrap();
-                    meta.execute(params!["hlc_last", r.hlc]).unwrap();
-                }
-                tx.commit().unwrap();
-                ns.push(t0.elapsed().as_nanos() as u64);
             }
+            problem(&tx, r);
+            if matches!(v, Variant::Full) {
+                let mut meta = tx
+                    .prepare_cached(
+                        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    )
+                    .unwrap();
+                meta.execute(params!["problem_seq", (i + 1).to_string()])
+                    .unwrap();
+                meta.execute(params!["hlc_last", r.hlc]).unwrap();
+            }
+            tx.commit().unwrap();
         }
+        ns.push(t0.elapsed().as_nanos() as u64);
     }
     Samples::new(ns)
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
 use crate::problems::NewProblem;
-use crate::store::{Store, commit_local_event, load_inspection};
+use crate::store::{Store, commit_inspection_event, load_inspection};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StartInspection {
@@ -156,8 +156,7 @@ impl Store {
                 body,
             )
             .with_photos(photos);
-            commit_local_event(tx, &ev)?;
-            load_inspection(tx, id)?.ok_or_else(|| CoreError::Corrupt("inspection vanished".into()))
+            commit_inspection_event(tx, &ev)
         })
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
 use crate::reference::district_and_descendants;
+use crate::search;
 use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -142,19 +143,6 @@ pub struct ServerRefusal {
     pub message: String,
 }
 
-/// FTS5 phrase syntax: a term in double quotes, inner quotes doubled.
-fn fts_phrase(term: &str) -> String {
-    format!("\"{}\"", term.replace('"', "\"\""))
-}
-
-fn like_pattern(term: &str) -> String {
-    let escaped = term
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl Store {
     fn where_clause(&self, q: &ProblemQuery) -> Result<(String, Vec<Value>)> {
         let mut conds: Vec<String> = Vec::new();
@@ -230,20 +218,17 @@ impl Store {
         if q.with_rejections {
             conds.push("rejected_events > 0".into());
         }
-        if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(text) = q.text.as_deref() {
             for term in text.split_whitespace() {
-                if term.chars().count() >= 3 {
-                    let m = arg(Value::Text(fts_phrase(term)), &mut args);
-                    conds.push(format!(
-                        "rowid IN (SELECT rowid FROM problems_fts WHERE problems_fts MATCH {m})"
-                    ));
-                } else {
-                    // Trigrams cannot match one or two characters (most Chinese words are
-                    // two); a LIKE scan over the same columns answers those.
-                    let l = arg(Value::Text(like_pattern(term)), &mut args);
-                    conds.push(format!(
-                        "(description LIKE {l} ESCAPE '\\' OR address LIKE {l} ESCAPE '\\' OR code LIKE {l} ESCAPE '\\')"
-                    ));
+                match search::match_query(term) {
+                    Some(query) => {
+                        let m = arg(Value::Text(query), &mut args);
+                        conds.push(format!(
+                            "rid IN (SELECT rowid FROM problems_search WHERE problems_search MATCH {m})"
+                        ));
+                    }
+                    // Only punctuation: nothing indexed can contain it.
+                    None => conds.push("0".into()),
                 }
             }
         }
@@ -262,6 +247,9 @@ impl Store {
                 "limit must be between 1 and 1000".into(),
             ));
         }
+        if q.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
+            self.catch_up_search()?;
+        }
         let (clause, mut args) = self.where_clause(q)?;
         let total: i64 = self.conn.query_row(
             &format!("SELECT count(*) FROM problems {clause}"),
@@ -270,21 +258,29 @@ impl Store {
         )?;
         args.push(Value::Integer(i64::from(q.limit)));
         args.push(Value::Integer(i64::from(q.offset)));
+        // The page is chosen on the thin rows alone; only its records' states are read.
         let sql = format!(
-            "SELECT state, rejected_events FROM problems {clause} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+            "SELECT rid, rejected_events FROM problems {clause} ORDER BY {} LIMIT ?{} OFFSET ?{}",
             q.sort.sql(),
             args.len() - 1,
             args.len()
         );
+        let page = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         let now = self.now();
-        let mut st = self.conn.prepare_cached(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
-        })?;
-        let items = rows
-            .map(|row| {
-                let (state, rejected_events) = row?;
-                let problem: Problem = serde_json::from_str(&state)?;
+        let mut state = self
+            .conn
+            .prepare_cached("SELECT state FROM problem_states WHERE rid = ?1")?;
+        let items = page
+            .into_iter()
+            .map(|(rid, rejected_events)| {
+                let json: String = state.query_row([rid], |r| r.get(0))?;
+                let problem: Problem = serde_json::from_str(&json)?;
                 Ok(LedgerRow {
                     overdue: problem.is_overdue(now),
                     problem,

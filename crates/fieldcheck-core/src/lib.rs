@@ -5,6 +5,7 @@
 //! record's current state, writes the event (which is its own outbox entry) and the updated
 //! projection, or writes nothing at all.
 
+mod checkpoint;
 mod db;
 pub mod demo;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod ledger;
 pub mod photos;
 mod problems;
 pub mod reference;
+mod search;
 mod store;
 pub mod sync;
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
 use crate::reference;
-use crate::store::{Store, commit_local_event, load_problem, next_counter};
+use crate::store::{Store, commit_problem_event, load_problem, next_counter};
 
 /// What a person fills in to report a problem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -177,8 +177,7 @@ impl Store {
                 body,
             )
             .with_photos(photos);
-            commit_local_event(tx, &ev)?;
-            load_problem(tx, id)?.ok_or_else(|| CoreError::Corrupt("problem vanished".into()))
+            commit_problem_event(tx, &ev)
         })
     }
 
@@ -292,9 +291,7 @@ impl Store {
                 body,
             )
             .with_photos(photos);
-            commit_local_event(tx, &ev)?;
-            load_problem(tx, problem_id)?
-                .ok_or_else(|| CoreError::Corrupt("problem vanished".into()))
+            commit_problem_event(tx, &ev)
         })
     }
 

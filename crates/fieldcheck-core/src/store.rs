@@ -13,6 +13,7 @@ use fieldcheck_domain::{Event, EventOutcome, Hlc, HlcClock, Problem};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use uuid::Uuid;
 
+use crate::checkpoint::Checkpointer;
 use crate::db;
 use crate::error::{CoreError, Result};
 
@@ -31,6 +32,13 @@ pub struct Store {
     device: DeviceInfo,
     clock: HlcClock,
     now: NowFn,
+    checkpointer: Checkpointer,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.checkpointer.stop(&self.conn);
+    }
 }
 
 /// What happened to a batch of events received from elsewhere.
@@ -72,12 +80,14 @@ impl Store {
             .map_err(|e| CoreError::Corrupt(e.to_string()))?;
         tx.commit()?;
         let clock = HlcClock::resume(device.device_id.to_string(), last);
+        let checkpointer = Checkpointer::start(&path, &conn);
         Ok(Store {
             conn,
             path,
             device,
             clock,
             now: Box::new(Utc::now),
+            checkpointer,
         })
     }
 
@@ -101,6 +111,19 @@ impl Store {
     /// Read-only access for queries outside this crate (benchmarks, diagnostics).
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Brings the text-search index up to date with every record written since the last
+    /// search, in one transaction; the number of records indexed. Text searches call it
+    /// first; the app may call it when idle so the next search starts at once.
+    pub fn catch_up_search(&self) -> Result<usize> {
+        if !crate::search::has_pending(&self.conn)? {
+            return Ok(0);
+        }
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let n = crate::search::catch_up(&tx)?;
+        tx.commit()?;
+        Ok(n)
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -224,6 +247,7 @@ pub(crate) fn apply_remote_in(
         refold(tx, *entity, *id)?;
     }
     summary.records_refolded = touched.len();
+    crate::search::catch_up(tx)?;
     Ok(summary)
 }
 
@@ -336,11 +360,21 @@ pub(crate) fn link_photos(conn: &Connection, ev: &Event) -> Result<()> {
 }
 
 pub(crate) fn load_problem(conn: &Connection, id: Uuid) -> Result<Option<Problem>> {
-    conn.prepare_cached("SELECT state FROM problems WHERE id = ?1")?
-        .query_row([id.to_string()], |r| r.get::<_, String>(0))
-        .optional()?
-        .map(|s| Ok(serde_json::from_str(&s)?))
-        .transpose()
+    Ok(load_problem_row(conn, id)?.map(|(p, _)| p))
+}
+
+/// A problem's folded state and its count of rejected events.
+fn load_problem_row(conn: &Connection, id: Uuid) -> Result<Option<(Problem, i64)>> {
+    conn.prepare_cached(
+        "SELECT s.state, p.rejected_events FROM problems p JOIN problem_states s ON s.rid = p.rid
+         WHERE p.id = ?1",
+    )?
+    .query_row([id.to_string()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })
+    .optional()?
+    .map(|(s, n)| Ok((serde_json::from_str(&s)?, n)))
+    .transpose()
 }
 
 pub(crate) fn load_inspection(conn: &Connection, id: Uuid) -> Result<Option<Inspection>> {
@@ -352,47 +386,57 @@ pub(crate) fn load_inspection(conn: &Connection, id: Uuid) -> Result<Option<Insp
 }
 
 pub(crate) fn save_problem(conn: &Connection, p: &Problem, rejected_events: i64) -> Result<()> {
+    // The SET list leaves out what never changes (id, reporter, report time, inspection), so
+    // an update does not rewrite index entries for them.
+    let rid: i64 = conn
+        .prepare_cached(
+            "INSERT INTO problems (id, code, status, category, description, address, lat, lon,
+                 district_id, point_id, inspection_id, reporter, severity, unit_id, deadline,
+                 rework_count, reported_at, updated_at, closed_at, rejected_events, rectified_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                     ?18, ?19, ?20, ?21)
+             ON CONFLICT(id) DO UPDATE SET code = excluded.code, status = excluded.status,
+                 category = excluded.category, description = excluded.description,
+                 address = excluded.address, lat = excluded.lat, lon = excluded.lon,
+                 district_id = excluded.district_id, point_id = excluded.point_id,
+                 severity = excluded.severity, unit_id = excluded.unit_id,
+                 deadline = excluded.deadline, rework_count = excluded.rework_count,
+                 updated_at = excluded.updated_at, closed_at = excluded.closed_at,
+                 rejected_events = excluded.rejected_events,
+                 rectified_at = excluded.rectified_at
+             RETURNING rid",
+        )?
+        .query_row(
+            params![
+                p.id.to_string(),
+                p.code,
+                p.status.as_str(),
+                p.category,
+                p.description,
+                p.address,
+                p.location.map(|l| l.lat),
+                p.location.map(|l| l.lon),
+                p.district_id,
+                p.point_id,
+                p.inspection_id.map(|i| i.to_string()),
+                p.reporter,
+                p.severity.as_str(),
+                p.unit_id,
+                p.deadline.map(|d| d.timestamp_millis()),
+                p.rework_count,
+                p.reported_at.timestamp_millis(),
+                p.updated_at.timestamp_millis(),
+                p.closed_at.map(|d| d.timestamp_millis()),
+                rejected_events,
+                p.rectified_at.map(|d| d.timestamp_millis()),
+            ],
+            |r| r.get(0),
+        )?;
     conn.prepare_cached(
-        "INSERT INTO problems (id, code, status, category, description, address, lat, lon,
-             district_id, point_id, inspection_id, reporter, severity, unit_id, deadline,
-             rework_count, reported_at, updated_at, closed_at, rejected_events, state, rectified_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21, ?22)
-         ON CONFLICT(id) DO UPDATE SET code = excluded.code, status = excluded.status,
-             category = excluded.category, description = excluded.description,
-             address = excluded.address, lat = excluded.lat, lon = excluded.lon,
-             district_id = excluded.district_id, point_id = excluded.point_id,
-             inspection_id = excluded.inspection_id, reporter = excluded.reporter,
-             severity = excluded.severity, unit_id = excluded.unit_id,
-             deadline = excluded.deadline, rework_count = excluded.rework_count,
-             reported_at = excluded.reported_at, updated_at = excluded.updated_at,
-             closed_at = excluded.closed_at, rejected_events = excluded.rejected_events,
-             state = excluded.state, rectified_at = excluded.rectified_at",
+        "INSERT INTO problem_states (rid, state) VALUES (?1, ?2)
+         ON CONFLICT(rid) DO UPDATE SET state = excluded.state",
     )?
-    .execute(params![
-        p.id.to_string(),
-        p.code,
-        p.status.as_str(),
-        p.category,
-        p.description,
-        p.address,
-        p.location.map(|l| l.lat),
-        p.location.map(|l| l.lon),
-        p.district_id,
-        p.point_id,
-        p.inspection_id.map(|i| i.to_string()),
-        p.reporter,
-        p.severity.as_str(),
-        p.unit_id,
-        p.deadline.map(|d| d.timestamp_millis()),
-        p.rework_count,
-        p.reported_at.timestamp_millis(),
-        p.updated_at.timestamp_millis(),
-        p.closed_at.map(|d| d.timestamp_millis()),
-        rejected_events,
-        serde_json::to_string(p)?,
-        p.rectified_at.map(|d| d.timestamp_millis()),
-    ])?;
+    .execute(params![rid, serde_json::to_string(p)?])?;
     Ok(())
 }
 
@@ -428,24 +472,30 @@ pub(crate) fn save_inspection(
 }
 
 /// Applies a local event to the record's current projection and writes both. Local events
-/// carry the newest HLC this device has issued, so applying on top equals a full refold.
-pub(crate) fn commit_local_event(conn: &Connection, ev: &Event) -> Result<()> {
-    match ev.entity() {
-        EntityKind::Problem => {
-            let cur = load_problem(conn, ev.entity_id)?;
-            let next = apply_problem(cur.as_ref(), ev)?;
-            insert_event(conn, ev, &EventOutcome::Applied, "local")?;
-            save_problem(conn, &next, rejected_count(conn, ev.entity_id)?)?;
-        }
-        EntityKind::Inspection => {
-            let cur = load_inspection(conn, ev.entity_id)?;
-            let tpl = template_for_event(conn, cur.as_ref(), ev)?;
-            let next = apply_inspection(cur.as_ref(), ev, tpl.as_ref())?;
-            insert_event(conn, ev, &EventOutcome::Applied, "local")?;
-            save_inspection(conn, &next, rejected_count(conn, ev.entity_id)?)?;
-        }
-    }
-    link_photos(conn, ev)
+/// carry the newest HLC this device has issued, so applying on top equals a full refold, and
+/// the record's count of rejected events stays what it was (a refused local action is an
+/// error and writes nothing).
+pub(crate) fn commit_problem_event(conn: &Connection, ev: &Event) -> Result<Problem> {
+    let (cur, rejected) = match load_problem_row(conn, ev.entity_id)? {
+        Some((p, n)) => (Some(p), n),
+        None => (None, 0),
+    };
+    let next = apply_problem(cur.as_ref(), ev)?;
+    insert_event(conn, ev, &EventOutcome::Applied, "local")?;
+    save_problem(conn, &next, rejected)?;
+    link_photos(conn, ev)?;
+    Ok(next)
+}
+
+/// As [`commit_problem_event`], for inspections.
+pub(crate) fn commit_inspection_event(conn: &Connection, ev: &Event) -> Result<Inspection> {
+    let cur = load_inspection(conn, ev.entity_id)?;
+    let tpl = template_for_event(conn, cur.as_ref(), ev)?;
+    let next = apply_inspection(cur.as_ref(), ev, tpl.as_ref())?;
+    insert_event(conn, ev, &EventOutcome::Applied, "local")?;
+    save_inspection(conn, &next, rejected_count(conn, ev.entity_id)?)?;
+    link_photos(conn, ev)?;
+    Ok(next)
 }
 
 fn template_for_event(

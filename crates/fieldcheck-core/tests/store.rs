@@ -192,7 +192,8 @@ fn ledger_filters_search_sort_and_pages() {
         ..Default::default()
     };
     assert_eq!(codes(&by_unit), vec![a, b]);
-    // Three-character Chinese query through the trigram index; two characters via LIKE.
+    // Chinese substrings of any length through the bigram index: one, two, three, four
+    // characters; several terms all have to match; codes in any letter case.
     let q = |text: &str| ProblemQuery {
         text: Some(text.into()),
         ..Default::default()
@@ -201,7 +202,13 @@ fn ledger_filters_search_sort_and_pages() {
     assert_eq!(codes(&q("闯红灯")), vec![c]);
     assert_eq!(codes(&q("门口")).len(), 2);
     assert_eq!(codes(&q("门口 占道")), vec![b]);
+    assert_eq!(codes(&q("灯")), vec![c]);
+    assert_eq!(codes(&q("圾")), vec![a]);
+    assert!(codes(&q("垃圾门口")).is_empty(), "not a substring");
     assert!(codes(&q("不存在的问题")).is_empty());
+    let code_c = s.problem(c).unwrap().code;
+    assert_eq!(codes(&q(&code_c.to_lowercase())), vec![c]);
+    assert_eq!(codes(&q(&code_c[code_c.len() - 6..])), vec![c]);
     // Quotes and LIKE wildcards are text, not syntax.
     assert!(codes(&q("\"%_")).is_empty());
     // A street includes its communities.

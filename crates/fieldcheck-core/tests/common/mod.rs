@@ -53,7 +53,7 @@ pub fn handler_of_unit(store: &Store, unit: &str) -> Actor {
 pub fn snapshot(store: &Store) -> Vec<String> {
     let c = store.connection();
     let tables: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'problems_fts_%' ORDER BY name")
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'problems_search_%' ORDER BY name")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -61,7 +61,7 @@ pub fn snapshot(store: &Store) -> Vec<String> {
         .unwrap();
     let mut out = Vec::new();
     for t in tables {
-        if t == "problems_fts" {
+        if t == "problems_search" {
             continue;
         }
         let mut st = c.prepare(&format!("SELECT * FROM {t} ORDER BY 1")).unwrap();
