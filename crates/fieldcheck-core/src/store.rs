@@ -221,7 +221,9 @@ impl Store {
 
 /// Inserts events received from elsewhere and refolds every record they touch. The refold
 /// runs over all of a record's events, including this device's still-pending ones, so those
-/// are re-applied on top in HLC order exactly as the server will fold them.
+/// are re-applied on top in HLC order exactly as the server will fold them. A record this
+/// device has never seen (most of a first pull) is folded from the events in hand: nothing
+/// is read back, and each event is written once, with its outcome.
 pub(crate) fn apply_remote_in(
     tx: &Connection,
     clock: &mut HlcClock,
@@ -229,26 +231,83 @@ pub(crate) fn apply_remote_in(
     events: &[Event],
 ) -> Result<RemoteApplied> {
     let mut summary = RemoteApplied::default();
-    let mut touched: Vec<(EntityKind, Uuid)> = Vec::new();
+    // New events per touched record, records in order of first appearance.
+    let mut touched: Vec<(EntityKind, Uuid, bool, Vec<&Event>)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for ev in events {
         clock.observe(&ev.hlc, now_ms);
-        if event_exists(tx, ev.id)? {
+        if !seen.insert(ev.id) || event_exists(tx, ev.id)? {
             summary.duplicates += 1;
             continue;
         }
-        insert_event(tx, ev, &EventOutcome::Applied, "remote")?;
-        link_photos(tx, ev)?;
-        if !touched.contains(&(ev.entity(), ev.entity_id)) {
-            touched.push((ev.entity(), ev.entity_id));
+        match touched.iter_mut().find(|t| t.1 == ev.entity_id) {
+            Some(t) => t.3.push(ev),
+            None => {
+                let fresh = !entity_has_events(tx, ev.entity_id)?;
+                touched.push((ev.entity(), ev.entity_id, fresh, vec![ev]));
+            }
         }
         summary.inserted += 1;
     }
-    for (entity, id) in &touched {
-        refold(tx, *entity, *id)?;
+    for (entity, id, fresh, new) in &touched {
+        if *fresh {
+            fold_fresh(tx, *entity, new)?;
+        } else {
+            for ev in new {
+                insert_event(tx, ev, &EventOutcome::Applied, "remote")?;
+                link_photos(tx, ev)?;
+            }
+            refold(tx, *entity, *id)?;
+        }
     }
     summary.records_refolded = touched.len();
     crate::search::catch_up(tx)?;
     Ok(summary)
+}
+
+fn entity_has_events(conn: &Connection, entity_id: Uuid) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM events WHERE entity_id = ?1")?
+        .exists([entity_id.to_string()])?)
+}
+
+/// Folds a record that has no other events on this device and writes its events with their
+/// outcomes and its projection.
+fn fold_fresh(conn: &Connection, entity: EntityKind, events: &[&Event]) -> Result<()> {
+    let outcomes = match entity {
+        EntityKind::Problem => {
+            let f = fold_problem(events.iter().copied());
+            if let Some(p) = &f.state {
+                save_problem(conn, p, rejected_in(&f))?;
+            }
+            f.outcomes
+        }
+        EntityKind::Inspection => {
+            let f = fold_inspection(events.iter().copied(), |tid, v| {
+                crate::reference::template(conn, tid, v).ok().flatten()
+            });
+            if let Some(i) = &f.state {
+                save_inspection(conn, i, rejected_in(&f))?;
+            }
+            f.outcomes
+        }
+    };
+    for ev in events {
+        let outcome = outcomes
+            .iter()
+            .find(|(id, _)| *id == ev.id)
+            .map_or(&EventOutcome::Applied, |(_, o)| o);
+        insert_event(conn, ev, outcome, "remote")?;
+        link_photos(conn, ev)?;
+    }
+    Ok(())
+}
+
+fn rejected_in<T>(f: &Folded<T>) -> i64 {
+    f.outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, EventOutcome::Rejected { .. }))
+        .count() as i64
 }
 
 /// What a local write needs besides the transaction.

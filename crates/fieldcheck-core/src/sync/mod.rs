@@ -734,22 +734,44 @@ impl SyncClient {
         p.phase = Phase::Pull;
         self.report(p);
         let before = db(&self.store, |s| s.local_rejections()).await?;
+        let limit = self.opts.pull_limit.max(1);
+        let fetch = |since: u64| async move {
+            let path = format!("/pull?since={since}&limit={limit}");
+            http.call::<PullResponse>(Method::GET, &path, &Body::None)
+                .await
+        };
+        let mut since = db(&self.store, |s| s.pull_cursor()).await?;
+        let mut fetched = fetch(since).await;
         loop {
-            let since = db(&self.store, |s| s.pull_cursor()).await?;
-            let path = format!("/pull?since={since}&limit={}", self.opts.pull_limit.max(1));
-            let (page, up, down): (PullResponse, _, _) =
-                http.call(Method::GET, &path, &Body::None).await?;
+            let (page, up, down) = fetched?;
             p.bytes_up += up;
             p.bytes_down += down;
             let more = page.more && page.cursor > since;
             let n = page.items.len() as u64;
-            let applied = db(&self.store, move |s| s.apply_pull_page(&page)).await?;
+            let cursor = page.cursor;
+            // The next page comes over the network while this one is written: the device's
+            // SQLite work and the server's answer overlap. The cursor stored with each page
+            // stays the resume point, so a failure in either loses nothing.
+            let next = async move {
+                if more {
+                    Some(fetch(cursor).await)
+                } else {
+                    None
+                }
+            };
+            let apply = db(&self.store, move |s| s.apply_pull_page(&page));
+            let (next, applied) = tokio::join!(next, apply);
+            let applied = applied?;
             report.events_pulled += applied.inserted;
             report.records_removed += applied.removed;
             p.events_down += n;
             self.report(p);
-            if !more {
-                break;
+            match next {
+                Some(n) => {
+                    fetched = n;
+                    since = cursor;
+                }
+                None => break,
             }
         }
         // Local events that only now stand rejected lost a conflict to what came down.
