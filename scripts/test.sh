@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
   webkit2gtk-driver  # WebKitWebDriver, started by tauri-driver
   xvfb xauth
+  python3-venv  # the S3 blob tests' server (moto) lives in its own virtualenv
 )
 
 need_apt=()
@@ -31,12 +32,27 @@ fi
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 command -v tauri-driver >/dev/null || cargo install --locked tauri-driver
 
+# An S3-compatible server (moto, from PyPI) for the server's blob tests on real object storage
+# (fieldcheck-server tests/api_more.rs): in a virtualenv of its own, so neither a system Python
+# (PEP 668) nor the user's packages are touched. Without it those tests fail in CI and are
+# skipped, loudly, elsewhere.
+if ! command -v moto_server >/dev/null; then
+  MOTO_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/fieldcheck/moto"
+  if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    echo "==> installing moto (S3-compatible server) into $MOTO_VENV"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install --quiet 'moto[server]>=5,<6'
+  fi
+  export PATH="$MOTO_VENV/bin:$PATH"
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The Tauri app's own tests run in the app stage below, on its one release build (a second,
 # debug build of WebKitGTK bindings and Tauri would cost minutes for nothing).
+# fieldcheck-server's default features include `s3`, so this run covers the S3 blob tests.
 echo "==> cargo nextest (all workspace tests)"
 cargo nextest run --workspace --exclude fieldcheck-app --locked --no-fail-fast
 echo "==> doc tests"

@@ -1,8 +1,10 @@
 //! Harness of the end-to-end tests: a real server (in-process on port 0, or the real binary
 //! as a child process), devices driving the real sync client in-process, a fault-injecting
-//! HTTP proxy between them, and convergence checks that read every replica.
+//! HTTP proxy between them, an https front with a city CA, and convergence checks that read
+//! every replica.
 
 pub mod proxy;
+pub mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -106,6 +108,52 @@ pub fn code_of(logins: &[DemoLogin], user: &str) -> String {
         .clone()
 }
 
+/// Runs the `fieldcheck` CLI (`bin`: the test's `CARGO_BIN_EXE_fieldcheck-e2e-cli`) on the
+/// device database `db`, in English, off the runtime's worker threads (the server under test
+/// runs on them).
+pub async fn cli(bin: &'static str, db: &Path, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.arg("--db").arg(db).args(["--lang", "en"]).args(args);
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// [`cli`] that must succeed; returns its standard output.
+pub async fn cli_ok(bin: &'static str, db: &Path, args: &[&str]) -> String {
+    let out = cli(bin, db, args).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {stdout}{stderr}");
+    stdout
+}
+
+/// [`cli`] that must fail with the stable error `code`; returns its standard error.
+pub async fn cli_err(bin: &'static str, db: &Path, args: &[&str], code: &str) -> String {
+    let out = cli(bin, db, args).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(stderr.contains(&format!("[{code}]")), "{args:?}: {stderr}");
+    stderr
+}
+
+/// A device store opened from its file, as a new process would.
+pub fn open_store(path: &Path) -> Arc<Mutex<Store>> {
+    Arc::new(Mutex::new(Store::open(path).unwrap()))
+}
+
+/// The device's `meta` rows (key, value) whose key starts with `prefix`.
+pub fn meta_rows(store: &Store, prefix: &str) -> Vec<(String, String)> {
+    let mut st = store
+        .connection()
+        .prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")
+        .unwrap();
+    st.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 /// Retries quick enough for tests: a fault costs milliseconds, not seconds.
 pub fn quick_options() -> SyncOptions {
     SyncOptions {
@@ -136,14 +184,22 @@ impl Device {
     /// Enrolls against `url` (the server or a proxy) with the user's one-time code.
     pub async fn enroll(url: &str, code: &str, user: &str, opts: SyncOptions) -> Device {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Mutex::new(
-            Store::open(dir.path().join("device.db")).unwrap(),
-        ));
+        let store = open_store(&dir.path().join("device.db"));
         let e = fieldcheck_core::sync::enroll(store.clone(), url, code, &opts)
             .await
             .unwrap_or_else(|e| panic!("enroll {user}: {e}"));
         assert_eq!(e.user.id, user);
         assert!(e.reference_version.is_some(), "{e:?}");
+        Device::from_store(user, store, opts, dir)
+    }
+
+    /// A device over a store enrolled elsewhere (another way, another process) as `user`.
+    pub fn from_store(
+        user: &str,
+        store: Arc<Mutex<Store>>,
+        opts: SyncOptions,
+        dir: tempfile::TempDir,
+    ) -> Device {
         let actor = store.lock().unwrap().actor(user).unwrap();
         Device {
             user: user.to_owned(),

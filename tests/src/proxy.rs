@@ -4,6 +4,8 @@
 //! from an RNG seeded with `(seed, request number)`, so a run's sequence of faults replays
 //! from its seed. The request goes upstream on its own connection with `Connection: close`,
 //! so the server's answer ends at EOF and the device opens a new connection per request.
+//! A test can also force one fault on the next requests to a path ([`Proxy::force`]), to
+//! stage an exact failure such as a lost enrollment answer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +64,8 @@ struct State {
     enabled: AtomicBool,
     counter: AtomicU64,
     stats: Mutex<Stats>,
+    /// (request line contains, fault, requests left)
+    forced: Mutex<Vec<(String, Fault, u64)>>,
 }
 
 pub struct Proxy {
@@ -83,6 +87,7 @@ impl Proxy {
             enabled: AtomicBool::new(false),
             counter: AtomicU64::new(0),
             stats: Mutex::new(Stats::default()),
+            forced: Mutex::new(Vec::new()),
         });
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -98,6 +103,14 @@ impl Proxy {
 
     pub fn set_faults(&self, on: bool) {
         self.state.enabled.store(on, Ordering::SeqCst);
+    }
+
+    /// The next `times` requests whose request line contains `path` get `fault`, whether
+    /// random faults are on or not.
+    pub fn force(&self, path: &str, fault: Fault, times: u64) {
+        let mut forced = self.state.forced.lock().unwrap();
+        forced.retain(|(p, _, _)| p != path);
+        forced.push((path.to_owned(), fault, times));
     }
 
     pub fn stats(&self) -> Stats {
@@ -180,7 +193,19 @@ async fn handle(mut conn: TcpStream, st: Arc<State>) -> std::io::Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(
         st.seed ^ n.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
-    let fault = if st.enabled.load(Ordering::SeqCst) && rng.random_bool(st.rate) {
+    let forced = {
+        let mut forced = st.forced.lock().unwrap();
+        forced
+            .iter_mut()
+            .find(|(path, _, left)| *left > 0 && line.contains(path.as_str()))
+            .map(|(_, fault, left)| {
+                *left -= 1;
+                *fault
+            })
+    };
+    let fault = if let Some(f) = forced {
+        f
+    } else if st.enabled.load(Ordering::SeqCst) && rng.random_bool(st.rate) {
         FAULTS[rng.random_range(0..FAULTS.len())]
     } else {
         Fault::Pass

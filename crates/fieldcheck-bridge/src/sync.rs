@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use fieldcheck_core::Store;
 use fieldcheck_core::domain::reference::User;
 use fieldcheck_core::sync::{
-    self, Progress, RetryPolicy, SyncClient, SyncError, SyncOptions, SyncReport,
+    self, CaCert, Progress, RetryPolicy, SyncClient, SyncError, SyncOptions, SyncReport,
 };
 use serde::{Deserialize, Serialize};
 
@@ -90,7 +90,9 @@ fn options() -> SyncOptions {
 
 fn sync_error(e: SyncError) -> BridgeError {
     let status = match &e {
-        SyncError::InvalidServerUrl(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        SyncError::InvalidServerUrl(_) | SyncError::InvalidCaCert(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         SyncError::EnrollCodeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         SyncError::NotEnrolled => StatusCode::CONFLICT,
         SyncError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -182,6 +184,9 @@ pub async fn sync_start(State(s): State<AppState>) -> Result<Json<SyncStatus>, B
 pub struct EnrollArgs {
     server: String,
     code: String,
+    /// PEM text of a city office's own CA, trusted for this server besides the built-in roots.
+    #[serde(default)]
+    ca_cert: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -201,7 +206,14 @@ pub async fn enroll(
     if s.syncer().snapshot().running {
         return Err(busy());
     }
-    let e = sync::enroll(s.store(), a.server.trim(), a.code.trim(), &options())
+    let ca = a
+        .ca_cert
+        .as_deref()
+        .filter(|pem| !pem.trim().is_empty())
+        .map(CaCert::from_pem)
+        .transpose()
+        .map_err(sync_error)?;
+    let e = sync::enroll_with_ca(s.store(), a.server.trim(), a.code.trim(), ca, &options())
         .await
         .map_err(sync_error)?;
     let me = s.run(|st| me_of(st)).await?;

@@ -805,6 +805,13 @@ async fn enroll_sync_and_unenroll_against_a_real_server() {
         )
         .await;
     assert_eq!((status, e.code.as_str()), (422, "enroll_code_invalid"));
+    let (status, e) = b
+        .err(
+            "enroll",
+            json!({"server": server.base, "code": "X", "ca_cert": "not a certificate"}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_ca_cert"));
     let (status, e) = b.err("enroll", json!({"server": server.base})).await;
     assert_eq!((status, e.code.as_str()), (400, "invalid_input"));
     assert_eq!(b.ok("sync_status", json!({})).await["enrolled"], false);

@@ -113,6 +113,14 @@ pub enum Command {
         /// Name shown to the office in the device list.
         #[arg(long, default_value = "fieldcheck-cli")]
         name: String,
+        /// CA certificate (PEM) of a city office that runs its own certificate authority:
+        /// trusted for this server besides the built-in roots, kept for every later sync.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Attempts on network errors and server errors (1 = no retry). Running `enroll`
+        /// again with the same code is safe: it repeats this attempt.
+        #[arg(long, default_value_t = 6)]
+        attempts: u32,
     },
     /// Send this device's events and photos to the server and fetch what changed.
     Sync {

@@ -214,7 +214,23 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             }
         }
         Command::Stats => out.stats(&store.stats()?, &store.units()?),
-        Command::Enroll { server, code, name } => sync_cmd::enroll(store, server, code, name, out)?,
+        Command::Enroll {
+            server,
+            code,
+            name,
+            ca_cert,
+            attempts,
+        } => sync_cmd::enroll(
+            store,
+            sync_cmd::EnrollArgs {
+                server,
+                code,
+                name,
+                ca_cert: ca_cert.as_deref(),
+                attempts: *attempts,
+            },
+            out,
+        )?,
         Command::Sync { attempts } => sync_cmd::sync(store, *attempts, out)?,
         Command::Dev(DevCmd::WriteLoop { count, category }) => {
             let who = actor(&cli, &store)?;

@@ -2,12 +2,13 @@
 //! bar on stderr (hidden when stderr is not a terminal or with --json) and Ctrl-C cancelling
 //! between steps.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use fieldcheck_core::Store;
-use fieldcheck_core::sync::{self, Phase, Progress, SyncClient, SyncOptions};
+use fieldcheck_core::sync::{self, CaCert, Phase, Progress, SyncClient, SyncOptions};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::Out;
@@ -19,13 +20,33 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-pub fn enroll(store: Store, server: &str, code: &str, name: &str, out: &Out) -> Result<()> {
+pub struct EnrollArgs<'a> {
+    pub server: &'a str,
+    pub code: &'a str,
+    pub name: &'a str,
+    pub ca_cert: Option<&'a Path>,
+    pub attempts: u32,
+}
+
+pub fn enroll(store: Store, a: EnrollArgs<'_>, out: &Out) -> Result<()> {
+    let ca = match a.ca_cert {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read CA certificate {}", path.display()))?;
+            Some(
+                CaCert::from_pem(&pem)
+                    .with_context(|| format!("CA certificate {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let store = Arc::new(Mutex::new(store));
-    let opts = SyncOptions {
-        device_name: name.to_owned(),
+    let mut opts = SyncOptions {
+        device_name: a.name.to_owned(),
         ..SyncOptions::default()
     };
-    let enrolled = runtime()?.block_on(sync::enroll(store, server, code, &opts))?;
+    opts.retry.max_attempts = a.attempts.max(1);
+    let enrolled = runtime()?.block_on(sync::enroll_with_ca(store, a.server, a.code, ca, &opts))?;
     out.enrolled(&enrolled);
     Ok(())
 }

@@ -40,6 +40,16 @@ pub struct EnrollRequest {
 /// Shortest and longest device-chosen token ([`EnrollRequest::token`]).
 pub const ENROLL_TOKEN_LEN: std::ops::RangeInclusive<usize> = 32..=256;
 
+/// What a person typed → the canonical enrollment code: upper case, no separators. Shared by
+/// the server (which hashes it) and the device (which keys a pending attempt by it), so that
+/// `abcd-1234` retried as `ABCD1234` is the same attempt.
+pub fn normalize_enroll_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollResponse {

@@ -39,13 +39,7 @@ pub fn new_enroll_code() -> String {
     s
 }
 
-/// What a person typed → the canonical code: upper case, no separators.
-pub fn normalize_enroll_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
-}
+pub use fieldcheck_protocol::sync::normalize_enroll_code;
 
 pub fn hash_password(password: &str) -> String {
     let salt_bytes: [u8; 16] = rand::rng().random();

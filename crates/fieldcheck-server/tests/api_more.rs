@@ -480,14 +480,27 @@ async fn malformed_bodies_name_the_field_and_bad_tokens_are_401() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Blobs on object storage (object_store's in-memory backend through the same trait)
+// 4. Blobs on object storage: one conformance run on object_store's in-memory backend and on
+//    a real S3-compatible server (moto) selected by the server's own `blob_store` config.
 
-#[tokio::test]
-async fn blobs_on_object_storage_resume_verify_and_serve() {
-    let dir = tempfile::tempdir().unwrap();
-    let mem = Arc::new(object_store::memory::InMemory::new());
-    let blobs: Arc<dyn BlobStore> = Arc::new(ObjectBlobs::new(mem.clone(), "fc/blobs", "memory"));
-    let s = Server::start_in(dir.path(), Some(blobs.clone()), true).await;
+/// Upload in chunks with resume, nothing in the store before the hash is verified, a wrong
+/// hash refused, the exists check, download; `raw` reads the object storage behind the
+/// server's back, under `prefix`.
+async fn object_blob_conformance(
+    s: &Server,
+    dir: &std::path::Path,
+    raw: &dyn object_store::ObjectStore,
+    prefix: &str,
+) {
+    use object_store::ObjectStoreExt;
+    let key = |hash: &str| object_store::path::Path::from(format!("{prefix}/{hash}"));
+    let stored = |hash: String| async move {
+        match raw.get(&key(&hash)).await {
+            Ok(r) => Some(r.bytes().await.unwrap().to_vec()),
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => panic!("object storage: {e}"),
+        }
+    };
     let tok = s.enroll("usr-insp-1").await;
     let data = blob_data(20_000);
     let hash = sha(&data);
@@ -495,35 +508,20 @@ async fn blobs_on_object_storage_resume_verify_and_serve() {
         .put_chunk(&tok, &hash, 0, data.len(), data[..12_000].to_vec())
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        blobs.size(&hash).await.unwrap(),
-        None,
-        "not before verified"
-    );
-    assert_eq!(s.blob_state(&tok, &hash).await.offset, 12_000);
+    assert_eq!(stored(hash.clone()).await, None, "not before verified");
+    let state = s.blob_state(&tok, &hash).await;
+    assert_eq!((state.offset, state.complete), (12_000, false));
     let r = s
         .put_chunk(&tok, &hash, 12_000, data.len(), data[12_000..].to_vec())
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(blobs.size(&hash).await.unwrap(), Some(data.len() as u64));
-    let key = object_store::path::Path::from(format!("fc/blobs/{hash}"));
-    use object_store::ObjectStoreExt;
-    assert_eq!(
-        mem.get(&key).await.unwrap().bytes().await.unwrap().as_ref(),
-        data.as_slice()
-    );
+    assert_eq!(stored(hash.clone()).await.as_deref(), Some(data.as_slice()));
     // Staging is cleaned up and nothing lands in the local blob directory.
-    assert!(!dir.path().join("blobs").join(&hash).exists());
-    assert!(!dir.path().join("blobs/partial").join(&hash).exists());
+    assert!(!dir.join("blobs").join(&hash).exists());
+    assert!(!dir.join("blobs/partial").join(&hash).exists());
     let state = s.blob_state(&tok, &hash).await;
     assert!(state.complete);
-    let got = s
-        .http
-        .get(s.url(&format!("/blobs/{hash}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let got = s.get_blob(&tok, &hash).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap().as_ref(), data.as_slice());
     // A re-upload of a complete blob is a no-op.
@@ -531,13 +529,48 @@ async fn blobs_on_object_storage_resume_verify_and_serve() {
         .put_chunk(&tok, &hash, 0, data.len(), data[..10_000].to_vec())
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    // A mismatch never reaches object storage.
+    // A mismatch never reaches object storage, and the upload starts over.
     let wrong = sha(b"other");
     let r = s
         .put_chunk(&tok, &wrong, 0, 10_000, data[..10_000].to_vec())
         .await;
     api_error(r, StatusCode::UNPROCESSABLE_ENTITY, "hash_mismatch").await;
-    assert_eq!(blobs.size(&wrong).await.unwrap(), None);
+    assert_eq!(stored(wrong.clone()).await, None);
+    let state = s.blob_state(&tok, &wrong).await;
+    assert_eq!((state.offset, state.complete), (0, false));
+    api_error(
+        s.get_blob(&tok, &wrong).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn blobs_on_object_storage_resume_verify_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let mem = Arc::new(object_store::memory::InMemory::new());
+    let blobs: Arc<dyn BlobStore> = Arc::new(ObjectBlobs::new(mem.clone(), "fc/blobs", "memory"));
+    let s = Server::start_in(dir.path(), Some(blobs), true).await;
+    object_blob_conformance(&s, dir.path(), mem.as_ref(), "fc/blobs").await;
+    s.stop().await;
+}
+
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn blobs_on_a_real_s3_server_resume_verify_and_serve() {
+    let Some(s3) = S3::start("fc-photos").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = fieldcheck_server::Config {
+        blob_store: "s3://fc-photos/fc/blobs".into(),
+        s3: s3.config(),
+        ..test_config(dir.path())
+    };
+    // No blob store handed in: the server builds its S3 client from the config.
+    let s = Server::start_with(config, None, true).await;
+    object_blob_conformance(&s, dir.path(), s3.client().as_ref(), "fc/blobs").await;
     s.stop().await;
 }
 

@@ -467,13 +467,7 @@ async fn blobs_resume_verify_and_reject_bad_ids() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let got = s
-        .http
-        .get(s.url(&format!("/blobs/{hash}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let got = s.get_blob(&tok, &hash).await;
     assert_eq!(got.status(), StatusCode::OK);
     assert_eq!(got.bytes().await.unwrap().as_ref(), data.as_slice());
 
@@ -497,13 +491,7 @@ async fn blobs_resume_verify_and_reject_bad_ids() {
             offset: 0
         }
     );
-    let r = s
-        .http
-        .get(s.url(&format!("/blobs/{wrong}")))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let r = s.get_blob(&tok, &wrong).await;
     api_error(r, StatusCode::NOT_FOUND, "not_found").await;
 
     // Ids that are not lowercase SHA-256 hex, including traversal attempts.

@@ -16,6 +16,7 @@
 
 mod local;
 pub mod plan;
+mod trust;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +25,7 @@ use fieldcheck_domain::reference::User;
 use fieldcheck_protocol::sync::{
     BlobCheckRequest, BlobCheckResponse, BlobState, EnrollRequest, EnrollResponse, MAX_PUSH_EVENTS,
     PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, ReferenceResponse, codes,
+    normalize_enroll_code,
 };
 use fieldcheck_protocol::{ApiError, PROTOCOL_VERSION};
 use reqwest::{Method, StatusCode};
@@ -33,10 +35,12 @@ use serde::de::DeserializeOwned;
 pub use local::{Enrollment, PageApplied, PendingPhoto, PushRecorded, Rejection, SyncState};
 pub use plan::RetryPolicy;
 pub use tokio_util::sync::CancellationToken;
+pub use trust::CaCert;
 
 use crate::error::CoreError;
 use crate::store::Store;
 use plan::{decide_push, next_chunk, retryable_status};
+use trust::{TlsFailure, tls_failure};
 
 /// Errors of enrollment and sync. `code()` is stable for UIs and scripts.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +56,22 @@ pub enum SyncError {
     #[error("this app is too old for the server: {0}")]
     ProtocolTooOld(String),
     #[error("cannot reach the server at {url}: {message}")]
-    Network { url: String, message: String },
+    Network {
+        url: String,
+        message: String,
+        /// Some attempt may have reached the server (it failed after the connection was
+        /// made); `false` when every attempt failed to connect.
+        maybe_delivered: bool,
+    },
+    #[error(
+        "the server at {url} is not trusted: {reason}; if the city office runs its own \
+         certificate authority, enroll with its CA certificate (`enroll --ca-cert FILE`)"
+    )]
+    CertificateNotTrusted { url: String, reason: String },
+    #[error("no secure connection to the server at {url}: {message}")]
+    Tls { url: String, message: String },
+    #[error("invalid CA certificate: {0}")]
+    InvalidCaCert(String),
     #[error("the server is unavailable (HTTP {status}): {message}")]
     ServerUnavailable { status: u16, message: String },
     #[error("the server refused the request (HTTP {status} {code}): {message}")]
@@ -78,11 +97,28 @@ impl SyncError {
             SyncError::Unauthorized => codes::UNAUTHORIZED,
             SyncError::ProtocolTooOld(_) => codes::PROTOCOL_TOO_OLD,
             SyncError::Network { .. } => "network",
+            SyncError::CertificateNotTrusted { .. } => "certificate_not_trusted",
+            SyncError::Tls { .. } => "tls_failed",
+            SyncError::InvalidCaCert(_) => "invalid_ca_cert",
             SyncError::ServerUnavailable { .. } => "server_unavailable",
             SyncError::Api { .. } => "server_refused",
             SyncError::Protocol(_) => "bad_response",
             SyncError::Cancelled => "cancelled",
             SyncError::Core(e) => e.code(),
+        }
+    }
+
+    /// Whether the server may have carried out the request although it failed here: the
+    /// answer was lost, garbled or not waited for. Otherwise the server certainly did not.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            SyncError::Network {
+                maybe_delivered, ..
+            } => *maybe_delivered,
+            SyncError::ServerUnavailable { .. } | SyncError::Protocol(_) | SyncError::Cancelled => {
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -187,13 +223,22 @@ pub struct Enrolled {
     pub reference_error: Option<String>,
 }
 
-fn http_client(opts: &SyncOptions) -> SyncResult<reqwest::Client> {
+/// The HTTP client for one server; `ca` is trusted besides the built-in roots.
+fn http_client(opts: &SyncOptions, ca: Option<&CaCert>) -> SyncResult<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         PROTOCOL_HEADER,
         reqwest::header::HeaderValue::from(PROTOCOL_VERSION),
     );
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for cert in ca
+        .map(CaCert::reqwest_certificates)
+        .transpose()?
+        .unwrap_or_default()
+    {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
         .default_headers(headers)
         .timeout(opts.timeout)
         .connect_timeout(opts.timeout.min(Duration::from_secs(15)))
@@ -277,6 +322,7 @@ impl Http {
     async fn raw(&self, method: Method, path: &str, body: &Body) -> SyncResult<Vec<u8>> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0u32;
+        let mut maybe_delivered = false;
         loop {
             attempt += 1;
             if self.cancel.is_cancelled() {
@@ -319,9 +365,28 @@ impl Http {
                         message,
                     }
                 }
-                Err(e) => SyncError::Network {
-                    url: self.base.clone(),
-                    message: transport_message(&e),
+                // A handshake that failed fails the same way next time: no retry.
+                Err(e) => match tls_failure(&e) {
+                    Some(TlsFailure::Untrusted(reason)) => {
+                        return Err(SyncError::CertificateNotTrusted {
+                            url: self.base.clone(),
+                            reason,
+                        });
+                    }
+                    Some(TlsFailure::Other(message)) => {
+                        return Err(SyncError::Tls {
+                            url: self.base.clone(),
+                            message,
+                        });
+                    }
+                    None => {
+                        maybe_delivered |= !e.is_connect();
+                        SyncError::Network {
+                            url: self.base.clone(),
+                            message: transport_message(&e),
+                            maybe_delivered,
+                        }
+                    }
                 },
             };
             if !self.retry.may_retry(attempt) {
@@ -367,46 +432,79 @@ fn api_error(status: StatusCode, api: Option<ApiError>, message: String) -> Sync
 }
 
 /// Enrolls the device with a one-time code: on success the server URL, token, device tag and
-/// user are stored (one transaction) and reference data is pulled. On any failure of the
-/// enrollment itself nothing is written.
+/// user are stored and reference data is pulled. See [`enroll_with_ca`].
 pub async fn enroll(
     store: Arc<Mutex<Store>>,
     server: &str,
     code: &str,
     opts: &SyncOptions,
 ) -> SyncResult<Enrolled> {
+    enroll_with_ca(store, server, code, None, opts).await
+}
+
+/// Enrolls the device with a one-time code, trusting `ca` for this server besides the
+/// built-in roots (kept with the enrollment for every later sync; enrolling without one
+/// drops a CA stored earlier for the same server).
+///
+/// The device's token is stored before it is sent (keyed by server and code) and reused by
+/// the next attempt, in this process or a later one, so an attempt whose answer was lost
+/// after the server enrolled the device is simply repeated. When the server certainly did
+/// not enroll the device (refused, or the TLS handshake failed) nothing stays written.
+pub async fn enroll_with_ca(
+    store: Arc<Mutex<Store>>,
+    server: &str,
+    code: &str,
+    ca: Option<CaCert>,
+    opts: &SyncOptions,
+) -> SyncResult<Enrolled> {
     let base = plan::api_base(server).map_err(SyncError::InvalidServerUrl)?;
-    let device_id = db(&store, |s| Ok(s.device().device_id)).await?;
+    let code = code.trim().to_owned();
     let http = Http {
-        client: http_client(opts)?,
+        client: http_client(opts, ca.as_ref())?,
         base: base.clone(),
         token: None,
         retry: opts.retry.clone(),
         cancel: CancellationToken::new(),
     };
-    // The device makes its own token, so a retry after a lost answer (same code, same token)
-    // gets the same enrollment instead of "code already used".
-    let token = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let (b, c) = (base.clone(), normalize_enroll_code(&code));
+    let (device_id, token) = db(&store, move |s| {
+        Ok((s.device().device_id, s.enroll_token(&b, &c, new_token)?))
+    })
+    .await?;
     let req = EnrollRequest {
-        code: code.trim().to_owned(),
+        code: code.clone(),
         device_id,
         device_name: opts.device_name.clone(),
         token: Some(token),
     };
-    let (resp, _, _): (EnrollResponse, _, _) = http
-        .call(Method::POST, "/enroll", &Body::json(&req)?)
-        .await?;
+    let resp: EnrollResponse = match http.call(Method::POST, "/enroll", &Body::json(&req)?).await {
+        Ok((resp, _, _)) => resp,
+        Err(e) => {
+            if !e.outcome_unknown() {
+                let b = base.clone();
+                let c = normalize_enroll_code(&code);
+                if let Err(forget) = db(&store, move |s| s.forget_enroll_token(&b, &c)).await {
+                    tracing::warn!(error = %forget, "pending enrollment token not cleared");
+                }
+            }
+            return Err(e);
+        }
+    };
     let enrollment = Enrollment {
         server: base.clone(),
         token: resp.token,
         user_id: resp.user.id.clone(),
         device_tag: resp.device_tag.clone(),
     };
-    db(&store, move |s| s.save_enrollment(&enrollment)).await?;
+    let b = base.clone();
+    // Three transactions in this order (see `trust.rs`): wherever the process stops between
+    // them, the device is consistent and a repeated `enroll` completes the rest.
+    db(&store, move |s| {
+        s.set_server_ca(&b, ca.as_ref())?;
+        s.save_enrollment(&enrollment)?;
+        s.enrollment_settled(&b)
+    })
+    .await?;
     let client = SyncClient::new(store, opts.clone())?;
     let reference = async {
         let http = client.http().await?;
@@ -427,22 +525,28 @@ pub async fn enroll(
     })
 }
 
+/// A device token for [`EnrollRequest::token`]: two UUIDv4, 244 bits from the OS CSPRNG.
+fn new_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
 /// Runs sync for one enrolled device.
 pub struct SyncClient {
     store: Arc<Mutex<Store>>,
     opts: SyncOptions,
-    client: reqwest::Client,
     cancel: CancellationToken,
     progress: Option<ProgressFn>,
 }
 
 impl SyncClient {
     pub fn new(store: Arc<Mutex<Store>>, opts: SyncOptions) -> SyncResult<SyncClient> {
-        let client = http_client(&opts)?;
         Ok(SyncClient {
             store,
             opts,
-            client,
             cancel: CancellationToken::new(),
             progress: None,
         })
@@ -464,12 +568,20 @@ impl SyncClient {
         self.cancel.clone()
     }
 
+    /// The enrolled server with a client that trusts the CA its enrollment came with; built
+    /// per run, so a new enrollment (another server, another CA) takes effect at once.
     async fn http(&self) -> SyncResult<Http> {
-        let e = db(&self.store, |s| s.enrollment())
-            .await?
-            .ok_or(SyncError::NotEnrolled)?;
+        let (e, ca) = db(&self.store, |s| {
+            let Some(e) = s.enrollment()? else {
+                return Ok((None, None));
+            };
+            let ca = s.server_ca(&e.server)?;
+            Ok((Some(e), ca))
+        })
+        .await?;
+        let e = e.ok_or(SyncError::NotEnrolled)?;
         Ok(Http {
-            client: self.client.clone(),
+            client: http_client(&self.opts, ca.as_ref())?,
             base: e.server,
             token: Some(e.token),
             retry: self.opts.retry.clone(),
@@ -802,6 +914,43 @@ mod tests {
             SyncError::InvalidServerUrl("x".into()).code(),
             "invalid_server_url"
         );
+        let untrusted = SyncError::CertificateNotTrusted {
+            url: "u".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(untrusted.code(), "certificate_not_trusted");
+        let tls = SyncError::Tls {
+            url: "u".into(),
+            message: "m".into(),
+        };
+        assert_eq!(tls.code(), "tls_failed");
+        assert_eq!(
+            SyncError::InvalidCaCert("x".into()).code(),
+            "invalid_ca_cert"
+        );
+    }
+
+    #[test]
+    fn only_an_answer_that_may_have_been_lost_leaves_the_outcome_unknown() {
+        let network = |maybe_delivered| SyncError::Network {
+            url: "u".into(),
+            message: "m".into(),
+            maybe_delivered,
+        };
+        assert!(network(true).outcome_unknown());
+        assert!(!network(false).outcome_unknown(), "never connected");
+        let unavailable = SyncError::ServerUnavailable {
+            status: 503,
+            message: "m".into(),
+        };
+        assert!(unavailable.outcome_unknown());
+        assert!(SyncError::Cancelled.outcome_unknown());
+        assert!(!SyncError::EnrollCodeInvalid.outcome_unknown());
+        let untrusted = SyncError::CertificateNotTrusted {
+            url: "u".into(),
+            reason: "r".into(),
+        };
+        assert!(!untrusted.outcome_unknown());
     }
 
     #[test]

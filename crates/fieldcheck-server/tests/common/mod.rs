@@ -395,6 +395,15 @@ impl Server {
             .unwrap()
     }
 
+    pub async fn get_blob(&self, token: &str, hash: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(&format!("/blobs/{hash}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn blob_state(
         &self,
         token: &str,
@@ -431,4 +440,115 @@ pub async fn api_error(
 pub fn sha(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real S3-compatible server: moto (`moto_server`, from PyPI; scripts/test.sh installs it).
+
+/// `moto_server` on a free 127.0.0.1 port with one empty bucket; killed on drop.
+#[cfg(feature = "s3")]
+pub struct S3 {
+    pub endpoint: String,
+    pub bucket: String,
+    child: std::process::Child,
+}
+
+#[cfg(feature = "s3")]
+impl S3 {
+    /// `None` (after a loud SKIPPED line) when `moto_server` is not installed outside CI; in
+    /// CI a missing one fails the test. `FIELDCHECK_MOTO_SERVER` names another binary.
+    pub async fn start(bucket: &str) -> Option<S3> {
+        let bin =
+            std::env::var("FIELDCHECK_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let spawned = std::process::Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                let why = format!("{bin} cannot be started ({e})");
+                if std::env::var_os("CI").is_some() {
+                    panic!(
+                        "{why} and CI is set: the S3 tests must run (scripts/test.sh installs moto)"
+                    );
+                }
+                loud(&format!(
+                    "\n*** SKIPPED: {why}; run scripts/test.sh or `pip install 'moto[server]'` \
+                     (or set FIELDCHECK_MOTO_SERVER) for the S3 blob tests ***\n"
+                ));
+                return None;
+            }
+        };
+        let mut s3 = S3 {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: bucket.to_owned(),
+            child,
+        };
+        // moto takes a second or two to import; it answers `GET /` once it listens.
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if http.get(&s3.endpoint).send().await.is_ok() {
+                break;
+            }
+            if let Some(status) = s3.child.try_wait().unwrap() {
+                panic!("{bin} exited before it listened: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{bin} did not listen on port {port} within 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // Bucket creation is outside what the server does (an operator makes the bucket).
+        let r = http
+            .put(format!("{}/{bucket}", s3.endpoint))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+        Some(s3)
+    }
+
+    /// The server's `[s3]` settings for this endpoint (moto takes any credentials).
+    pub fn config(&self) -> fieldcheck_server::config::S3Config {
+        fieldcheck_server::config::S3Config {
+            endpoint: self.endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key_id: "fieldcheck-test".into(),
+            secret_access_key: "fieldcheck-test-secret".into(),
+            allow_http: true,
+        }
+    }
+
+    /// A client of its own, to look at the bucket behind the server's back.
+    pub fn client(&self) -> Arc<dyn object_store::ObjectStore> {
+        let c = self.config();
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(&self.bucket)
+            .with_endpoint(&c.endpoint)
+            .with_region(&c.region)
+            .with_access_key_id(&c.access_key_id)
+            .with_secret_access_key(&c.secret_access_key)
+            .with_allow_http(true)
+            .build()
+            .unwrap();
+        Arc::new(store)
+    }
+}
+
+#[cfg(feature = "s3")]
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
