@@ -52,6 +52,10 @@ async fn with_the_city_ca_a_device_enrolls_and_syncs_over_https_across_restarts(
     assert!(device.quiet());
     let on_server = server.problem(p.id).await.expect("problem on the server");
     assert_eq!(on_server.description, "TLS 上报");
+
+    // Signing out of that server forgets the CA trusted for it.
+    device.store.lock().unwrap().unenroll().unwrap();
+    assert!(meta_rows(&device.store.lock().unwrap(), "sync_ca_cert ").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -800,14 +800,14 @@ fn main() {
             }),
         ),
         (
-            "text, 3+ chars (trigram MATCH)",
+            "text, 3+ chars (bigram phrase)",
             Box::new(|r: &mut Rng| ProblemQuery {
                 text: Some(r.pick(&long_terms).to_string()),
                 ..Default::default()
             }),
         ),
         (
-            "text, 2 chars (LIKE fallback)",
+            "text, 2 chars (one bigram)",
             Box::new(|r: &mut Rng| ProblemQuery {
                 text: Some(r.pick(&short_terms).to_string()),
                 ..Default::default()
@@ -854,6 +854,14 @@ fn main() {
     row("store.report_problem", &rep);
     row("raw rusqlite INSERT (baseline)", &raw);
     let all_acts = Samples::new(act_ns.values().flatten().copied().collect());
+    let slow = |s: &Samples, ms: u64| s.0.iter().filter(|&&ns| ns > ms * 1_000_000).count();
+    println!(
+        "  writes over 10 ms: {} reports, {} actions; over 100 ms: {} reports, {} actions",
+        slow(&rep, 10),
+        slow(&all_acts, 10),
+        slow(&rep, 100),
+        slow(&all_acts, 100)
+    );
     row(
         &format!("store.act, all {} actions", all_acts.0.len()),
         &all_acts,

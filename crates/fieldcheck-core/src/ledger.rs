@@ -143,8 +143,37 @@ pub struct ServerRefusal {
     pub message: String,
 }
 
+/// Above this many text matches a page is found by walking the sort order (see `where_clause`).
+const MANY_MATCHES: u64 = 1000;
+
+enum TextFilter {
+    None,
+    /// A term with nothing searchable in it (only punctuation).
+    Nothing,
+    Match {
+        query: String,
+        count: u64,
+        many: bool,
+    },
+}
+
+impl ProblemQuery {
+    fn filters_besides_text(&self) -> bool {
+        !self.statuses.is_empty()
+            || self.category.is_some()
+            || self.unit_id.is_some()
+            || self.point_id.is_some()
+            || self.district_id.is_some()
+            || self.reporter.is_some()
+            || self.reported_from.is_some()
+            || self.reported_to.is_some()
+            || self.overdue
+            || self.with_rejections
+    }
+}
+
 impl Store {
-    fn where_clause(&self, q: &ProblemQuery) -> Result<(String, Vec<Value>)> {
+    fn where_clause(&self, q: &ProblemQuery, text: &TextFilter) -> Result<(String, Vec<Value>)> {
         let mut conds: Vec<String> = Vec::new();
         let mut args: Vec<Value> = Vec::new();
         let arg = |v: Value, args: &mut Vec<Value>| {
@@ -218,18 +247,18 @@ impl Store {
         if q.with_rejections {
             conds.push("rejected_events > 0".into());
         }
-        if let Some(text) = q.text.as_deref() {
-            for term in text.split_whitespace() {
-                match search::match_query(term) {
-                    Some(query) => {
-                        let m = arg(Value::Text(query), &mut args);
-                        conds.push(format!(
-                            "rid IN (SELECT rowid FROM problems_search WHERE problems_search MATCH {m})"
-                        ));
-                    }
-                    // Only punctuation: nothing indexed can contain it.
-                    None => conds.push("0".into()),
-                }
+        match text {
+            TextFilter::None => {}
+            TextFilter::Nothing => conds.push("0".into()),
+            TextFilter::Match { query, many, .. } => {
+                let m = arg(Value::Text(query.clone()), &mut args);
+                // With many matches, walking the sort order's index and checking each row
+                // against the matches beats looking every match up and sorting them all;
+                // `+rid` keeps SQLite from driving the query by the match list.
+                let rid = if *many { "+rid" } else { "rid" };
+                conds.push(format!(
+                    "{rid} IN (SELECT rowid FROM problems_search WHERE problems_search MATCH {m})"
+                ));
             }
         }
         let clause = if conds.is_empty() {
@@ -247,20 +276,27 @@ impl Store {
                 "limit must be between 1 and 1000".into(),
             ));
         }
-        if q.text.as_deref().is_some_and(|t| !t.trim().is_empty()) {
-            self.catch_up_search()?;
-        }
-        let (clause, mut args) = self.where_clause(q)?;
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT count(*) FROM problems {clause}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
+        let text = self.text_filter(q)?;
+        let (clause, mut args) = self.where_clause(q, &text)?;
+        // The overdue list has its own covering partial index, which SQLite's planner passes
+        // over for the status index (with or without statistics) at ~20x the cost.
+        let from = if q.overdue {
+            "problems INDEXED BY problems_open_deadline"
+        } else {
+            "problems"
+        };
+        let total: u64 = match (&text, q.filters_besides_text()) {
+            (TextFilter::Match { count, .. }, false) => *count,
+            _ => self
+                .conn
+                .prepare_cached(&format!("SELECT count(*) FROM {from} {clause}"))?
+                .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?,
+        };
         args.push(Value::Integer(i64::from(q.limit)));
         args.push(Value::Integer(i64::from(q.offset)));
-        // The page is chosen on the thin rows alone; only its records' states are read.
+        // The page is chosen from the indexes alone; only its records' rows are read.
         let sql = format!(
-            "SELECT rid, rejected_events FROM problems {clause} ORDER BY {} LIMIT ?{} OFFSET ?{}",
+            "SELECT rid FROM {from} {clause} ORDER BY {} LIMIT ?{} OFFSET ?{}",
             q.sort.sql(),
             args.len() - 1,
             args.len()
@@ -269,17 +305,19 @@ impl Store {
             .conn
             .prepare_cached(&sql)?
             .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?))
+                r.get::<_, i64>(0)
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let now = self.now();
-        let mut state = self
-            .conn
-            .prepare_cached("SELECT state FROM problem_states WHERE rid = ?1")?;
+        let mut row = self.conn.prepare_cached(
+            "SELECT s.state, p.rejected_events FROM problems p
+             JOIN problem_states s ON s.rid = p.rid WHERE p.rid = ?1",
+        )?;
         let items = page
             .into_iter()
-            .map(|(rid, rejected_events)| {
-                let json: String = state.query_row([rid], |r| r.get(0))?;
+            .map(|rid| {
+                let (json, rejected_events): (String, u32) =
+                    row.query_row([rid], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let problem: Problem = serde_json::from_str(&json)?;
                 Ok(LedgerRow {
                     overdue: problem.is_overdue(now),
@@ -293,6 +331,38 @@ impl Store {
             total: total as u64,
             offset: q.offset,
             limit: q.limit,
+        })
+    }
+
+    /// The text filter as one FTS5 query and the number of records it matches, after the
+    /// search index has caught up with every write.
+    fn text_filter(&self, q: &ProblemQuery) -> Result<TextFilter> {
+        let terms: Vec<&str> = q.text.as_deref().unwrap_or("").split_whitespace().collect();
+        if terms.is_empty() {
+            return Ok(TextFilter::None);
+        }
+        let Some(parts) = terms
+            .iter()
+            .map(|t| search::match_query(t))
+            .collect::<Option<Vec<_>>>()
+        else {
+            // A term of only punctuation: nothing indexed can contain it.
+            return Ok(TextFilter::Nothing);
+        };
+        self.catch_up_search()?;
+        let query = parts
+            .iter()
+            .map(|p| format!("({p})"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let count: u64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM problems_search WHERE problems_search MATCH ?1")?
+            .query_row([&query], |r| r.get(0))?;
+        Ok(TextFilter::Match {
+            many: count > MANY_MATCHES,
+            query,
+            count,
         })
     }
 

@@ -453,3 +453,76 @@ fn refused_import_writes_nothing() {
     assert!(s.import_reference(&bad).is_err());
     assert_eq!(before, snapshot(&s));
 }
+
+/// A text that matches many records is paged by walking the report-time index instead of
+/// sorting every match; both ways must give the same pages and totals as the plain rule:
+/// every record containing the text, newest report first.
+#[test]
+fn text_search_pages_the_same_for_few_and_many_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    let start = t("2026-11-01T00:00:00Z");
+    let mut reported = Vec::new();
+    for i in 0..1_150i64 {
+        // Several reports share a minute, so equal report times are ordered by id.
+        let at = start + Duration::minutes(i / 3);
+        s.set_now(move || at);
+        let desc = match i % 23 {
+            0 => format!("东街人行道积水严重 {i}"),
+            1..=20 => format!("路面积水 {i}"),
+            _ => format!("路灯不亮 {i}"),
+        };
+        let id = report(&mut s, &vol, &desc, "p-009");
+        reported.push((at, id, desc));
+    }
+    let want = |needle: &[&str]| {
+        let mut v: Vec<_> = reported
+            .iter()
+            // The address comes from the point (p-009) and is searched too.
+            .map(|(at, id, d)| (at, id, format!("{d}|鼓楼区东街街道东门路18号")))
+            .filter(|(_, _, d)| needle.iter().all(|n| d.contains(n)))
+            .map(|(at, id, _)| (*at, *id))
+            .collect();
+        v.sort_by(|a, b| b.cmp(a));
+        v.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+    };
+    for (text, needle, many) in [
+        ("积水", vec!["积水"], true),
+        ("积水 人行道", vec!["积水", "人行道"], false),
+        ("东门路", vec!["东门路"], true),
+        ("严重", vec!["严重"], false),
+        ("灯", vec!["灯"], false),
+    ] {
+        let expected = want(&needle);
+        assert_eq!(expected.len() > 1000, many, "{text}: {}", expected.len());
+        for offset in [0u32, 50, 1000] {
+            let page = s
+                .list_problems(&ProblemQuery {
+                    text: Some(text.into()),
+                    offset,
+                    ..Default::default()
+                })
+                .unwrap();
+            assert_eq!(page.total, expected.len() as u64, "{text}");
+            let ids: Vec<_> = page.items.iter().map(|r| r.problem.id).collect();
+            let from = (offset as usize).min(expected.len());
+            let to = (from + 50).min(expected.len());
+            assert_eq!(ids, expected[from..to], "{text} at {offset}");
+        }
+    }
+    // With another filter the total is counted over both.
+    let filed = reported[1].1;
+    let admin = s.actor("usr-admin-1").unwrap();
+    s.act(&admin, filed, ProblemAction::File { note: None })
+        .unwrap();
+    let page = s
+        .list_problems(&ProblemQuery {
+            text: Some("积水".into()),
+            statuses: vec![S::Filed],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].problem.id, filed);
+}

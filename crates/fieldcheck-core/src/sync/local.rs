@@ -403,6 +403,11 @@ impl Store {
         for key in [SERVER, TOKEN, USER, CURSOR, REF_VERSION] {
             tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
         }
+        // A city CA trusted for that server goes with it.
+        tx.execute(
+            "DELETE FROM meta WHERE substr(key, 1, length(?1)) = ?1",
+            [super::trust::CA],
+        )?;
         tx.commit()?;
         Ok(())
     }

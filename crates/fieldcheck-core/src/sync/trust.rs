@@ -25,7 +25,7 @@ use crate::error::{CoreError, Result};
 use crate::store::{Store, meta_get, meta_set};
 
 const PENDING: &str = "sync_enroll_pending ";
-const CA: &str = "sync_ca_cert ";
+pub(super) const CA: &str = "sync_ca_cert ";
 
 fn pending_key(server: &str, code: &str) -> String {
     format!("{PENDING}{server} {code}")
