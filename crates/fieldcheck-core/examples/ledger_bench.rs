@@ -1135,49 +1135,34 @@ fn raw_insert(path: &Path, rows: &[RawRow], v: Variant) -> Samples {
                 ?13, NULL, NULL, 0)
         RETURNING rid";
     let problem = |conn: &Connection, r: &RawRow| {
+        let columns = params![
+            r.id,
+            r.code,
+            r.status,
+            r.category,
+            r.description,
+            r.address,
+            r.lat,
+            r.lon,
+            r.district_id,
+            r.point_id,
+            r.reporter,
+            r.severity,
+            r.reported_at,
+        ];
         if matches!(v, Variant::Plain) {
+            let mut with_state = columns.to_vec();
+            with_state.push(&r.state);
             conn.prepare_cached(INSERT_PLAIN)
                 .unwrap()
-                .execute(params![
-                    r.id,
-                    r.code,
-                    r.status,
-                    r.category,
-                    r.description,
-                    r.address,
-                    r.lat,
-                    r.lon,
-                    r.district_id,
-                    r.point_id,
-                    r.reporter,
-                    r.severity,
-                    r.reported_at,
-                    r.state
-                ])
+                .execute(with_state.as_slice())
                 .unwrap();
             return;
         }
         let rid: i64 = conn
             .prepare_cached(INSERT_THIN)
             .unwrap()
-            .query_row(
-                params![
-                    r.id,
-                    r.code,
-                    r.status,
-                    r.category,
-                    r.description,
-                    r.address,
-                    r.lat,
-                    r.lon,
-                    r.district_id,
-                    r.point_id,
-                    r.reporter,
-                    r.severity,
-                    r.reported_at
-                ],
-                |row| row.get(0),
-            )
+            .query_row(columns, |row| row.get(0))
             .unwrap();
         conn.prepare_cached("INSERT INTO problem_states (rid, state) VALUES (?1, ?2)")
             .unwrap()
