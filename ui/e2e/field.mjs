@@ -152,6 +152,13 @@ try {
   assert((await serverField.inputValue()) === server.url, 'the link fills in the server')
   assert((await page.locator('[data-test=enroll-code] input').inputValue()) === inspectorCode, 'and the code')
   await shot('enroll')
+  // A city CA that is not a certificate: refused in plain words before any connection.
+  await page.locator('[data-test=enroll-ca-toggle]').click()
+  await page.locator('[data-test=enroll-ca] textarea').fill('not a certificate')
+  await page.locator('[data-test=enroll-submit]').click()
+  await page.getByText('证书格式不对').waitFor()
+  assert(!(await bridgeCall('sync_status')).enrolled, 'a refused CA enrolls nothing')
+  await page.locator('[data-test=enroll-ca] textarea').fill('')
   // A wrong code first: refused in plain words, nothing stored.
   await page.locator('[data-test=enroll-code] input').fill('WRONG-CODE')
   await page.locator('[data-test=enroll-submit]').click()

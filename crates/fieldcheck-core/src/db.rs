@@ -42,8 +42,14 @@ fn configure(conn: &Connection) -> Result<()> {
     // Hot ledger pages (thin rows, indexes, search index) stay in the process instead of
     // being read from the OS for every query; the 2 MB default is small for 100,000 records.
     conn.pragma_update(None, "cache_size", -16_384)?;
-    // After the WAL is rewound (src/checkpoint.rs) its file is cut back to this size.
-    conn.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
+    // After the WAL is rewound (src/checkpoint.rs) its file is cut back to this size: just
+    // above the size a continuous stream of saves reaches, so such a stream reuses the file
+    // instead of cutting and regrowing it every few thousand saves.
+    conn.pragma_update(
+        None,
+        "journal_size_limit",
+        (crate::checkpoint::WRITER_AUTOCHECKPOINT_PAGES + 2048) * 4096,
+    )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }

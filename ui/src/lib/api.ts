@@ -317,7 +317,8 @@ export const api = {
   problem: (id: string) => c<ProblemDetail>('problem', { id }),
   ledger: (query: ProblemQuery, mine = false) => c<Page<LedgerRow>>('ledger', { query, mine }),
   settings: () => c<Settings>('settings'),
-  enroll: (server: string, code: string) => c<EnrollResult>('enroll', { server, code }),
+  enroll: (server: string, code: string, ca_cert?: string) =>
+    c<EnrollResult>('enroll', ca_cert ? { server, code, ca_cert } : { server, code }),
   unenroll: (discard_pending = false) => c<SyncStatus>('unenroll', { discard_pending }),
   syncStart: () => c<SyncStatus>('sync_start'),
   syncStatus: () => c<SyncStatus>('sync_status'),

@@ -67,7 +67,11 @@ describe('progress', () => {
   it('maps error codes to plain words', () => {
     expect(syncErrorKey('network')).toBe('sync_err_network')
     expect(syncErrorKey('something_else')).toBe('sync_err_other')
-    for (const c of ['network', 'server_unavailable', 'unauthorized', 'enroll_code_invalid']) {
+    const codes = ['network', 'server_unavailable', 'unauthorized', 'enroll_code_invalid']
+    // The TLS codes of fieldcheck-core's SyncError::code(): enrolling with a city CA.
+    codes.push('certificate_not_trusted', 'tls_failed', 'invalid_ca_cert')
+    for (const c of codes) {
+      expect(syncErrorKey(c)).not.toBe('sync_err_other')
       expect(syncErrorKey(c) in zh).toBe(true)
     }
   })

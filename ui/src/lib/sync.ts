@@ -84,6 +84,9 @@ const KNOWN = [
   'invalid_server_url',
   'protocol_too_old',
   'not_enrolled',
+  'certificate_not_trusted',
+  'tls_failed',
+  'invalid_ca_cert',
 ] as const
 
 /** Plain words for a sync/enroll error code. */
