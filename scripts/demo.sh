@@ -74,10 +74,14 @@ BRIDGE_LOG="$DEMO_DIR/bridge.log"
 BRIDGE_PID=$!
 wait_for "$BRIDGE_LOG" 'FieldCheck bridge: http' "$BRIDGE_PID"
 BRIDGE_URL="http://127.0.0.1:$BRIDGE_PORT/"
+# Commands need the bridge's per-start session secret (as its own UI gets it).
+SESSION=$(curl -sS "${BRIDGE_URL}bridge/session" | sed -n 's/.*"session":"\([0-9a-f]*\)".*/\1/p')
+[[ -n "$SESSION" ]] || { echo "no session secret from the bridge" >&2; exit 1; }
 
 call() {
   local data=${2:-'{}'}
-  curl -sS -X POST -H 'content-type: application/json' --data "$data" "${BRIDGE_URL}bridge/$1"
+  curl -sS -X POST -H 'content-type: application/json' -H "x-fieldcheck-session: $SESSION" \
+    --data "$data" "${BRIDGE_URL}bridge/$1"
 }
 
 if call sync_status | grep -q "\"server\":\"$SERVER_URL/api/v1\""; then
@@ -109,7 +113,9 @@ cat <<EOF
   Central server API:  $SERVER_URL/api/v1   (OpenAPI: $SERVER_URL/api/v1/openapi.json)
   Data:                $DEMO_DIR  (logs: server.log, bridge.log)
 
-  The app is enrolled as the demo inspector; Settings has a demo user switch (city office, units).
+  The app is enrolled as the demo inspector, and an enrolled device keeps its enrolled user. To
+  try another role, start a second device and enroll it with that user's code below:
+      $BIN/fieldcheck-bridge --db $DEMO_DIR/device2.sqlite3 --ui ui/dist --bind 127.0.0.1:$((BRIDGE_PORT + 1))
   Server logins and one-time enrollment codes (for the app's Enroll screen or the CLI):
 EOF
 sed -n '/password of every demo user/,/device: fieldcheck enroll/p' "$SERVER_LOG" | sed 's/^/  /'

@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
   webkit2gtk-driver  # WebKitWebDriver, started by tauri-driver
   xvfb xauth
-  python3-venv  # the S3 blob tests' server (moto) lives in its own virtualenv
+  python3-venv  # the S3 blob tests' server (moto) and schemathesis live in their own virtualenvs
 )
 
 need_apt=()
@@ -57,6 +57,19 @@ echo "==> cargo nextest (all workspace tests)"
 cargo nextest run --workspace --exclude fieldcheck-app --locked --no-fail-fast
 echo "==> doc tests"
 cargo test --workspace --exclude fieldcheck-app --doc --locked
+
+# The OpenAPI document against the server it describes (schemathesis, from PyPI, in its own
+# virtualenv like moto): a fresh debug `fieldcheck-server demo`, every phase and default check.
+# The nextest stage built the binary; the build below is a no-op then, and makes sure otherwise.
+ST_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/fieldcheck/schemathesis"
+if [ ! -x "$ST_VENV/bin/schemathesis" ]; then
+  echo "==> installing schemathesis into $ST_VENV"
+  python3 -m venv "$ST_VENV"
+  "$ST_VENV/bin/pip" install --quiet 'schemathesis>=4.32,<5'
+fi
+echo "==> OpenAPI conformance (schemathesis against fieldcheck-server demo)"
+cargo build -p fieldcheck-server --locked
+SCHEMATHESIS="$ST_VENV/bin/schemathesis" scripts/openapi-conformance.sh
 
 # The web UI (ui/): Node 20 + npm come with the machine. `npm ci` installs exactly the
 # lockfile (re-creates node_modules, so repeated runs are identical).

@@ -35,6 +35,10 @@ pub enum Fault {
     Status500,
     /// The proxy answers 503 itself.
     Status503,
+    /// The whole request goes upstream, then the connection is closed without waiting for
+    /// the answer (a phone killed while the server works on its request). Only by
+    /// [`Proxy::force`].
+    CutAfterSend,
 }
 
 pub const FAULTS: [Fault; 7] = [
@@ -237,6 +241,15 @@ async fn handle(mut conn: TcpStream, st: Arc<State>) -> std::io::Result<()> {
             up.flush().await?;
             tokio::time::sleep(Duration::from_millis(5)).await;
             reset(up);
+            reset(conn);
+            return Ok(());
+        }
+        Fault::CutAfterSend => {
+            let mut up = TcpStream::connect(st.upstream).await?;
+            up.write_all(&head).await?;
+            up.write_all(&body).await?;
+            up.shutdown().await?;
+            drop(up);
             reset(conn);
             return Ok(());
         }

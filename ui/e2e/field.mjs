@@ -108,12 +108,16 @@ try {
     'bridge',
   )
   const bridgeUrl = bridge.m[0]
-  const bridgeCall = async (cmd, args = {}) => {
-    const r = await fetch(`${bridgeUrl}bridge/${cmd}`, {
+  // Direct calls need the bridge's per-start session secret, as the UI's own calls do.
+  const { session } = await (await fetch(`${bridgeUrl}bridge/session`)).json()
+  const bridgeFetch = (cmd, args = {}) =>
+    fetch(`${bridgeUrl}bridge/${cmd}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-fieldcheck-session': session },
       body: JSON.stringify(args),
     })
+  const bridgeCall = async (cmd, args = {}) => {
+    const r = await bridgeFetch(cmd, args)
     if (!r.ok) throw new Error(`bridge ${cmd}: ${r.status} ${await r.text()}`)
     return r.json()
   }
@@ -159,6 +163,22 @@ try {
   await page.getByText('证书格式不对').waitFor()
   assert(!(await bridgeCall('sync_status')).enrolled, 'a refused CA enrolls nothing')
   await page.locator('[data-test=enroll-ca] textarea').fill('')
+  // Plain http to another machine: the screen warns and asks first. Cancelled, nothing is sent;
+  // confirmed, the enrollment goes ahead (here refused: a wrong code, or nothing listening).
+  await serverField.fill(server.url.replace('127.0.0.1', '0.0.0.0'))
+  await page.locator('[data-test=enroll-code] input').fill('WRONG-CODE')
+  await page.locator('[data-test=enroll-submit]').click()
+  await page.locator('.enroll-insecure').getByText('不是 https 地址').waitFor()
+  await page.waitForTimeout(400) // the dialog's opening animation, for the screenshot only
+  await page.screenshot({ path: join(shots, 'enroll-insecure.png') })
+  await page.locator('.enroll-insecure .van-dialog__cancel').click()
+  await page.locator('.enroll-insecure').waitFor({ state: 'hidden' })
+  assert((await page.locator('[data-test=enroll-error]').count()) === 0, 'a cancelled enrollment shows no error')
+  await page.locator('[data-test=enroll-submit]').click()
+  await page.locator('.enroll-insecure .van-dialog__confirm').click()
+  await page.locator('[data-test=enroll-error]').waitFor()
+  assert(!(await bridgeCall('sync_status')).enrolled, 'a refused enrollment stores nothing')
+  await serverField.fill(server.url)
   // A wrong code first: refused in plain words, nothing stored.
   await page.locator('[data-test=enroll-code] input').fill('WRONG-CODE')
   await page.locator('[data-test=enroll-submit]').click()
@@ -169,6 +189,9 @@ try {
   await page.locator('[data-test=pending-records]').waitFor()
   const me = await bridgeCall('me')
   assert(me.user?.id === inspectorId, `signed in as the enrolled inspector, got ${JSON.stringify(me.user)}`)
+  // An enrolled device belongs to its enrolled user: the demo user switch is refused.
+  const switched = await bridgeFetch('login', { user_id: admin[0] })
+  assert(switched.status === 403 && (await switched.json()).code === 'enrolled_device', 'user switch refused')
 
   step('home shows the pending-sync count and links to Sync')
   await go('/')
@@ -293,6 +316,8 @@ try {
   step('settings: server, storage, sign out of the server')
   await go('/settings')
   await page.locator('[data-test=settings-server]').getByText(server.url).waitFor()
+  await page.locator('[data-test=user-enrolled]').waitFor()
+  assert((await page.locator('[data-test=switch-user]').count()) === 0, 'no user switch on an enrolled device')
   await shot('settings')
   await page.locator('[data-test=unenroll]').click()
   await page.getByText('确定要注销本设备吗').waitFor()

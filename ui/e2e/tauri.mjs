@@ -268,6 +268,18 @@ async function main() {
   await type(search, desc.slice(0, 12) + '\uE007')
   await waitText(desc)
   await shot('app-ledger')
+
+  step('the CSP admits only IPC, photo:// and the tile hosts: other http(s) is refused')
+  await exec(`window.__csp = []
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective.split(' ')[0] + ' ' + e.blockedURI))
+    fetch('http://127.0.0.1:9/ledger').catch(() => {})
+    fetch('https://example.com/upload').catch(() => {})
+    const i = new Image(); i.src = 'https://example.com/beacon.png'`)
+  await waitFor('three CSP refusals', () => exec('return window.__csp.length >= 3'))
+  const refusedByCsp = await exec('return window.__csp')
+  for (const [directive, url] of [['connect-src', 'http://127.0.0.1:9'], ['connect-src', 'https://example.com'], ['img-src', 'https://example.com']]) {
+    if (!refusedByCsp.some((v) => v.startsWith(directive) && v.includes(url))) throw new Error(`not refused by ${directive}: ${url} (${JSON.stringify(refusedByCsp)})`)
+  }
   await quit()
 
   // ---------------------------------------------------------------- budgets

@@ -22,7 +22,7 @@ use fieldcheck_core::domain::reference::{District, LatLon, Point, PointType, Uni
 use fieldcheck_core::domain::{Actor, Location, Problem, ProblemStatus, Role};
 use fieldcheck_core::{
     CoreError, EventRecord, LedgerRow, NewProblem, Page, PhotoInfo, ProblemAction, ProblemQuery,
-    StartInspection, Stats, Store,
+    Resend, ServerRefusal, StartInspection, Stats, Store,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,8 @@ pub fn router(state: AppState) -> Router {
         .route("/bridge/problem_report", post(problem_report))
         .route("/bridge/problem_act", post(problem_act))
         .route("/bridge/problem", post(problem))
+        .route("/bridge/problem_resend", post(problem_resend))
+        .route("/bridge/problem_discard", post(problem_discard))
         .route("/bridge/ledger", post(ledger))
         .route("/bridge/stats", post(stats))
         .route("/bridge/settings", post(settings))
@@ -181,8 +183,15 @@ struct LoginArgs {
     user_id: Option<String>,
 }
 
+/// Switches the person signed in on this device (the demo's user switch). An enrolled device
+/// belongs to its enrolled user: switching away is refused with `enrolled_device`.
 async fn login(State(s): State<AppState>, Args(a): Args<LoginArgs>) -> ApiResult<Me> {
     s.run(move |st| {
+        if let Some(e) = st.enrollment()?
+            && a.user_id.as_deref() != Some(e.user_id.as_str())
+        {
+            return Err(enrolled_device(&e.user_id, "unenroll it to switch users"));
+        }
         st.set_current_user(a.user_id.as_deref())?;
         me_of(st)
     })
@@ -623,8 +632,12 @@ pub struct ProblemDetail {
     pub overdue: bool,
     /// Every event in fold order, rejected ones included (shown on the record).
     pub history: Vec<EventRecord>,
-    /// The actions (ProblemAction tags) the signed-in person may take now.
+    /// The actions (ProblemAction tags) the signed-in person may take now; for a report the
+    /// server refused, only `resend` and `discard`.
     pub allowed_actions: Vec<String>,
+    /// The server refused this record's report: it exists only on this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<ServerRefusal>,
 }
 
 /// Action tag and event kind, in the order the UI offers them.
@@ -672,14 +685,21 @@ pub fn allowed_actions(p: &Problem, actor: &Actor) -> Vec<String> {
 }
 
 fn detail(st: &Store, problem: Problem) -> Result<ProblemDetail, BridgeError> {
-    let allowed = match st.current_user()? {
-        Some(u) => allowed_actions(&problem, &st.actor(&u.id)?),
-        None => vec![],
+    let refused = st.creation_refusal(problem.id)?;
+    let allowed = match (st.current_user()?, &refused) {
+        // Anything else would be refused too: the way forward is to correct and send it
+        // again, or to discard it (its reporter only).
+        (Some(u), Some(_)) if u.id == problem.reporter => {
+            vec!["resend".to_owned(), "discard".to_owned()]
+        }
+        (_, Some(_)) | (None, _) => vec![],
+        (Some(u), None) => allowed_actions(&problem, &st.actor(&u.id)?),
     };
     Ok(ProblemDetail {
         overdue: problem.is_overdue(st.now()),
         history: st.history(problem.id)?,
         allowed_actions: allowed,
+        refused,
         problem,
     })
 }
@@ -699,6 +719,65 @@ async fn problem(State(s): State<AppState>, Args(a): Args<IdArgs>) -> ApiResult<
             .into());
         }
         detail(st, p)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct ResendArgs {
+    id: Uuid,
+    #[serde(flatten)]
+    fix: Resend,
+}
+
+/// Sends a report the server refused once more, corrected (district and/or point).
+async fn problem_resend(
+    State(s): State<AppState>,
+    Args(a): Args<ResendArgs>,
+) -> ApiResult<ProblemDetail> {
+    s.run(move |st| {
+        let who = current_actor(st)?;
+        let p = st.resend_problem(&who, a.id, a.fix)?;
+        detail(st, p)
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Deserialize)]
+struct DiscardArgs {
+    id: Uuid,
+    /// The person confirmed: the record and its history leave this device for good.
+    #[serde(default)]
+    confirm: bool,
+}
+
+#[derive(Serialize)]
+struct Discarded {
+    discarded: Uuid,
+    code: String,
+}
+
+/// Removes a report the server refused from this device, once the person confirmed.
+async fn problem_discard(
+    State(s): State<AppState>,
+    Args(a): Args<DiscardArgs>,
+) -> ApiResult<Discarded> {
+    s.run(move |st| {
+        if !a.confirm {
+            return Err(BridgeError::Coded {
+                status: StatusCode::BAD_REQUEST,
+                code: "confirmation_required".into(),
+                message: "discarding removes the record from this device for good: send confirm: true once the person agreed".into(),
+            });
+        }
+        let who = current_actor(st)?;
+        let p = st.discard_problem(&who, a.id)?;
+        Ok(Discarded {
+            discarded: p.id,
+            code: p.code,
+        })
     })
     .await
     .map(Json)
@@ -802,8 +881,26 @@ pub struct DemoSeeded {
     pub me: Me,
 }
 
+/// The refusal of a device-local action that would act as someone other than the enrolled
+/// user, or replace the city's reference data with the demo city's.
+fn enrolled_device(user_id: &str, way_out: &str) -> BridgeError {
+    BridgeError::Coded {
+        status: StatusCode::FORBIDDEN,
+        code: "enrolled_device".into(),
+        message: format!("this device is enrolled for user {user_id}; {way_out}"),
+    }
+}
+
 async fn demo_seed(State(s): State<AppState>) -> ApiResult<DemoSeeded> {
     s.run(|st| {
+        // The demo city's users include the city office: seeding them over an enrolled
+        // device's reference data would let whoever holds the phone act as them locally.
+        if let Some(e) = st.enrollment()? {
+            return Err(enrolled_device(
+                &e.user_id,
+                "the demo city is only for devices that are not enrolled",
+            ));
+        }
         let created = fieldcheck_core::demo::seed_demo(st)?;
         if st.current_user()?.is_none() {
             st.set_current_user(Some("usr-insp-1"))?;

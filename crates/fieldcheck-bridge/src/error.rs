@@ -63,6 +63,7 @@ fn core_status(e: &CoreError) -> StatusCode {
         CoreError::NotFound { .. } => StatusCode::NOT_FOUND,
         CoreError::Invalid(_) | CoreError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
         CoreError::NoUser => StatusCode::UNAUTHORIZED,
+        CoreError::NotOnServer { .. } => StatusCode::CONFLICT,
         CoreError::Photo(p) => match p.code() {
             "photo_too_large" | "photo_too_many_pixels" => StatusCode::PAYLOAD_TOO_LARGE,
             "photo_io" => StatusCode::INTERNAL_SERVER_ERROR,

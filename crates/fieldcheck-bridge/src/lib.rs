@@ -2,7 +2,9 @@
 //! web UI runs in a plain browser against real behaviour (development and browser tests). The
 //! Tauri app exposes the same commands through `invoke`; the UI's transport module picks one.
 //!
-//! Entry point: [`serve`] (tests bind port 0 and drive it over real HTTP).
+//! Entry point: [`serve`] (tests bind port 0 and drive it over real HTTP). Every request over
+//! HTTP passes [`guard`] (own Host/Origin, session secret, JSON bodies); the Tauri app uses
+//! [`api::router`] in process without it.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -13,10 +15,12 @@ use tower_http::services::{ServeDir, ServeFile};
 
 pub mod api;
 pub mod error;
+pub mod guard;
 pub mod sync;
 
 pub use api::AppState;
 pub use error::{BridgeError, ErrorBody};
+pub use guard::{Guard, SESSION_HEADER};
 
 /// What the bridge serves.
 #[derive(Debug, Clone, Default)]
@@ -26,10 +30,14 @@ pub struct BridgeConfig {
 }
 
 /// The whole app: `/bridge/*` commands plus the UI's static files (unknown paths get
-/// `index.html`, so a reload on any route works).
-pub fn app(store: Store, config: &BridgeConfig) -> Router {
-    let api = api::router(AppState::new(store));
-    match &config.ui_dir {
+/// `index.html`, so a reload on any route works), every request through `guard`.
+pub fn app(store: Store, config: &BridgeConfig, guard: Guard) -> Router {
+    let api = api::router(AppState::new(store)).merge(
+        Router::new()
+            .route("/bridge/session", axum::routing::get(guard::session))
+            .with_state(guard.clone()),
+    );
+    let app = match &config.ui_dir {
         Some(dir) => {
             let index = dir.join("index.html");
             api.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(index)))
@@ -40,17 +48,20 @@ pub fn app(store: Store, config: &BridgeConfig) -> Router {
                 "FieldCheck bridge: no UI directory configured (use --ui ui/dist)",
             )
         }),
-    }
+    };
+    app.layer(axum::middleware::from_fn_with_state(guard, guard::check))
 }
 
-/// Serves `store` on `listener` until `shutdown` resolves.
+/// Serves `store` on `listener` until `shutdown` resolves, with a new session secret for the
+/// listener's address.
 pub async fn serve(
     store: Store,
     config: BridgeConfig,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(store, &config))
+    let guard = Guard::new(listener.local_addr()?);
+    axum::serve(listener, app(store, &config, guard))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -22,9 +22,13 @@ struct Cli {
         default_value = "data-dev/bridge/device.sqlite3"
     )]
     db: PathBuf,
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Loopback only, unless --allow-remote.
     #[arg(long, env = "FIELDCHECK_BRIDGE_BIND", default_value = "127.0.0.1:8787")]
     bind: SocketAddr,
+    /// Listen on a non-loopback --bind address: anyone on that network can then act as this
+    /// device (there is no password). Only for a trusted test network.
+    #[arg(long)]
+    allow_remote: bool,
     /// The built UI directory (ui/dist).
     #[arg(long, env = "FIELDCHECK_UI_DIR")]
     ui: Option<PathBuf>,
@@ -41,6 +45,20 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    // Before opening anything: a refused address changes nothing on disk.
+    match fieldcheck_bridge::guard::check_bind(cli.bind, cli.allow_remote) {
+        Ok(None) => {}
+        Ok(Some(warning)) => {
+            eprintln!("{warning}");
+            if cli.bind.ip().is_unspecified() {
+                eprintln!(
+                    "note: requests are answered only when they name 127.0.0.1, localhost or \
+                     [::1]; bind the machine's own address to be reached under it"
+                );
+            }
+        }
+        Err(refusal) => anyhow::bail!(refusal),
+    }
     let mut store =
         Store::open(&cli.db).with_context(|| format!("opening {}", cli.db.display()))?;
     if cli.demo {

@@ -187,6 +187,9 @@ pub struct EnrollArgs {
     /// PEM text of a city office's own CA, trusted for this server besides the built-in roots.
     #[serde(default)]
     ca_cert: Option<String>,
+    /// The person has seen the warning that this `http://` server is reached unencrypted.
+    #[serde(default)]
+    allow_insecure: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -205,6 +208,20 @@ pub async fn enroll(
 ) -> Result<Json<EnrollResult>, BridgeError> {
     if s.syncer().snapshot().running {
         return Err(busy());
+    }
+    if sync::sends_in_cleartext(&a.server)
+        .map_err(|e| sync_error(SyncError::InvalidServerUrl(e)))?
+        && !a.allow_insecure
+    {
+        return Err(BridgeError::Coded {
+            status: StatusCode::CONFLICT,
+            code: "insecure_server".into(),
+            message: format!(
+                "{} is not https: the device's token, records and photos would cross the network \
+                 unencrypted. Confirm to enroll anyway",
+                a.server.trim()
+            ),
+        });
     }
     let ca = a
         .ca_cert

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use fieldcheck_bridge::{BridgeConfig, ErrorBody, serve};
+use fieldcheck_bridge::{BridgeConfig, ErrorBody, SESSION_HEADER, serve};
 use fieldcheck_core::Store;
 use serde_json::{Value, json};
 
@@ -30,9 +30,25 @@ impl Bridge {
         let task = tokio::spawn(serve(store, BridgeConfig { ui_dir }, listener, async {
             let _ = rx.await;
         }));
+        let base = format!("http://{addr}");
+        // As the UI does: the session secret from the bridge, then sent with every command.
+        let session: Value = reqwest::get(format!("{base}/bridge/session"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            SESSION_HEADER,
+            session["session"].as_str().unwrap().parse().unwrap(),
+        );
         Bridge {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
+            base,
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
             _dir: dir,
             shutdown: Some(tx),
             task: Some(task),
@@ -303,6 +319,7 @@ async fn photos_upload_as_raw_bytes_and_come_back_as_images() {
     let res = b
         .client
         .post(format!("{}/bridge/photos", b.base))
+        .header("content-type", "image/jpeg")
         .body(b"not an image".to_vec())
         .send()
         .await
@@ -519,6 +536,7 @@ async fn errors_are_json_with_stable_codes() {
     let res = b
         .client
         .post(format!("{}/bridge/problem", b.base))
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await
@@ -912,4 +930,174 @@ async fn a_volunteer_sees_only_their_own_reports() {
     assert_eq!(own["problem"]["reporter"], "usr-vol-1");
     let (status, e) = b.err("problem", json!({"id": others[0]["id"]})).await;
     assert_eq!((status, e.code.as_str()), (404, "not_found"));
+}
+
+#[tokio::test]
+async fn an_enrolled_device_belongs_to_its_enrolled_user() {
+    let server = Server::start().await;
+    let b = Bridge::start(None).await;
+    let (user_id, code) = server.code_of("inspector");
+    b.ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+    // The demo's user switch would act locally as the city office: refused, and no sign-out.
+    for other in [json!("usr-admin-1"), Value::Null] {
+        let (status, e) = b.err("login", json!({"user_id": other})).await;
+        assert_eq!(
+            (status, e.code.as_str()),
+            (403, "enrolled_device"),
+            "{other}"
+        );
+    }
+    assert_eq!(b.ok("me", json!({})).await["user"]["id"], user_id.as_str());
+    // Nor may the demo city (with its office users) be seeded over the city's reference data.
+    let (status, e) = b.err("demo_seed", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (403, "enrolled_device"));
+    // Signing in as the enrolled user again is no switch.
+    let me = b.ok("login", json!({"user_id": user_id})).await;
+    assert_eq!(me["user"]["id"], user_id.as_str());
+    // Unenrolled, the device is a demo device again.
+    b.ok("unenroll", json!({"discard_pending": true})).await;
+    let me = b.ok("login", json!({"user_id": "usr-admin-1"})).await;
+    assert_eq!(me["user"]["role"], "admin");
+    b.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn enrolling_over_plain_http_to_another_machine_asks_first() {
+    let b = Bridge::start(None).await;
+    // Not loopback and not https: refused until the person has confirmed, before any request.
+    let (status, e) = b
+        .err(
+            "enroll",
+            json!({"server": "http://0.0.0.0:9", "code": "ABC"}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (409, "insecure_server"));
+    assert!(e.message.contains("http://0.0.0.0:9"), "{}", e.message);
+    // Confirmed, the enrollment goes ahead (and here fails on the network, not on the warning).
+    let (_, e) = b
+        .err(
+            "enroll",
+            json!({"server": "http://0.0.0.0:9", "code": "ABC", "allow_insecure": true}),
+        )
+        .await;
+    assert_ne!(e.code, "insecure_server");
+    assert_eq!(b.ok("sync_status", json!({})).await["enrolled"], false);
+    b.stop().await;
+}
+
+/// A GPS-only report with a photo at 三坊七巷南后街 (p-001, 南街), no point, no district.
+async fn street_report(b: &Bridge, seed: u8, description: &str) -> Value {
+    let photo = b.upload(jpeg(seed)).await;
+    b.ok(
+        "problem_report",
+        json!({
+            "category": "SR-02",
+            "description": description,
+            "location": {"lat": 26.08366, "lon": 119.29156, "accuracy_m": 6.0, "source": "gps"},
+            "photos": [photo["hash"]],
+        }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_refused_report_is_shown_with_its_reason_resent_corrected_or_discarded() {
+    let server = Server::start().await;
+    let b = Bridge::start(None).await;
+    let (user_id, code) = server.code_of("volunteer");
+    assert_eq!(user_id, "usr-vol-1", "the 东街 volunteer");
+    b.ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+    // Placed at p-001 on the device: outside the volunteer's districts.
+    let p = street_report(&b, 31, "南街口暴露垃圾").await;
+    assert_eq!(p["district_id"], "c-tx", "{p}");
+    assert_eq!(p["point_id"], "p-001", "{p}");
+    assert_eq!(p["placement"]["source"], "near_point", "{p}");
+    let other = street_report(&b, 32, "拍错了").await;
+    let s = b.sync_to_end().await;
+    assert_eq!(
+        s["last_report"]["refused"].as_array().unwrap().len(),
+        2,
+        "{s}"
+    );
+
+    // The ledger and the record keep them, with the server's reason and only the way forward.
+    let ledger = b.ok("ledger", json!({})).await;
+    assert_eq!(ledger["total"], 2, "{ledger}");
+    for row in ledger["items"].as_array().unwrap() {
+        assert_eq!(row["refused"]["code"], "out_of_scope", "{row}");
+    }
+    let d = b.ok("problem", json!({"id": p["id"]})).await;
+    assert_eq!(d["refused"]["code"], "out_of_scope");
+    assert_eq!(d["allowed_actions"], json!(["resend", "discard"]));
+    let refused_event = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["server_refusal"].is_object())
+        .unwrap_or_else(|| panic!("no refusal in the history: {d}"));
+    assert_eq!(refused_event["server_refusal"]["code"], "out_of_scope");
+    let (status, e) = b
+        .err(
+            "problem_act",
+            json!({"id": p["id"], "action": {"action": "edit", "description": "改"}}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (409, "refused_by_server"));
+
+    // Corrected and sent again: the server has it once, in the volunteer's street.
+    let (status, e) = b
+        .err(
+            "problem_resend",
+            json!({"id": p["id"], "district_id": "nowhere"}),
+        )
+        .await;
+    assert_eq!((status, e.code.as_str()), (404, "not_found"));
+    let d = b
+        .ok(
+            "problem_resend",
+            json!({"id": p["id"], "point_id": "p-032"}),
+        )
+        .await;
+    assert!(d["refused"].is_null(), "{d}");
+    assert_eq!(d["problem"]["district_id"], "s-dj");
+    assert_eq!(d["problem"]["point_id"], "p-032");
+    let s = b.sync_to_end().await;
+    assert_eq!(s["last_report"]["pushed"], 1, "{s}");
+    assert!(
+        s["last_report"]["refused"].as_array().unwrap().is_empty(),
+        "{s}"
+    );
+    let on_server = server.reported().await;
+    let code = p["code"].as_str().unwrap();
+    assert_eq!(on_server.iter().filter(|(c, _)| c == code).count(), 1);
+    assert_eq!(
+        on_server.len(),
+        1,
+        "the discarded one never reaches the server"
+    );
+    let (status, e) = b.err("problem_resend", json!({"id": p["id"]})).await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_input"));
+
+    // Discarded only when the person confirmed.
+    let (status, e) = b.err("problem_discard", json!({"id": other["id"]})).await;
+    assert_eq!((status, e.code.as_str()), (400, "confirmation_required"));
+    let (status, e) = b
+        .err("problem_discard", json!({"id": p["id"], "confirm": true}))
+        .await;
+    assert_eq!((status, e.code.as_str()), (422, "invalid_input"));
+    let gone = b
+        .ok(
+            "problem_discard",
+            json!({"id": other["id"], "confirm": true}),
+        )
+        .await;
+    assert_eq!(gone["code"], other["code"]);
+    let (status, _) = b.err("problem", json!({"id": other["id"]})).await;
+    assert_eq!(status, 404);
+    assert_eq!(b.ok("ledger", json!({})).await["total"], 1);
+    b.stop().await;
+    server.stop().await;
 }

@@ -370,6 +370,24 @@ pub enum ProblemCmd {
         #[arg(long = "photo")]
         photos: Vec<PathBuf>,
     },
+    /// Send a report the server refused once more, corrected: a district you may report in,
+    /// or a registered point (which brings its district). Nothing else is needed when the
+    /// office has widened your districts meanwhile.
+    Resend {
+        id: String,
+        #[arg(long)]
+        district: Option<String>,
+        #[arg(long)]
+        point: Option<String>,
+    },
+    /// Remove a report the server refused from this device, with its history (its photo
+    /// files stay). Needs --yes: this cannot be undone.
+    Discard {
+        id: String,
+        /// Yes, remove it for good.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Add photos to a problem.
     AddPhotos {
         id: String,

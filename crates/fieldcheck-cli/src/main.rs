@@ -13,12 +13,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use fieldcheck_core::domain::checklist::ItemResult;
-use fieldcheck_core::domain::event::{ProblemEdit, RejectReason};
+use fieldcheck_core::domain::event::{EntityKind, ProblemEdit, RejectReason};
 use fieldcheck_core::domain::i18n::Lang;
 use fieldcheck_core::domain::reference::{LatLon, PointType};
 use fieldcheck_core::domain::{Actor, PhotoRole};
 use fieldcheck_core::{
-    CoreError, NewProblem, ProblemAction, ProblemQuery, ProblemSort, StartInspection, Store,
+    CoreError, NewProblem, ProblemAction, ProblemQuery, ProblemSort, Resend, StartInspection, Store,
 };
 use uuid::Uuid;
 
@@ -180,18 +180,34 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             let q = query(&store, list, Some(text.clone()))?;
             out.ledger(&store.list_problems(&q)?);
         }
-        Command::Show { id } => match store.find_problem(id) {
-            Ok(p) => {
-                let hist = store.history(p.id)?;
-                out.problem_detail(&p, &hist, store.now());
+        Command::Show { id } => {
+            // An id names a problem or an inspection: the event log says which, so a problem
+            // is never looked up (and reported missing) as an inspection.
+            let kind = match Uuid::parse_str(id) {
+                Ok(uuid) => store.record_kind(uuid)?,
+                Err(_) => Some(EntityKind::Problem),
+            };
+            match kind {
+                Some(EntityKind::Inspection) => {
+                    let i = store.inspection(Uuid::parse_str(id)?)?;
+                    let t = store.template(&i.template_id, i.template_version)?;
+                    out.inspection(&i, &t, Some(&store.history(i.id)?));
+                }
+                Some(EntityKind::Problem) => {
+                    let p = store.find_problem(id)?;
+                    let hist = store.history(p.id)?;
+                    let refused = store.creation_refusal(p.id)?;
+                    out.problem_detail(&p, &hist, refused.as_ref(), store.now());
+                }
+                None => {
+                    return Err(CoreError::NotFound {
+                        what: "problem or inspection",
+                        id: id.clone(),
+                    }
+                    .into());
+                }
             }
-            Err(CoreError::NotFound { .. }) if Uuid::parse_str(id).is_ok() => {
-                let i = store.inspection(Uuid::parse_str(id)?)?;
-                let t = store.template(&i.template_id, i.template_version)?;
-                out.inspection(&i, &t, Some(&store.history(i.id)?));
-            }
-            Err(e) => return Err(e.into()),
-        },
+        }
         Command::Photo(PhotoCmd::Add { files }) => {
             if files.is_empty() {
                 bail!("give one or more photo files");
@@ -483,6 +499,50 @@ fn problem(cli: &Cli, store: &mut Store, cmd: &ProblemCmd, out: &Out) -> Result<
                 },
             )?;
             out.problem_saved(&p);
+            return Ok(());
+        }
+        ProblemCmd::Resend {
+            id,
+            district,
+            point,
+        } => {
+            let p = store.find_problem(id)?;
+            let p = store.resend_problem(
+                &who,
+                p.id,
+                Resend {
+                    district_id: district.clone(),
+                    point_id: point.clone(),
+                },
+            )?;
+            out.problem_saved(&p);
+            out.note(
+                "corrected; it goes to the server with the next sync",
+                "已更正，下次同步时重新发送",
+            );
+            return Ok(());
+        }
+        ProblemCmd::Discard { id, yes } => {
+            let p = store.find_problem(id)?;
+            if !yes {
+                return Err(CoreError::Invalid(format!(
+                    "discarding removes {} and its history from this device for good: add --yes to confirm",
+                    p.code
+                ))
+                .into());
+            }
+            let gone = store.discard_problem(&who, p.id)?;
+            if out.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "discarded": gone.id, "code": gone.code })
+                );
+            } else {
+                out.ok(
+                    &format!("discarded {}", gone.code),
+                    &format!("已放弃 {}", gone.code),
+                );
+            }
             return Ok(());
         }
         ProblemCmd::Edit {

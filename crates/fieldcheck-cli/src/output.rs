@@ -12,7 +12,7 @@ use fieldcheck_core::domain::inspection::Inspection;
 use fieldcheck_core::domain::reference::{Point, Unit, User};
 use fieldcheck_core::domain::{EventOutcome, Problem};
 use fieldcheck_core::sync::{Enrolled, Rejection, SyncError, SyncReport};
-use fieldcheck_core::{CoreError, DeviceInfo, EventRecord, LedgerRow, Page, Stats};
+use fieldcheck_core::{CoreError, DeviceInfo, EventRecord, LedgerRow, Page, ServerRefusal, Stats};
 use serde::Serialize;
 use serde_json::json;
 
@@ -180,6 +180,16 @@ impl Out {
             println!("{}", self.t("Refused by the server:", "服务器拒收："));
             for x in &r.refused {
                 println!("{}", self.rejection_line(x));
+            }
+            // A refused report stays on this device: say where it is and what can be done.
+            if r.refused.iter().any(|x| x.kind == "problem.reported") {
+                println!(
+                    "{}",
+                    self.t(
+                        "  Refused reports stay on this device: `show CODE` says why; `problem resend CODE --district D` or `problem discard CODE --yes`.",
+                        "  被拒收的上报仍保存在本设备：`show 编号` 查看原因；`problem resend 编号 --district 区域` 更正后重新发送，或 `problem discard 编号 --yes` 放弃。"
+                    )
+                );
             }
         }
         if !r.rejected.is_empty() {
@@ -620,7 +630,9 @@ impl Out {
             if r.overdue {
                 status.push_str(self.t(" (overdue)", "（超期）"));
             }
-            if r.rejected_events > 0 {
+            if r.refused.is_some() {
+                status.push_str(self.t(" (refused by server)", "（服务器拒收）"));
+            } else if r.rejected_events > 0 {
                 status.push_str(self.t(" (conflict)", "（有冲突）"));
             }
             t.add_row(vec![
@@ -747,11 +759,19 @@ impl Out {
                 self.event_detail(e),
                 match (&h.server_refusal, &h.outcome) {
                     (Some(r), _) => format!(
-                        "{} [{}] {}",
+                        "{} [{}] {}{}",
                         self.t("REFUSED BY SERVER", "服务器拒收"),
                         r.code,
-                        r.message
+                        r.message,
+                        if h.superseded_by.is_some() {
+                            self.t(" — corrected and sent again", "——已更正并重新发送")
+                        } else {
+                            ""
+                        }
                     ),
+                    (None, _) if h.superseded_by.is_some() => self
+                        .t("replaced by the report sent again", "已并入重新发送的上报")
+                        .to_owned(),
                     (None, EventOutcome::Applied) => self.t("applied", "已生效").to_owned(),
                     (None, EventOutcome::Rejected { code, message }) => format!(
                         "{} [{}] {message}",
@@ -764,13 +784,45 @@ impl Out {
         println!("{t}");
     }
 
-    pub fn problem_detail(&self, p: &Problem, hist: &[EventRecord], now: DateTime<Utc>) {
+    pub fn problem_detail(
+        &self,
+        p: &Problem,
+        hist: &[EventRecord],
+        refused: Option<&ServerRefusal>,
+        now: DateTime<Utc>,
+    ) {
         if self.json {
-            return self.print_json(
-                &json!({ "problem": p, "overdue": p.is_overdue(now), "history": hist }),
-            );
+            return self.print_json(&json!({
+                "problem": p,
+                "overdue": p.is_overdue(now),
+                "refused": refused,
+                "history": hist,
+            }));
         }
         println!("{} — {}", p.code, p.status.label(self.lang));
+        if let Some(r) = refused {
+            // The record exists only here: say why, in plain words, and what can be done.
+            println!(
+                "  {}: {} [{}: {}]",
+                self.t(
+                    "NOT ACCEPTED BY THE SERVER — only on this device",
+                    "服务器拒收——仅保存在本设备"
+                ),
+                r.plain_words(self.lang),
+                r.code,
+                r.message
+            );
+            println!(
+                "  {} fieldcheck problem resend {} [--district D | --point P]",
+                self.t("Correct and send again:", "更正后重新发送："),
+                p.code
+            );
+            println!(
+                "  {} fieldcheck problem discard {} --yes",
+                self.t("Or discard it:", "或放弃此记录："),
+                p.code
+            );
+        }
         let line = |k: (&str, &str), v: String| {
             if !v.is_empty() {
                 println!("  {}: {v}", self.t(k.0, k.1));
@@ -793,7 +845,26 @@ impl Out {
                 ),
             );
         }
+        line(
+            ("District", "所属区域"),
+            p.district_id.clone().unwrap_or_default(),
+        );
         line(("Point", "点位"), p.point_id.clone().unwrap_or_default());
+        if let Some(pl) = p.placement {
+            use fieldcheck_core::domain::placement::PlacementSource as S;
+            let how = match pl.source {
+                S::NearPoint => self.t("by the registered point nearby", "按附近的点位"),
+                S::NearbyPoints => self.t("by the registered points around", "按周边点位"),
+                S::ReporterDistrict => self.t("the reporter's own district", "按上报人所属区域"),
+            };
+            line(
+                ("Placed", "定位归属"),
+                match pl.distance_m {
+                    Some(m) => format!("{how} ({m} m)"),
+                    None => how.to_owned(),
+                },
+            );
+        }
         line(
             ("Reporter", "上报人"),
             format!("{} ({})", p.reporter, p.reporter_role.label(self.lang)),

@@ -29,6 +29,23 @@ pub struct EnrollArgs<'a> {
 }
 
 pub fn enroll(store: Store, a: EnrollArgs<'_>, out: &Out) -> Result<()> {
+    // A warning, not a refusal: a city may run its server on a closed network. A bad address
+    // is left to the enrollment itself, which names what is wrong.
+    if sync::sends_in_cleartext(a.server) == Ok(true) {
+        let server = a.server.trim();
+        eprintln!(
+            "{}",
+            out.pick(
+                &format!(
+                    "warning: {server} is not https: this device's token, records and photos \
+                     will cross the network unencrypted"
+                ),
+                &format!(
+                    "警告：{server} 不是 https 地址，本设备的令牌、记录和照片将以明文在网络上传输"
+                ),
+            )
+        );
+    }
     let ca = match a.ca_cert {
         Some(path) => {
             let pem = std::fs::read_to_string(path)

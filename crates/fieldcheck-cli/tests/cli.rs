@@ -518,3 +518,28 @@ fn reference_data_round_trips_through_xlsx_and_csv() {
     let err = c.refused(&["import", c.dir().join("units.csv").to_str().unwrap()]);
     assert!(err.contains("类别错字"), "{err}");
 }
+
+#[test]
+fn enrolling_over_plain_http_to_another_machine_warns() {
+    let d = Device::new();
+    let warned = |server: &str| {
+        // Nothing listens there: the enrollment fails after the warning (or without one).
+        let o = d.run(&[
+            "enroll",
+            "--server",
+            server,
+            "--code",
+            "X",
+            "--attempts",
+            "1",
+        ]);
+        assert!(!o.status.success());
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        let warned = stderr.contains("不是 https") || stderr.contains("not https");
+        (warned, stderr)
+    };
+    let (remote, stderr) = warned("http://0.0.0.0:9");
+    assert!(remote && stderr.contains("http://0.0.0.0:9"), "{stderr}");
+    let (local, stderr) = warned("http://127.0.0.1:9");
+    assert!(!local, "{stderr}");
+}

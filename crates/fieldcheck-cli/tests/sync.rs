@@ -785,3 +785,288 @@ fn a_record_that_leaves_the_scope_is_removed_from_the_device() {
     vol.sync();
     assert_same_everywhere(&server, &[&vol, &admin], id_of(&p));
 }
+
+/// GPS fixes in 东街街道 (s-dj), where usr-vol-1 and usr-hdl-1 may report: at 东门后巷
+/// (p-005), at 东大路与井大路交叉口 (p-016), between points, and near 井大集贸市场 (p-012).
+const DONGJIE_FIXES: [&str; 4] = [
+    "26.08570,119.30630,8",
+    "26.08803,119.30402,10",
+    "26.08600,119.30250,15",
+    "26.08350,119.30400,12",
+];
+
+impl Device {
+    /// A quick report from the street: a GPS fix and a photo, no point, no district.
+    fn street_report(&self, gps: &str, description: &str, shade: u8) -> Value {
+        let photo = self.photo(&format!("street-{shade}.png"), shade);
+        self.json(&[
+            "problem",
+            "add",
+            "--category",
+            "SR-02",
+            "--gps",
+            gps,
+            "--description",
+            description,
+            "--photo",
+            photo.to_str().unwrap(),
+        ])
+    }
+
+    fn ledger_total(&self, extra: &[&str]) -> u64 {
+        let mut args = vec!["list", "--limit", "200"];
+        args.extend_from_slice(extra);
+        self.json(&args)["total"].as_u64().unwrap()
+    }
+}
+
+impl Server {
+    /// The stored photo, downloaded over the API with a device's token (`None`: not there).
+    fn blob(&self, device: &Device, hash: &str) -> Option<Vec<u8>> {
+        let e = device.store().enrollment().unwrap().unwrap();
+        let http = self.http();
+        self.rt.block_on(async {
+            let r = http
+                .get(format!("{}/blobs/{hash}", e.server))
+                .bearer_auth(&e.token)
+                .send()
+                .await
+                .unwrap();
+            if r.status().is_success() {
+                Some(r.bytes().await.unwrap().to_vec())
+            } else {
+                None
+            }
+        })
+    }
+
+    fn has_problem(&self, id: Uuid) -> bool {
+        self.rt.block_on(self.store.problem(id)).unwrap().is_some()
+    }
+}
+
+/// Every GPS-only report reaches the server once, with its photo, placed in a district.
+fn assert_on_server_once_with_photo(server: &Server, d: &Device, p: &Value) {
+    let id = id_of(p);
+    assert_eq!(server.event_ids(id).len(), 1, "one report event for {p}");
+    let on_server = server.problem(id);
+    assert!(on_server.district_id.is_some(), "{on_server:?}");
+    assert_eq!(on_server.photos.len(), 1);
+    let hash = &on_server.photos[0].hash;
+    let local = std::fs::read(d.store().display_path(hash).unwrap()).unwrap();
+    assert_eq!(
+        server.blob(d, hash).as_deref(),
+        Some(local.as_slice()),
+        "photo {hash} complete on the server"
+    );
+}
+
+#[test]
+fn street_reports_by_gps_alone_reach_the_server_once_with_their_photos() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let unit = Device::enrolled(&server, "usr-hdl-1");
+    let admin = Device::enrolled(&server, "usr-admin-1");
+
+    // Reports and syncs interleaved, as a day in the street goes.
+    let mut reports: Vec<(&Device, Value)> = Vec::new();
+    let mut shade = 0u8;
+    for round in 0..3 {
+        for (who, d) in [("志愿者", &vol), ("单位", &unit)] {
+            for fix in DONGJIE_FIXES.iter().skip(round).take(2) {
+                shade += 7;
+                let p = d.street_report(fix, &format!("{who}街面问题 {shade}"), shade);
+                // Placed on the device when it was made.
+                assert!(p["district_id"].is_string(), "{p}");
+                assert!(p["placement"]["source"].is_string(), "{p}");
+                reports.push((d, p));
+            }
+            let r = d.sync();
+            assert_eq!(count(&r, "refused") + count(&r, "rejected"), 0, "{r}");
+            assert_eq!(count(&r, "pushed"), 2, "{r}");
+        }
+    }
+    // A fix at a registered point takes the point; between points, the district only.
+    let at_point = &reports[0].1;
+    assert_eq!(at_point["point_id"], "p-005", "{at_point}");
+    assert_eq!(at_point["district_id"], "c-dm");
+    assert_eq!(at_point["placement"]["source"], "near_point");
+    // One more round moves nothing.
+    for d in [&vol, &unit] {
+        let r = d.sync();
+        assert_eq!(
+            (count(&r, "pushed"), count(&r, "photos_uploaded")),
+            (0, 0),
+            "{r}"
+        );
+        let s = d.store().sync_state().unwrap();
+        assert_eq!((s.outbox, s.photos_pending), (0, 0));
+    }
+    for (d, p) in &reports {
+        assert_on_server_once_with_photo(&server, d, p);
+    }
+    // In the reporter's own ledger, and the office's.
+    assert_eq!(vol.ledger_total(&[]), 6);
+    assert_eq!(unit.ledger_total(&["--reporter", "usr-hdl-1"]), 6);
+    admin.sync();
+    assert_eq!(admin.ledger_total(&["--reporter", "usr-vol-1"]), 6);
+    assert_eq!(admin.ledger_total(&["--reporter", "usr-hdl-1"]), 6);
+    assert_eq!(admin.ledger_total(&["--district", "s-dj"]), 12);
+    assert!(admin.store().missing_photos().unwrap().is_empty());
+    for (_, p) in &reports {
+        assert_same_everywhere(&server, &[&admin], id_of(p));
+    }
+}
+
+#[test]
+fn a_refused_report_stays_with_its_reason_and_is_corrected_sent_again_or_discarded() {
+    let server = Server::start();
+    let vol = Device::enrolled(&server, "usr-vol-1");
+    let unit = Device::enrolled(&server, "usr-hdl-1");
+    let admin = Device::enrolled(&server, "usr-admin-1");
+
+    // The volunteer of 东街 reports at 三坊七巷南后街 (p-001, 南街 c-tx): placed truthfully there,
+    // outside their districts. A report in their own street goes with it.
+    let away = vol.street_report("26.08366,119.29156,6", "南街的问题", 40);
+    assert_eq!(away["district_id"], "c-tx", "{away}");
+    let home = vol.street_report(DONGJIE_FIXES[0], "东街的问题", 41);
+    let id = id_of(&away);
+    let code = away["code"].as_str().unwrap().to_owned();
+    let r = vol.sync();
+    let refused = r["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{r}");
+    assert_eq!(refused[0]["code"], "out_of_scope");
+    assert_eq!(refused[0]["record_code"], code.as_str());
+    assert!(!server.has_problem(id));
+    assert_on_server_once_with_photo(&server, &vol, &home);
+
+    // Still in the volunteer's ledger, marked with the server's reason.
+    let list = vol.json(&["list"]);
+    assert_eq!(list["total"], 2, "{list}");
+    let row = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == code.as_str())
+        .unwrap_or_else(|| panic!("refused report missing from the ledger: {list}"));
+    assert_eq!(row["refused"]["code"], "out_of_scope", "{row}");
+    let zh = vol.ok(&["list"]);
+    assert!(zh.contains("服务器拒收"), "{zh}");
+    // `show` by id or code: the record, the reason in plain words, the way forward.
+    for key in [id.to_string(), code.clone()] {
+        let en = vol.ok(&["--lang", "en", "show", &key]);
+        assert!(en.contains("NOT ACCEPTED BY THE SERVER"), "{en}");
+        assert!(en.contains("outside the area you may report in"), "{en}");
+        assert!(
+            en.contains("problem resend") && en.contains("problem discard"),
+            "{en}"
+        );
+        assert!(!en.contains("not found"), "{en}");
+    }
+    let zh = vol.ok(&["show", &id.to_string()]);
+    assert!(zh.contains("不在你可以上报的区域内"), "{zh}");
+    let shown = vol.json(&["show", &code]);
+    assert_eq!(shown["refused"]["code"], "out_of_scope", "{shown}");
+    assert_eq!(shown["problem"]["photos"].as_array().unwrap().len(), 1);
+    // Nothing else can be done to it: it would be refused too.
+    let o = vol.run(&["problem", "edit", &code, "--description", "改"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[refused_by_server]"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A correction outside the district chosen is caught on the device.
+    let o = vol.run(&[
+        "problem",
+        "resend",
+        &code,
+        "--district",
+        "s-dj",
+        "--point",
+        "p-001",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not in district"));
+
+    // Corrected to the volunteer's own street and sent again: the server gets it once.
+    let fixed = vol.json(&["problem", "resend", &code, "--district", "s-dj"]);
+    assert_eq!(fixed["district_id"], "s-dj", "{fixed}");
+    assert!(fixed["point_id"].is_null(), "{fixed}");
+    assert!(
+        fixed["placement"].is_null(),
+        "a person chose the district: {fixed}"
+    );
+    assert_eq!(
+        fixed["reported_at"], away["reported_at"],
+        "the report keeps its time"
+    );
+    let r = vol.sync();
+    assert_eq!(count(&r, "pushed"), 1, "{r}");
+    assert_eq!(count(&r, "refused") + count(&r, "rejected"), 0, "{r}");
+    assert_eq!(count(&r, "photos_uploaded"), 1, "{r}");
+    assert_on_server_once_with_photo(&server, &vol, &away);
+    assert_eq!(server.problem(id).district_id.as_deref(), Some("s-dj"));
+    assert_same_everywhere(&server, &[&vol], id);
+    // The refusal stays in the history, settled.
+    let hist = vol.store().history(id).unwrap();
+    assert_eq!(hist.len(), 2);
+    assert!(hist[0].server_refusal.is_some() && hist[0].superseded_by == Some(hist[1].event.id));
+    let row = vol.json(&["list"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == code.as_str())
+        .cloned()
+        .unwrap();
+    assert!(row["refused"].is_null(), "{row}");
+    assert_eq!(row["rejected_events"], 0, "{row}");
+    let en = vol.ok(&["--lang", "en", "show", &code]);
+    assert!(en.contains("corrected and sent again"), "{en}");
+    // Nothing to send again now.
+    let o = vol.run(&["problem", "resend", &code]);
+    assert!(!o.status.success());
+    // The office sees it.
+    admin.sync();
+    assert_same_everywhere(&server, &[&admin], id);
+
+    // A unit handler's report with a district typed outside their own: refused, then
+    // discarded knowingly.
+    let photo = unit.photo("wrong.png", 90);
+    let wrong = unit.json(&[
+        "problem",
+        "add",
+        "--category",
+        "SR-02",
+        "--district",
+        "s-nj",
+        "--description",
+        "选错了区域",
+        "--photo",
+        photo.to_str().unwrap(),
+    ]);
+    let wid = id_of(&wrong);
+    let wcode = wrong["code"].as_str().unwrap().to_owned();
+    let r = unit.sync();
+    assert_eq!(count(&r, "refused"), 1, "{r}");
+    assert_eq!(count(&r, "photos_uploaded"), 0, "{r}");
+    assert_eq!(unit.ledger_total(&[]), 1);
+    let o = unit.run(&["problem", "discard", &wcode]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"));
+    assert_eq!(unit.ledger_total(&[]), 1);
+    // Someone else's device cannot discard what the server has: only refused records go.
+    let o = vol.run(&["problem", "discard", &code, "--yes"]);
+    assert!(!o.status.success());
+    let gone = unit.json(&["problem", "discard", &wcode, "--yes"]);
+    assert_eq!(gone["code"], wcode.as_str());
+    assert_eq!(unit.ledger_total(&[]), 0);
+    assert!(unit.store().history(wid).unwrap().is_empty());
+    let o = unit.run(&["show", &wid.to_string()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("[not_found]"), "{err}");
+    assert!(err.contains("problem or inspection"), "{err}");
+    let r = unit.sync();
+    assert_eq!(count(&r, "pushed") + count(&r, "refused"), 0, "{r}");
+    assert!(!server.has_problem(wid));
+}

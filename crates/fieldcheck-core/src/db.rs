@@ -16,6 +16,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/device/0003_thin_ledger.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/device/0004_refused_records.sql"
+        )),
     ])
 });
 

@@ -11,6 +11,16 @@ pub enum CoreError {
     Invalid(String),
     #[error("no user is signed in on this device (use `login` or --as)")]
     NoUser,
+    /// The server refused this record's creation, so it exists only on this device: it can
+    /// be corrected and sent again, or discarded, but nothing else can be done to it.
+    #[error(
+        "the server refused record {record} ({code}: {message}): correct it and send it again, or discard it"
+    )]
+    NotOnServer {
+        record: String,
+        code: String,
+        message: String,
+    },
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error("database error: {0}")]
@@ -32,6 +42,7 @@ impl CoreError {
             CoreError::NotFound { .. } => "not_found",
             CoreError::Invalid(_) => "invalid_input",
             CoreError::NoUser => "no_user",
+            CoreError::NotOnServer { .. } => "refused_by_server",
             CoreError::Domain(e) => e.code(),
             CoreError::Db(_) => "database",
             CoreError::Migration(_) => "migration",

@@ -1,6 +1,7 @@
 //! The problem ledger (问题台账): filtered, searched, sorted, paged; record history; stats.
 
 use chrono::{DateTime, Utc};
+use fieldcheck_domain::i18n::Lang;
 use fieldcheck_domain::{Event, EventOutcome, Problem, ProblemStatus, RefusalCode};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
@@ -112,6 +113,10 @@ pub struct LedgerRow {
     pub problem: Problem,
     pub overdue: bool,
     pub rejected_events: u32,
+    /// The server refused this record's report: it exists only on this device until it is
+    /// corrected and sent again, or discarded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<ServerRefusal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +139,10 @@ pub struct EventRecord {
     /// Such an event is not part of the record's fold on any replica.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_refusal: Option<ServerRefusal>,
+    /// This event was replaced by a report sent again after a refusal (that report event's
+    /// id): kept as history, no longer folded or sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<Uuid>,
 }
 
 /// Why the server would not store an event (`PushStatus::Refused`).
@@ -141,6 +150,35 @@ pub struct EventRecord {
 pub struct ServerRefusal {
     pub code: String,
     pub message: String,
+}
+
+impl ServerRefusal {
+    /// The refusal in plain words for the person who recorded it (the server's own message
+    /// is for the office and stays next to it).
+    pub fn plain_words(&self, lang: Lang) -> String {
+        let (zh, en) = match self.code.as_str() {
+            "out_of_scope" => (
+                "不在你可以上报的区域内",
+                "it is outside the area you may report in",
+            ),
+            "actor_mismatch" => (
+                "记录人不是本设备注册的用户",
+                "it was recorded by someone other than the user this device is enrolled for",
+            ),
+            "role_mismatch" => (
+                "你的角色或单位与服务器上的不一致",
+                "your role or unit differs from the server's records",
+            ),
+            "role_not_allowed" => ("你的角色不能做这项操作", "your role may not do this"),
+            "invalid_event" => ("记录内容不完整或有误", "the record is incomplete or wrong"),
+            "id_conflict" => (
+                "编号与服务器上另一条记录冲突",
+                "its id clashes with another record on the server",
+            ),
+            _ => return self.message.clone(),
+        };
+        if lang == Lang::En { en } else { zh }.to_owned()
+    }
 }
 
 /// Above this many text matches a page is found by walking the sort order (see `where_clause`).
@@ -319,10 +357,17 @@ impl Store {
                 let (json, rejected_events): (String, u32) =
                     row.query_row([rid], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let problem: Problem = serde_json::from_str(&json)?;
+                // Only a record with refused events can have a refused report.
+                let refused = if rejected_events > 0 {
+                    self.creation_refusal(problem.id)?
+                } else {
+                    None
+                };
                 Ok(LedgerRow {
                     overdue: problem.is_overdue(now),
                     problem,
                     rejected_events,
+                    refused,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -369,7 +414,8 @@ impl Store {
     /// Every event of a record, in fold (HLC) order, with its outcome.
     pub fn history(&self, entity_id: Uuid) -> Result<Vec<EventRecord>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT body, outcome, reject_code, reject_message, origin, pushed_at, refused
+            "SELECT body, outcome, reject_code, reject_message, origin, pushed_at, refused,
+                    superseded_by
              FROM events WHERE entity_id = ?1 ORDER BY hlc, id",
         )?;
         let rows = st.query_map([entity_id.to_string()], |r| {
@@ -381,10 +427,14 @@ impl Store {
                 r.get::<_, String>(4)?,
                 r.get::<_, Option<i64>>(5)?,
                 r.get::<_, bool>(6)?,
+                r.get::<_, Option<String>>(7)?,
             ))
         })?;
         rows.map(|row| {
-            let (body, outcome, code, message, origin, pushed, refused) = row?;
+            let (body, outcome, code, message, origin, pushed, refused, superseded) = row?;
+            let superseded_by = superseded
+                .map(|s| Uuid::parse_str(&s).map_err(|e| CoreError::Corrupt(e.to_string())))
+                .transpose()?;
             let server_refusal = refused.then(|| ServerRefusal {
                 code: code.clone().unwrap_or_default(),
                 message: message.clone().unwrap_or_default(),
@@ -403,9 +453,13 @@ impl Store {
             Ok(EventRecord {
                 event: serde_json::from_str(&body)?,
                 outcome,
-                pushed: pushed.is_some() || origin == "remote",
+                // Sent: stored, or refused by the server. A replaced event that was still
+                // waiting left the outbox without ever reaching the server.
+                pushed: (pushed.is_some() && (superseded_by.is_none() || refused))
+                    || origin == "remote",
                 origin,
                 server_refusal,
+                superseded_by,
             })
         })
         .collect()

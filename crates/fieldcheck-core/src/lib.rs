@@ -24,7 +24,7 @@ pub use ledger::{
     EventRecord, LedgerRow, Page, ProblemQuery, ProblemSort, ServerRefusal, Stats, UnitStats,
 };
 pub use photos::PhotoInfo;
-pub use problems::{NewProblem, ProblemAction};
+pub use problems::{NewProblem, ProblemAction, Resend};
 pub use store::{DeviceInfo, Store};
 
 pub use fieldcheck_domain as domain;

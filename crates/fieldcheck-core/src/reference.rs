@@ -178,6 +178,20 @@ pub(crate) fn point(conn: &Connection, id: &str) -> Result<Option<Point>> {
     by_id(conn, "SELECT data FROM ref_points WHERE id = ?1", id)
 }
 
+/// What placing a street report needs: the active points, the district tree, and the
+/// reporter's own districts (none for an unknown user or an admin).
+pub(crate) fn placement_inputs(
+    conn: &Connection,
+    user_id: &str,
+) -> Result<(Vec<Point>, Vec<District>, Vec<String>)> {
+    let user: Option<User> = by_id(conn, "SELECT data FROM ref_users WHERE id = ?1", user_id)?;
+    Ok((
+        all(conn, "SELECT data FROM ref_points WHERE active = 1")?,
+        all(conn, "SELECT data FROM ref_districts")?,
+        user.map(|u| u.district_ids).unwrap_or_default(),
+    ))
+}
+
 pub(crate) fn district(conn: &Connection, id: &str) -> Result<Option<District>> {
     by_id(conn, "SELECT data FROM ref_districts WHERE id = ?1", id)
 }

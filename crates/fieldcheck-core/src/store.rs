@@ -590,17 +590,52 @@ fn rejected_count(conn: &Connection, entity_id: Uuid) -> Result<i64> {
 }
 
 fn refused_count(conn: &Connection, entity_id: Uuid) -> Result<i64> {
+    // A refusal answered by sending the record again is settled: no longer a mark on it.
     Ok(conn
-        .prepare_cached("SELECT count(*) FROM events WHERE entity_id = ?1 AND refused = 1")?
+        .prepare_cached(
+            "SELECT count(*) FROM events
+             WHERE entity_id = ?1 AND refused = 1 AND superseded_by IS NULL",
+        )?
         .query_row([entity_id.to_string()], |r| r.get(0))?)
 }
 
 pub(crate) fn entity_events(conn: &Connection, entity_id: Uuid) -> Result<Vec<Event>> {
     let mut st =
-        // Events the server refused are history only: no other replica has them.
+        // Events the server refused are history only: no other replica has them. Events a
+        // re-sent report replaced are history too: the new report carries their content.
         conn.prepare_cached(
-            "SELECT body FROM events WHERE entity_id = ?1 AND refused = 0 ORDER BY hlc, id",
+            "SELECT body FROM events
+             WHERE entity_id = ?1 AND refused = 0 AND superseded_by IS NULL ORDER BY hlc, id",
         )?;
+    let rows = st.query_map([entity_id.to_string()], |r| r.get::<_, String>(0))?;
+    rows.map(|b| Ok(serde_json::from_str(&b?)?)).collect()
+}
+
+/// The server's refusal of a record's creation (`code`, `message`) while it stands: the
+/// record then exists only on this device, until it is corrected and sent again or discarded.
+pub(crate) fn creation_refusal(
+    conn: &Connection,
+    entity_id: Uuid,
+) -> Result<Option<(String, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(reject_code, ''), coalesce(reject_message, '') FROM events
+             WHERE entity_id = ?1 AND kind IN ('problem.reported', 'inspection.started')
+               AND refused = 1 AND superseded_by IS NULL
+             ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([entity_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// What the person recorded, as they see it, for a record whose creation the server refused:
+/// the fold of all this device's events of it that were not replaced, refused ones included
+/// (no replica has any of them, so nothing else could be folded with them).
+fn unsent_events(conn: &Connection, entity_id: Uuid) -> Result<Vec<Event>> {
+    let mut st = conn.prepare_cached(
+        "SELECT body FROM events
+         WHERE entity_id = ?1 AND origin = 'local' AND superseded_by IS NULL ORDER BY hlc, id",
+    )?;
     let rows = st.query_map([entity_id.to_string()], |r| r.get::<_, String>(0))?;
     rows.map(|b| Ok(serde_json::from_str(&b?)?)).collect()
 }
@@ -612,7 +647,15 @@ pub(crate) fn refold(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<
         EntityKind::Problem => {
             let f = fold_problem(&events);
             let rejected = store_outcomes(conn, &f)? + refused_count(conn, id)?;
-            match &f.state {
+            // A record whose creation the server refused stays on its author's device as they
+            // recorded it, marked; it is never folded out of view.
+            let unsent = match &f.state {
+                None if creation_refusal(conn, id)?.is_some() => {
+                    fold_problem(&unsent_events(conn, id)?).state
+                }
+                _ => None,
+            };
+            match f.state.as_ref().or(unsent.as_ref()) {
                 Some(p) => save_problem(conn, p, rejected)?,
                 None => {
                     conn.execute("DELETE FROM problems WHERE id = ?1", [id.to_string()])?;
@@ -620,11 +663,16 @@ pub(crate) fn refold(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<
             }
         }
         EntityKind::Inspection => {
-            let f = fold_inspection(&events, |tid, v| {
-                crate::reference::template(conn, tid, v).ok().flatten()
-            });
+            let template = |tid: &str, v| crate::reference::template(conn, tid, v).ok().flatten();
+            let f = fold_inspection(&events, template);
             let rejected = store_outcomes(conn, &f)? + refused_count(conn, id)?;
-            match &f.state {
+            let unsent = match &f.state {
+                None if creation_refusal(conn, id)?.is_some() => {
+                    fold_inspection(&unsent_events(conn, id)?, template).state
+                }
+                _ => None,
+            };
+            match f.state.as_ref().or(unsent.as_ref()) {
                 Some(i) => save_inspection(conn, i, rejected)?,
                 None => {
                     conn.execute("DELETE FROM inspections WHERE id = ?1", [id.to_string()])?;

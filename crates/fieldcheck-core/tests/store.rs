@@ -526,3 +526,116 @@ fn text_search_pages_the_same_for_few_and_many_matches() {
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0].problem.id, filed);
 }
+
+/// A report from the street, by GPS alone (no point, no district).
+fn street(
+    store: &mut Store,
+    who: &fieldcheck_core::domain::Actor,
+    lat: f64,
+    lon: f64,
+) -> fieldcheck_core::domain::Problem {
+    store
+        .report_problem(
+            who,
+            NewProblem {
+                category: "SR-02".into(),
+                description: "街面问题".into(),
+                location: Some(Location {
+                    lat,
+                    lon,
+                    accuracy_m: Some(8.0),
+                    source: LocationSource::Gps,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_street_report_is_placed_when_it_is_made_and_a_person_s_choice_is_kept() {
+    use fieldcheck_core::domain::placement::PlacementSource;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    // At 东门后巷 (p-005): its point, community and address.
+    let p = street(&mut s, &vol, 26.08570, 119.30630);
+    assert_eq!(p.point_id.as_deref(), Some("p-005"));
+    assert_eq!(p.district_id.as_deref(), Some("c-dm"));
+    assert_eq!(p.address, s.point("p-005").unwrap().address);
+    assert_eq!(p.placement.unwrap().source, PlacementSource::NearPoint);
+    assert!(p.code.starts_with("GL-"), "{}", p.code);
+    // Far from every point: the volunteer's own street.
+    let p = street(&mut s, &vol, 26.2, 119.5);
+    assert_eq!(p.district_id.as_deref(), Some("s-dj"));
+    assert_eq!(p.point_id, None);
+    assert_eq!(
+        p.placement.unwrap().source,
+        PlacementSource::ReporterDistrict
+    );
+    // The same for an admin: nothing of their own, so unplaced.
+    let admin = user_of_role(&s, Role::Admin);
+    let p = street(&mut s, &admin, 26.2, 119.5);
+    assert_eq!((p.district_id, p.placement), (None, None));
+    // A district a person typed is theirs: no placement.
+    let p = s
+        .report_problem(
+            &vol,
+            NewProblem {
+                category: "SR-02".into(),
+                description: "选了区域".into(),
+                district_id: Some("s-dj".into()),
+                location: Some(Location {
+                    lat: 26.08366,
+                    lon: 119.29156,
+                    accuracy_m: None,
+                    source: LocationSource::Map,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (p.district_id.as_deref(), p.point_id, p.placement),
+        (Some("s-dj"), None, None)
+    );
+    // The office corrects a placed district: it is a person's decision from then on.
+    let placed = street(&mut s, &vol, 26.08570, 119.30630);
+    let fixed = s
+        .act(
+            &admin,
+            placed.id,
+            ProblemAction::Edit(ProblemEdit {
+                district_id: Some("c-jd".into()),
+                ..Default::default()
+            }),
+        )
+        .unwrap();
+    assert_eq!(
+        (fixed.district_id.as_deref(), fixed.placement),
+        (Some("c-jd"), None)
+    );
+}
+
+#[test]
+fn resend_and_discard_are_only_for_refused_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    let p = street(&mut s, &vol, 26.08570, 119.30630);
+    let before = snapshot(&s);
+    let e = s
+        .resend_problem(&vol, p.id, fieldcheck_core::Resend::default())
+        .unwrap_err();
+    assert_eq!(code(e), "invalid_input");
+    let e = s.discard_problem(&vol, p.id).unwrap_err();
+    assert_eq!(code(e), "invalid_input");
+    assert_eq!(s.creation_refusal(p.id).unwrap(), None);
+    assert_eq!(snapshot(&s), before, "a refused correction writes nothing");
+    // `show` can tell a problem from an inspection by its events.
+    assert_eq!(
+        s.record_kind(p.id).unwrap(),
+        Some(fieldcheck_core::domain::event::EntityKind::Problem)
+    );
+    assert_eq!(s.record_kind(uuid::Uuid::now_v7()).unwrap(), None);
+}

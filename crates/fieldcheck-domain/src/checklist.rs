@@ -126,13 +126,19 @@ pub fn default_templates() -> Vec<ChecklistTemplate> {
 
 /// What the inspector found for one item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum ItemResult {
     Pass,
     Fail,
     NotApplicable,
-    Count { count: u32 },
-    Value { value: f64 },
+    Count {
+        #[serde(deserialize_with = "crate::wire::whole_u32")]
+        count: u32,
+    },
+    Value {
+        value: f64,
+    },
 }
 
 /// Whether a result counts as a failure of the item (and may raise a problem).

@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 /// Why an action or an event was refused. The code is stable: UIs and the server switch on it,
 /// never on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalCode {
     NotFound,

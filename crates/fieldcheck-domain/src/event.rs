@@ -8,10 +8,12 @@ use uuid::Uuid;
 use crate::checklist::ItemResult;
 use crate::error::{Refusal, RefusalCode};
 use crate::hlc::Hlc;
+use crate::placement::Placement;
 use crate::problem::{Location, Severity};
 use crate::role::{Actor, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PhotoRole {
     /// 整改前
@@ -39,6 +41,7 @@ impl PhotoRole {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoRef {
     /// SHA-256 (hex) of the display copy: the photo's identity across devices.
     pub hash: String,
@@ -70,6 +73,7 @@ impl EntityKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemReported {
     pub code: String,
     pub category: String,
@@ -88,10 +92,15 @@ pub struct ProblemReported {
     pub inspection_id: Option<Uuid>,
     #[serde(default)]
     pub severity: Severity,
+    /// How the device placed a report made by GPS alone (no point, no district given); absent
+    /// when a person chose the point or district. Old events have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
 }
 
 /// Descriptive fields; each present field overwrites (last HLC wins, field by field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemEdit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -114,6 +123,7 @@ impl ProblemEdit {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RejectReason {
     /// Same problem as an existing record (its code).
@@ -126,6 +136,7 @@ pub enum RejectReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "payload")]
 pub enum EventBody {
     #[serde(rename = "problem.reported")]
@@ -176,6 +187,7 @@ pub enum EventBody {
     InspectionStarted {
         point_id: String,
         template_id: String,
+        #[serde(deserialize_with = "crate::wire::whole_u32")]
         template_version: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         location: Option<Location>,
@@ -229,6 +241,7 @@ impl EventBody {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: Uuid,
     pub entity_id: Uuid,
@@ -291,8 +304,136 @@ impl Event {
     }
 }
 
+/// Largest sizes of an event's fields, in characters. Big enough for any real report, small
+/// enough that one event cannot carry megabytes into every replica's log and every pull page.
+pub mod limits {
+    /// Identifiers: actor, device, HLC node, unit, district, point, item, category, template.
+    pub const ID: usize = 64;
+    /// A problem code (`GL-20261123-K7Q2-0007`).
+    pub const CODE: usize = 64;
+    pub const DESCRIPTION: usize = 2_000;
+    pub const ADDRESS: usize = 500;
+    /// Notes and reasons of status changes, returns, extensions, rejections.
+    pub const TEXT: usize = 1_000;
+    /// Photos one event may carry.
+    pub const PHOTOS: usize = 30;
+}
+
+/// An event field that is too long or not well formed; `field` names it as in the JSON
+/// (`payload.description`, `photos[2].hash`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct FieldError {
+    pub field: String,
+    pub problem: String,
+}
+
+/// A photo's identity: SHA-256 as 64 lowercase hex characters, nothing else (it also names a
+/// blob the devices download).
+pub fn is_photo_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(FieldError {
+            field: field.to_owned(),
+            problem: format!("{n} characters; at most {max}"),
+        });
+    }
+    Ok(())
+}
+
+fn check_opt(field: &str, value: Option<&str>, max: usize) -> Result<(), FieldError> {
+    value.map_or(Ok(()), |v| check_len(field, v, max))
+}
+
+impl Event {
+    /// Checks sizes and formats that do not depend on any state: field lengths, the number of
+    /// photos and that every photo hash is a SHA-256 hex digest. Replicas refuse an event that
+    /// fails (it is never stored), so what does pass is bounded everywhere.
+    pub fn check_fields(&self) -> Result<(), FieldError> {
+        use limits::*;
+        check_len("actor", &self.actor, ID)?;
+        check_len("device", &self.device, ID)?;
+        check_len("hlc (node)", &self.hlc.node, ID)?;
+        check_opt("actor_unit", self.actor_unit.as_deref(), ID)?;
+        if self.photos.len() > PHOTOS {
+            return Err(FieldError {
+                field: "photos".into(),
+                problem: format!("{} photos; at most {PHOTOS}", self.photos.len()),
+            });
+        }
+        for (i, p) in self.photos.iter().enumerate() {
+            if !is_photo_hash(&p.hash) {
+                return Err(FieldError {
+                    field: format!("photos[{i}].hash"),
+                    problem: "not a SHA-256 digest (64 lowercase hex characters)".into(),
+                });
+            }
+        }
+        match &self.body {
+            EventBody::ProblemReported(r) => {
+                check_len("payload.code", &r.code, CODE)?;
+                check_len("payload.category", &r.category, ID)?;
+                check_len("payload.description", &r.description, DESCRIPTION)?;
+                check_len("payload.address", &r.address, ADDRESS)?;
+                check_opt("payload.district_id", r.district_id.as_deref(), ID)?;
+                check_opt("payload.point_id", r.point_id.as_deref(), ID)?;
+                check_opt("payload.item_id", r.item_id.as_deref(), ID)?;
+            }
+            EventBody::ProblemEdited(e) => {
+                check_opt("payload.description", e.description.as_deref(), DESCRIPTION)?;
+                check_opt("payload.address", e.address.as_deref(), ADDRESS)?;
+                check_opt("payload.category", e.category.as_deref(), ID)?;
+                check_opt("payload.district_id", e.district_id.as_deref(), ID)?;
+            }
+            EventBody::ProblemRejected { reason } => match reason {
+                RejectReason::Duplicate { of } => check_len("payload.reason.of", of, CODE)?,
+                RejectReason::Invalid { reason } => {
+                    check_len("payload.reason.reason", reason, TEXT)?
+                }
+            },
+            EventBody::ProblemDispatched { unit_id, note, .. } => {
+                check_len("payload.unit_id", unit_id, ID)?;
+                check_opt("payload.note", note.as_deref(), TEXT)?;
+            }
+            EventBody::ProblemReturned { reason }
+            | EventBody::ExtensionRequested { reason, .. } => {
+                check_len("payload.reason", reason, TEXT)?
+            }
+            EventBody::ProblemPhotosAdded { note }
+            | EventBody::ProblemFiled { note }
+            | EventBody::ProblemAccepted { note }
+            | EventBody::ProblemRectified { note }
+            | EventBody::ProblemVerified { note, .. }
+            | EventBody::ProblemClosed { note }
+            | EventBody::ExtensionDecided { note, .. }
+            | EventBody::ProblemRechecked { note, .. }
+            | EventBody::InspectionItemRecorded { note, .. } => {
+                check_opt("payload.note", note.as_deref(), TEXT)?
+            }
+            EventBody::InspectionStarted {
+                point_id,
+                template_id,
+                ..
+            } => {
+                check_len("payload.point_id", point_id, ID)?;
+                check_len("payload.template_id", template_id, ID)?;
+            }
+            EventBody::InspectionFinished { .. } => {}
+        }
+        if let EventBody::InspectionItemRecorded { item_id, .. } = &self.body {
+            check_len("payload.item_id", item_id, ID)?;
+        }
+        Ok(())
+    }
+}
+
 /// What became of an event when it was folded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum EventOutcome {
     Applied,
@@ -337,5 +478,99 @@ pub fn kind_label(kind: &str, lang: crate::i18n::Lang) -> &'static str {
         en
     } else {
         zh
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::Severity;
+
+    fn report(description: &str) -> Event {
+        let actor = Actor {
+            user_id: "usr-vol-1".into(),
+            role: Role::Volunteer,
+            unit_id: None,
+        };
+        Event::new(
+            Uuid::now_v7(),
+            &actor,
+            "dev",
+            Hlc::new(1, 0, "dev"),
+            EventBody::ProblemReported(Box::new(ProblemReported {
+                code: "GL-20261123-K7Q2-0007".into(),
+                category: "litter".into(),
+                description: description.into(),
+                location: None,
+                address: String::new(),
+                district_id: Some("s-dj".into()),
+                point_id: None,
+                item_id: None,
+                inspection_id: None,
+                severity: Severity::default(),
+                placement: None,
+            })),
+        )
+    }
+
+    #[test]
+    fn field_sizes_are_bounded_and_named() {
+        // Characters, not bytes: 2,000 Chinese characters are a legitimate description.
+        assert_eq!(
+            report(&"垃".repeat(limits::DESCRIPTION)).check_fields(),
+            Ok(())
+        );
+        let e = report(&"垃".repeat(limits::DESCRIPTION + 1))
+            .check_fields()
+            .unwrap_err();
+        assert_eq!(e.field, "payload.description");
+        assert!(e.to_string().contains("at most 2000"), "{e}");
+
+        let mut ev = report("x");
+        ev.body = EventBody::ProblemReturned {
+            reason: "r".repeat(limits::TEXT + 1),
+        };
+        assert_eq!(ev.check_fields().unwrap_err().field, "payload.reason");
+        let mut ev = report("x");
+        ev.actor = "a".repeat(limits::ID + 1);
+        assert_eq!(ev.check_fields().unwrap_err().field, "actor");
+    }
+
+    #[test]
+    fn photo_hashes_must_be_sha256_hex() {
+        let good = "a".repeat(64);
+        let ok = report("x").with_photos(vec![PhotoRef {
+            hash: good.clone(),
+            role: PhotoRole::Before,
+        }]);
+        assert_eq!(ok.check_fields(), Ok(()));
+        for bad in [
+            "../../etc/passwd".to_owned(),
+            "A".repeat(64),
+            "a".repeat(63),
+            format!("{}g", "a".repeat(63)),
+        ] {
+            let ev = report("x").with_photos(vec![
+                PhotoRef {
+                    hash: good.clone(),
+                    role: PhotoRole::Before,
+                },
+                PhotoRef {
+                    hash: bad.clone(),
+                    role: PhotoRole::Before,
+                },
+            ]);
+            let e = ev.check_fields().unwrap_err();
+            assert_eq!(e.field, "photos[1].hash", "{bad}");
+        }
+        let many = report("x").with_photos(
+            (0..=limits::PHOTOS)
+                .map(|_| PhotoRef {
+                    hash: good.clone(),
+                    role: PhotoRole::Before,
+                })
+                .collect(),
+        );
+        assert_eq!(many.check_fields().unwrap_err().field, "photos");
     }
 }

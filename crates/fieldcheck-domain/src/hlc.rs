@@ -9,6 +9,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Largest counter the fixed-width text form holds (six digits).
+pub const MAX_TEXT_COUNTER: u32 = 999_999;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Hlc {
     pub wall_ms: i64,
@@ -34,6 +37,24 @@ impl Hlc {
             Hlc::new(limit, self.counter, self.node.clone())
         } else {
             self.clone()
+        }
+    }
+
+    /// This stamp, or — when it does not order after `floor` — the earliest stamp of this
+    /// node that does. The server places a device's event after the newest event of its
+    /// record that the device had already been sent: an edit made after seeing the office's
+    /// filing cannot claim to precede it, whatever the phone's clock (or its owner) says.
+    /// A stamp already after `floor` (an edit made offline before the filing arrived) keeps
+    /// its place.
+    pub fn not_before(&self, floor: &Hlc) -> Hlc {
+        if *self > *floor {
+            return self.clone();
+        }
+        // The text form has six counter digits: past them, the next millisecond.
+        if floor.counter < MAX_TEXT_COUNTER {
+            Hlc::new(floor.wall_ms, floor.counter + 1, self.node.clone())
+        } else {
+            Hlc::new(floor.wall_ms.saturating_add(1), 0, self.node.clone())
         }
     }
 
@@ -80,7 +101,14 @@ impl FromStr for Hlc {
         let wall = parts.next().ok_or_else(err)?;
         let counter = parts.next().ok_or_else(err)?;
         let node = parts.next().ok_or_else(err)?;
-        if wall.len() != 18 || counter.len() != 6 || node.is_empty() {
+        // Digits only: `str::parse` would also take a `+` sign, which the text form never has.
+        let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+        if wall.len() != 18
+            || counter.len() != 6
+            || node.is_empty()
+            || !digits(wall)
+            || !digits(counter)
+        {
             return Err(err());
         }
         Ok(Hlc {
@@ -96,6 +124,26 @@ impl Serialize for Hlc {
         s.collect_str(self)
     }
 }
+
+/// In the OpenAPI document an HLC is its text form (see `Display`).
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Hlc {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(HLC_PATTERN))
+            .description(Some(
+                "Hybrid logical clock: 18-digit wall milliseconds, 6-digit counter, node",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Hlc {}
+
+/// What [`Hlc::from_str`] accepts, as an ECMA-262 pattern (the node is any non-empty text).
+pub const HLC_PATTERN: &str = "^[0-9]{18}-[0-9]{6}-[\\s\\S]+$";
 
 impl<'de> Deserialize<'de> for Hlc {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -200,6 +248,36 @@ mod tests {
         ] {
             assert!(s.parse::<Hlc>().is_err(), "{s}");
         }
+    }
+
+    #[test]
+    fn not_before_moves_only_stamps_that_do_not_follow_the_floor() {
+        let filing = Hlc::new(5_000, 2, "office");
+        // Made offline before the filing arrived: keeps its place (it is legitimately earlier).
+        let later = Hlc::new(6_000, 0, "phone");
+        assert_eq!(later.not_before(&filing), later);
+        // Claims to precede what the device had been sent: placed just after it.
+        // The same instant and counter orders by node: "phone" > "office" already follows.
+        let tie = Hlc::new(5_000, 2, "phone");
+        assert_eq!(tie.not_before(&filing), tie);
+        for forged in [
+            Hlc::new(1_000, 0, "phone"),
+            Hlc::new(5_000, 1, "phone"),
+            Hlc::new(5_000, 2, "a"),
+            filing.clone(),
+        ] {
+            let placed = forged.not_before(&filing);
+            assert!(placed > filing, "{forged} -> {placed}");
+            assert_eq!(placed, Hlc::new(5_000, 3, forged.node.clone()));
+            // Its text form orders the same way (the store folds by it).
+            assert!(placed.to_string() > filing.to_string());
+        }
+        // A counter at its limit rolls over into the next millisecond.
+        let full = Hlc::new(7_000, MAX_TEXT_COUNTER, "office");
+        let placed = Hlc::new(1, 0, "phone").not_before(&full);
+        assert_eq!(placed, Hlc::new(7_001, 0, "phone"));
+        assert!(placed > full);
+        assert_eq!(placed.to_string().parse::<Hlc>().unwrap(), placed);
     }
 
     #[test]

@@ -16,9 +16,11 @@ pub mod hlc;
 pub mod i18n;
 pub mod inspection;
 pub mod lifecycle;
+pub mod placement;
 pub mod problem;
 pub mod reference;
 pub mod role;
+pub mod wire;
 
 pub use error::{DomainError, Refusal, RefusalCode};
 pub use event::{Event, EventBody, EventOutcome, PhotoRef, PhotoRole};

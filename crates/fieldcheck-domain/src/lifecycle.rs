@@ -137,6 +137,7 @@ pub fn apply_problem(state: Option<&Problem>, ev: &Event) -> Result<Problem, Ref
         address: r.address.clone(),
         district_id: r.district_id.clone(),
         point_id: r.point_id.clone(),
+        placement: r.placement,
         item_id: r.item_id.clone(),
         inspection_id: r.inspection_id,
         reporter: ev.actor.clone(),
@@ -246,6 +247,8 @@ fn apply_to_existing(cur: &Problem, ev: &Event) -> Result<Problem, Refusal> {
             }
             if let Some(v) = &edit.district_id {
                 p.district_id = Some(v.clone());
+                // A person has now decided the district: it is no longer the device's guess.
+                p.placement = None;
             }
         }
         EventBody::ProblemPhotosAdded { .. } => {

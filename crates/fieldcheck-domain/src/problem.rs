@@ -6,10 +6,12 @@ use uuid::Uuid;
 
 use crate::event::PhotoRole;
 use crate::i18n::Lang;
+use crate::placement::Placement;
 use crate::reference::LatLon;
 use crate::role::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemStatus {
     /// 已上报: reported, waiting for the office.
@@ -98,6 +100,7 @@ impl ProblemStatus {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Low,
@@ -143,6 +146,7 @@ impl Severity {
 
 /// Where a coordinate came from; the office trusts a GPS fix more than a typed one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LocationSource {
     Gps,
@@ -175,6 +179,7 @@ impl LocationSource {
 
 /// A WGS-84 position with the accuracy the receiver reported and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
@@ -202,6 +207,7 @@ impl Location {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProblemPhoto {
     pub hash: String,
     pub role: PhotoRole,
@@ -210,6 +216,7 @@ pub struct ProblemPhoto {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExtensionRequest {
     pub until: DateTime<Utc>,
     pub reason: String,
@@ -218,6 +225,7 @@ pub struct ExtensionRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     pub id: Uuid,
     pub code: String,
@@ -228,6 +236,10 @@ pub struct Problem {
     pub address: String,
     pub district_id: Option<String>,
     pub point_id: Option<String>,
+    /// How the device placed a GPS-only report (district, point); `None` once a person set
+    /// the district, or when a person chose it from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
     pub item_id: Option<String>,
     pub inspection_id: Option<Uuid>,
     pub reporter: String,

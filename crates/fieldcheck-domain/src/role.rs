@@ -5,6 +5,7 @@ use crate::i18n::{Lang, Text};
 /// Who may do what. `Admin` is the city office (创城办); `UnitHandler` acts for one
 /// responsible unit; `Volunteer` reports and follows their own reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,

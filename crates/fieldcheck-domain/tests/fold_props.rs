@@ -47,6 +47,7 @@ fn build(steps: &[(u8, u8, u8, i16)]) -> Vec<Event> {
                 item_id: None,
                 inspection_id: None,
                 severity: Severity::Normal,
+                placement: None,
             })),
             1 => EventBody::ProblemFiled { note: None },
             2 => EventBody::ProblemDispatched {
@@ -106,6 +107,7 @@ fn build(steps: &[(u8, u8, u8, i16)]) -> Vec<Event> {
         item_id: None,
         inspection_id: None,
         severity: Severity::Normal,
+        placement: None,
     }));
     first.hlc = Hlc::new(t0().timestamp_millis() - 1_000_000, 0, "dev-0");
     first.id = Uuid::from_u128(999);

@@ -64,6 +64,7 @@ fn reported(id: Uuid, who: &Actor) -> Event {
             item_id: None,
             inspection_id: None,
             severity: Severity::Normal,
+            placement: None,
         })),
     )
 }

@@ -1,9 +1,7 @@
 //! The HTTP edge: routing, extractors, and the mapping of [`ServerError`] to status codes and
 //! `ApiError` bodies. Handlers are thin: parse, authorize the caller, call the store.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,23 +17,22 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fieldcheck_domain::reference::User;
+use fieldcheck_domain::role::Role;
 use fieldcheck_protocol::sync::{
     BlobCheckRequest, BlobCheckResponse, BlobState, ENROLL_TOKEN_LEN, EnrollRequest,
-    EnrollResponse, LoginRequest, LoginResponse, MAX_PUSH_EVENTS, Me, PROTOCOL_HEADER,
-    PullResponse, PushRequest, PushResponse, ReferenceResponse,
+    EnrollResponse, LoginRequest, LoginResponse, MAX_PASSWORD_CHARS, MAX_PUSH_EVENTS,
+    MAX_USERNAME_CHARS, Me, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse,
+    ReferenceResponse,
 };
 use fieldcheck_protocol::{ApiError, ReferenceBundle};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::auth::{self, LoginLimiter};
-use crate::blobs::{BlobStore, LocalBlobs};
+use crate::auth::{self, EnrollLimiter, LoginLimiter};
+use crate::blobs::{BlobStore, LocalBlobs, Put, Uploads};
 use crate::config::Config;
-use crate::error::ServerError;
+use crate::error::{ServerError, StoreError};
 use crate::policy::Viewer;
 use crate::store::{AppendCtx, Store};
 
@@ -49,10 +46,13 @@ pub struct AppState {
     /// Complete, verified blobs (uploads in progress are staged under `blob_dir/partial`).
     pub blobs: Arc<dyn BlobStore>,
     limiter: LoginLimiter,
-    /// One upload at a time per blob hash (appends to the same partial file must not interleave).
-    blob_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    enroll_limiter: EnrollLimiter,
+    /// Uploads in progress (staged under `blob_dir/partial`) and who may read a blob.
+    pub uploads: Arc<Uploads>,
     /// The latest reference bundle, reloaded when its version changes.
     refs: tokio::sync::RwLock<(u64, Arc<ReferenceBundle>)>,
+    /// Push requests per device (per user for web sessions).
+    push_limiter: crate::push_limit::PushLimiter,
 }
 
 type St = State<Arc<AppState>>;
@@ -69,13 +69,26 @@ impl AppState {
         config: Config,
         blobs: Arc<dyn BlobStore>,
     ) -> AppState {
+        let uploads = Arc::new(Uploads::new(store.clone(), blobs.clone(), &config));
+        let config_push = (config.push_per_minute, config.push_burst);
+        let window = std::time::Duration::from_secs(config.auth_window_secs);
+        let limiter = LoginLimiter::new(
+            config.login_failures_per_user as usize,
+            config.login_failures_per_ip as usize,
+            window,
+        );
+        let enroll_limiter = EnrollLimiter::new(config.enroll_failures_per_ip as usize, window);
+        // The first unknown-user login must not be the one that pays for the dummy hash.
+        auth::warm_up();
         AppState {
             store,
             config,
             blobs,
-            limiter: LoginLimiter::new(5, std::time::Duration::from_secs(60)),
-            blob_locks: std::sync::Mutex::new(HashMap::new()),
+            limiter,
+            enroll_limiter,
+            uploads,
             refs: tokio::sync::RwLock::new((0, Arc::new(ReferenceBundle::default()))),
+            push_limiter: crate::push_limit::PushLimiter::new(config_push.0, config_push.1),
         }
     }
 
@@ -92,15 +105,6 @@ impl AppState {
         *self.refs.write().await = (v, bundle.clone());
         Ok(bundle)
     }
-
-    fn blob_lock(&self, hash: &str) -> Arc<Mutex<()>> {
-        let mut map = self.blob_locks.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(hash.to_owned()).or_default().clone()
-    }
-
-    fn partial_path(&self, hash: &str) -> PathBuf {
-        self.config.blob_dir.join("partial").join(hash)
-    }
 }
 
 impl IntoResponse for ServerError {
@@ -108,7 +112,11 @@ impl IntoResponse for ServerError {
         use ServerError as E;
         let status = match &self {
             E::ProtocolTooOld { .. } => StatusCode::UPGRADE_REQUIRED,
-            E::Unauthorized => StatusCode::UNAUTHORIZED,
+            E::Unauthorized | E::TokenExpired | E::TokenRevoked | E::UserDisabled(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            E::DeviceInUse(_) => StatusCode::CONFLICT,
+            E::EnrollRateLimited => StatusCode::TOO_MANY_REQUESTS,
             E::Forbidden(_) => StatusCode::FORBIDDEN,
             E::Malformed(_) | E::InvalidHash | E::EnrollCodeInvalid => StatusCode::BAD_REQUEST,
             E::TooLarge(_)
@@ -118,6 +126,7 @@ impl IntoResponse for ServerError {
             E::HashMismatch(_) => StatusCode::UNPROCESSABLE_ENTITY,
             E::BadOffset { .. } => StatusCode::CONFLICT,
             E::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            E::PushRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::NotFound(_) => StatusCode::NOT_FOUND,
             E::Store(_) | E::Io(_) | E::Blob(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -128,11 +137,21 @@ impl IntoResponse for ServerError {
         } else {
             self.to_string()
         };
+        let retry_after = match &self {
+            E::PushRateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         let body = ApiError {
             code: self.code().to_owned(),
             message,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -192,10 +211,48 @@ async fn read_body<S: Send + Sync>(
 #[derive(Clone, Copy)]
 struct BodyLimit(usize);
 
+/// Both ends of a connection: the client's address (rate limits) and the server's own (the
+/// server named in enrollment QR codes when no `public_url` is set — never the Host header,
+/// which the client chooses). Serve with `into_make_service_with_connect_info::<ConnAddrs>()`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnAddrs {
+    pub remote: SocketAddr,
+    pub local: Option<SocketAddr>,
+}
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for ConnAddrs
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        ConnAddrs {
+            remote: *stream.remote_addr(),
+            local: stream.io().local_addr().ok(),
+        }
+    }
+}
+
+/// The server's own address on the request's connection (see [`ConnAddrs`]).
+#[derive(Clone, Copy, Debug)]
+pub struct LocalAddr(pub SocketAddr);
+
+/// Splits [`ConnAddrs`] into the `ConnectInfo<SocketAddr>` handlers extract and [`LocalAddr`].
+async fn split_conn_addrs(mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(c)) = req.extensions().get::<ConnectInfo<ConnAddrs>>().copied() {
+        req.extensions_mut().insert(ConnectInfo(c.remote));
+        if let Some(local) = c.local {
+            req.extensions_mut().insert(LocalAddr(local));
+        }
+    }
+    next.run(req).await
+}
+
 /// The authenticated caller.
 pub struct Caller {
     pub user: User,
     pub device_id: Option<Uuid>,
+    /// Hash of the bearer token the request came with (what `/logout` revokes).
+    pub token_hash: String,
 }
 
 impl FromRequestParts<Arc<AppState>> for Caller {
@@ -213,20 +270,54 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ServerError::Unauthorized)?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let info = state
+        let now = now_ms();
+        let token_hash = auth::hash_secret(token);
+        let rec = state
             .store
-            .token(&auth::hash_secret(token), now)
+            .token_record(&token_hash)
             .await?
             .ok_or(ServerError::Unauthorized)?;
+        if rec.revoked_at_ms.is_some() {
+            return Err(ServerError::TokenRevoked);
+        }
+        let last_used = rec.last_used_at_ms.unwrap_or(rec.created_at_ms);
+        let idle_ms = (state.config.device_token_idle_secs as i64).saturating_mul(1000);
+        let expired = match rec.expires_at_ms {
+            // A session ends at a fixed time.
+            Some(end) => end <= now,
+            // A device token ends after an idle period (sliding).
+            None => now.saturating_sub(last_used) >= idle_ms,
+        };
+        if expired {
+            return Err(ServerError::TokenExpired);
+        }
         let user = state
             .store
-            .user(&info.user_id)
+            .user(&rec.user_id)
             .await?
             .ok_or(ServerError::Unauthorized)?;
+        if user.disabled {
+            return Err(ServerError::UserDisabled(format!(
+                "user {} is disabled by the office",
+                user.user.id
+            )));
+        }
+        if user.removed {
+            return Err(ServerError::UserDisabled(format!(
+                "user {} is no longer in the reference data",
+                user.user.id
+            )));
+        }
+        // Devices sync every few minutes: note the use at most once per interval, so the
+        // sliding expiry costs one write per token per hour, not one per request.
+        let touch_every = (idle_ms / 8).min(3_600_000);
+        if rec.expires_at_ms.is_none() && now.saturating_sub(last_used) >= touch_every {
+            state.store.touch_token(&token_hash, now).await?;
+        }
         Ok(Caller {
             user: user.user,
-            device_id: info.device_id,
+            device_id: rec.device_id,
+            token_hash,
         })
     }
 }
@@ -264,6 +355,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/enroll", post(enroll))
         .route("/login", post(login))
+        .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/push", post(push))
         .route("/pull", get(pull))
@@ -284,6 +376,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/admin/enroll-codes/{code}/qr.png",
             get(admin::enroll_qr_png),
         )
+        .route(
+            "/admin/devices/{device_id}/revoke",
+            post(admin::revoke_device),
+        )
+        .route("/admin/users/{user_id}/revoke", post(admin::revoke_user))
+        .route("/admin/users/{user_id}/disable", post(admin::disable_user))
+        .route("/admin/users/{user_id}/enable", post(admin::enable_user))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -295,8 +394,36 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redacted_request_span))
+        .layer(middleware::from_fn(split_conn_addrs))
         .with_state(state)
+}
+
+/// The request span of the trace layer without secrets: an enrollment code in a QR path
+/// (`/admin/enroll-codes/<code>/qr.svg`) is replaced, and headers (bearer tokens) are never
+/// recorded.
+fn redacted_request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %redact_path(req.uri().path()),
+        version = ?req.version(),
+    )
+}
+
+/// The path with the enrollment code after `enroll-codes/` replaced by `***`; the query is
+/// dropped (nothing in it is needed in a trace).
+pub fn redact_path(path: &str) -> String {
+    const MARK: &str = "/enroll-codes/";
+    match path.find(MARK) {
+        Some(i) => {
+            let start = i + MARK.len();
+            let rest = &path[start..];
+            let end = rest.find('/').unwrap_or(rest.len());
+            format!("{}***{}", &path[..start], &rest[end..])
+        }
+        None => path.to_owned(),
+    }
 }
 
 async fn not_found() -> ServerError {
@@ -314,12 +441,17 @@ fn now_ms() -> i64 {
     request_body = EnrollRequest,
     responses(
         (status = 200, description = "Device token (shown only now) and the user", body = EnrollResponse),
-        (status = 400, description = "Code unknown, expired or used by another token (`enroll_code_invalid`) or bad body", body = ApiError),
+        (status = 400, description = "Code unknown, expired or used by another token (`enroll_code_invalid`) or bad body (`malformed_request`, naming the field)", body = ApiError),
+        (status = 401, description = "The code's user is disabled or no longer in the reference data (`user_disabled`)", body = ApiError),
+        (status = 409, description = "The device id is enrolled for another user and not revoked (`device_in_use`)", body = ApiError),
+        (status = 413, description = "Body over `max_body_bytes` (`too_large`)", body = ApiError),
         (status = 426, description = "Client protocol too old", body = ApiError),
+        (status = 429, description = "Too many wrong codes from this address (`rate_limited`; `enroll_failures_per_ip` per `auth_window_secs`)", body = ApiError),
     )
 )]
 async fn enroll(
     State(state): St,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ServerError> {
     let code = auth::normalize_enroll_code(&req.code);
@@ -336,16 +468,47 @@ async fn enroll(
         }
         None => auth::new_token(),
     };
-    let enrolled = state
+    // Counted as a wrong code before it is looked up, so parallel guesses count too.
+    let ip = addr.ip();
+    if !state.enroll_limiter.begin(ip, Instant::now()) {
+        return Err(ServerError::EnrollRateLimited);
+    }
+    if code.is_empty() || code.len() > 64 {
+        return Err(ServerError::EnrollCodeInvalid);
+    }
+    let code_hash = auth::hash_secret(&code);
+    let now = now_ms();
+    if let Some(user_id) = state.store.enroll_code_user(&code_hash, now).await? {
+        let user = state.store.user(&user_id).await?;
+        if let Some(u) = user.filter(|u| !u.active()) {
+            // A right code: it does not count against the address.
+            state.enroll_limiter.succeeded(ip);
+            return Err(ServerError::UserDisabled(format!(
+                "user {} may not enroll devices: disabled or no longer in the reference data",
+                u.user.id
+            )));
+        }
+    }
+    let redeemed = state
         .store
         .redeem_enroll_code(
-            &auth::hash_secret(&code),
-            now_ms(),
+            &code_hash,
+            now,
             req.device_id,
             &req.device_name,
             &auth::hash_secret(&token),
         )
-        .await?
+        .await;
+    // Only a wrong code (unknown, expired, used by another token) stays counted; a right one,
+    // a repeated enrollment whose answer was lost included, does not.
+    if !matches!(redeemed, Ok(None)) {
+        state.enroll_limiter.succeeded(ip);
+    }
+    let enrolled = redeemed
+        .map_err(|e| match e {
+            StoreError::DeviceInUse(d) => ServerError::DeviceInUse(d),
+            e => ServerError::Store(e),
+        })?
         .ok_or(ServerError::EnrollCodeInvalid)?;
     let user = state
         .store
@@ -365,9 +528,12 @@ async fn enroll(
     tag = "sync",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Session token", body = LoginResponse),
-        (status = 401, description = "Wrong user or password", body = ApiError),
-        (status = 429, description = "Too many failed logins", body = ApiError),
+        (status = 200, description = "Session token (lives `session_ttl_secs`)", body = LoginResponse),
+        (status = 400, description = "Bad body, or `username` over 128 / `password` over 1024 characters (`malformed_request`, naming the field)", body = ApiError),
+        (status = 401, description = "Wrong user or password (`unauthorized`), or the right password of a disabled user (`user_disabled`)", body = ApiError),
+        (status = 413, description = "Body over `max_body_bytes` (`too_large`)", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
+        (status = 429, description = "Too many failed logins for this user from this address (`login_failures_per_user`) or from this address (`login_failures_per_ip`) within `auth_window_secs` (`rate_limited`)", body = ApiError),
     )
 )]
 async fn login(
@@ -375,27 +541,42 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ServerError> {
+    for (field, value, max) in [
+        ("username", &req.username, MAX_USERNAME_CHARS),
+        ("password", &req.password, MAX_PASSWORD_CHARS),
+    ] {
+        // Characters, as the schema's `maxLength` counts them; bounded in bytes either way.
+        let len = value.chars().count();
+        if len > max {
+            return Err(ServerError::Malformed(format!(
+                "{field} is {len} characters long; at most {max} are allowed"
+            )));
+        }
+    }
     let ip = addr.ip();
-    let now = Instant::now();
-    if !state.limiter.allowed(&req.username, ip, now) {
+    // The attempt counts as a failure before the password is checked: 30 concurrent guesses
+    // cannot all get past the limit while the first ones are still hashing.
+    if !state.limiter.begin(&req.username, ip, Instant::now()) {
         return Err(ServerError::RateLimited);
     }
     let stored = state.store.user(&req.username).await?;
-    // Argon2 runs on a blocking thread: it is deliberately slow.
-    let ok = match stored.as_ref().and_then(|u| u.password_hash.clone()) {
-        Some(hash) => {
-            let password = req.password.clone();
-            tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-                .await
-                .unwrap_or(false)
-        }
-        None => false,
-    };
+    // Argon2 runs on a blocking thread: it is deliberately slow. An unknown user is verified
+    // against a dummy hash, so both cost the same.
+    let hash = stored.as_ref().and_then(|u| u.password_hash.clone());
+    let password = req.password;
+    let ok = tokio::task::spawn_blocking(move || auth::verify_login(&password, hash.as_deref()))
+        .await
+        .unwrap_or(false);
     let Some(stored) = stored.filter(|_| ok) else {
-        state.limiter.failed(&req.username, ip, now);
         return Err(ServerError::Unauthorized);
     };
     state.limiter.succeeded(&req.username, ip);
+    if !stored.active() {
+        return Err(ServerError::UserDisabled(format!(
+            "user {} is disabled or no longer in the reference data",
+            stored.user.id
+        )));
+    }
     let token = auth::new_token();
     let now = now_ms();
     let expires = now + (state.config.session_ttl_secs as i64) * 1000;
@@ -416,7 +597,8 @@ async fn login(
     tag = "sync",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 401, description = "Missing or unknown token (`unauthorized`), expired (`token_expired`), revoked (`token_revoked`), or the user disabled (`user_disabled`)", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -430,16 +612,50 @@ async fn me(caller: Caller) -> Json<Me> {
     })
 }
 
+/// Signs out: the token this request carries stops working at once (device or session).
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "sync",
+    responses(
+        (status = 204, description = "The token is revoked; its next use answers 401 `token_revoked`"),
+        (status = 401, description = "Missing or unknown token (`unauthorized`), expired (`token_expired`), already revoked (`token_revoked`), or the user disabled (`user_disabled`)", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
+async fn logout(State(state): St, caller: Caller) -> Result<StatusCode, ServerError> {
+    state
+        .store
+        .revoke_token(&caller.token_hash, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[utoipa::path(
     post,
     path = "/api/v1/push",
     tag = "sync",
-    request_body = PushRequest,
+    request_body(content = PushRequest, description = "At most 500 events in device order. \
+        Per event (else refused `invalid_event`, naming the field): description ≤ 2,000 characters, \
+        address ≤ 500, notes and reasons ≤ 1,000, code ≤ 64, identifiers ≤ 64, at most 30 photos, \
+        each photo hash 64 lowercase hex characters. The server stores `device` as the token \
+        says and places an event after the newest event of its record the sender had already \
+        been sent by a pull (the stored HLC is answered)."),
     responses(
-        (status = 200, description = "Per event: applied, duplicate or refused", body = PushResponse),
+        (status = 200, description = "Per event, in order: applied, duplicate (the sender's own \
+            event, stored earlier; `state` only for a record the sender may see now) or refused \
+            (`actor_mismatch`, `role_mismatch`, `role_not_allowed`, `out_of_scope`, \
+            `invalid_event`, `id_conflict`, `code_taken`, `record_full`, `too_many_rejected`). \
+            Events after the last answered one are not answered when the server's per-request \
+            work bound is reached: send them again", body = PushResponse),
         (status = 400, description = "Malformed body (the message names the field)", body = ApiError),
-        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the user disabled", body = ApiError),
         (status = 413, description = "Body over `max_body_bytes` or more than 500 events", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
+        (status = 429, description = "Too many pushes from this device (`rate_limited`); \
+            retry after the `Retry-After` seconds", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds until a push is accepted again"))),
     ),
     security(("bearer" = []))
 )]
@@ -454,8 +670,15 @@ async fn push(
             max: MAX_PUSH_EVENTS,
         });
     }
+    let sender = caller
+        .device_id
+        .map_or_else(|| format!("user:{}", caller.user.id), |d| d.to_string());
+    state
+        .push_limiter
+        .take(&sender, Instant::now())
+        .map_err(|retry_after_secs| ServerError::PushRateLimited { retry_after_secs })?;
     let refs = state.refs().await?;
-    let viewer = Viewer::new(caller.user, &refs);
+    let viewer = Viewer::new(caller.user, &refs).with_token_device(caller.device_id);
     let ctx = AppendCtx {
         viewer: &viewer,
         refs: &refs,
@@ -477,13 +700,17 @@ struct PullQuery {
     path = "/api/v1/pull",
     tag = "sync",
     params(
-        ("since" = Option<u64>, Query, description = "Cursor from the previous page (0 at first)"),
-        ("limit" = Option<u32>, Query, description = "Page size, capped by the server"),
+        ("since" = Option<u64>, Query, minimum = 0, description = "Cursor from the previous page (0 at first)"),
+        ("limit" = Option<u32>, Query, minimum = 1, description = "Events scanned per page; \
+            larger values are capped by `max_pull_limit` (1,000 by default); 0 is refused (400)"),
     ),
     responses(
-        (status = 200, description = "Events and removals after the cursor", body = PullResponse),
-        (status = 400, description = "Bad query", body = ApiError),
-        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 200, description = "Events and removals after the cursor. A page also stops \
+            before the event whose body would take it past `max_pull_bytes` (4 MiB by default; \
+            at least one event is always sent) and says `more`", body = PullResponse),
+        (status = 400, description = "Bad query (not a number)", body = ApiError),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the user disabled", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -493,11 +720,23 @@ async fn pull(
     q: Result<Query<PullQuery>, QueryRejection>,
 ) -> Result<Json<PullResponse>, ServerError> {
     let Query(q) = q.map_err(|e| ServerError::Malformed(e.body_text()))?;
+    // As documented: a page of nothing is not a request anyone means to make.
+    if q.limit == Some(0) {
+        return Err(ServerError::Malformed(
+            "query parameter `limit` must be at least 1".to_owned(),
+        ));
+    }
     let max = state.config.max_pull_limit.max(1);
     let limit = q.limit.unwrap_or(max).clamp(1, max);
     let refs = state.refs().await?;
-    let viewer = Viewer::new(caller.user, &refs);
-    Ok(Json(state.store.pull(&viewer, q.since, limit).await?))
+    let viewer = Viewer::new(caller.user, &refs).with_token_device(caller.device_id);
+    let max_bytes = state.config.max_pull_bytes;
+    Ok(Json(
+        state
+            .store
+            .pull_page(&viewer, q.since, limit, max_bytes)
+            .await?,
+    ))
 }
 
 /// Blob ids are SHA-256 hex digests, nothing else: this is also what keeps them from naming
@@ -512,34 +751,37 @@ pub fn valid_hash(hash: &str) -> bool {
     tag = "blobs",
     request_body = BlobCheckRequest,
     responses(
-        (status = 200, description = "Per hash: complete, or the offset to resume from", body = BlobCheckResponse),
-        (status = 400, description = "A hash is not 64 lowercase hex characters", body = ApiError),
+        (status = 200, description = "Per hash, in request order: `complete` when the blob is stored and the caller may read it (see `GET /blobs/{hash}`); otherwise the caller's own upload: the offset to resume from, 0 when it has none. A fully staged upload is finished by this call (`complete`, or offset 0 when its bytes did not verify and were discarded). Whether anyone else stored or uploads a hash is never revealed.", body = BlobCheckResponse),
+        (status = 400, description = "Malformed body, or a hash that is not 64 lowercase hex characters (`invalid_hash`)", body = ApiError),
+        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 413, description = "Body over `max_body_bytes`", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
 async fn blobs_check(
     State(state): St,
-    _caller: Caller,
+    caller: Caller,
     ApiJson(req): ApiJson<BlobCheckRequest>,
 ) -> Result<Json<BlobCheckResponse>, ServerError> {
     if req.hashes.iter().any(|h| !valid_hash(h)) {
         return Err(ServerError::InvalidHash);
     }
-    let mut blobs = state.store.blob_states(&req.hashes).await?;
-    // The partial file is the truth for the resume offset (the row may lag after a crash).
-    for b in &mut blobs {
-        if !b.complete {
-            b.offset = file_len(&state.partial_path(&b.hash)).await;
-        }
+    let refs = state.refs().await?;
+    let viewer = Viewer::new(caller.user, &refs);
+    let stored = state.store.blob_states(&req.hashes).await?;
+    let mut blobs = Vec::with_capacity(stored.len());
+    for b in stored {
+        let size = b.complete.then_some(b.offset);
+        let readable = size.is_some() && state.uploads.may_read(&viewer, &b.hash).await?;
+        blobs.push(
+            state
+                .uploads
+                .check(&b.hash, &viewer.user.id, size, readable)
+                .await?,
+        );
     }
     Ok(Json(BlobCheckResponse { blobs }))
-}
-
-async fn file_len(path: &std::path::Path) -> u64 {
-    tokio::fs::metadata(path)
-        .await
-        .map(|m| m.len())
-        .unwrap_or(0)
 }
 
 #[derive(Debug, Deserialize)]
@@ -551,31 +793,34 @@ struct PutQuery {
     size: Option<u64>,
 }
 
-/// `PUT /blobs/{hash}?offset=N[&size=S]`: appends a chunk at `offset` (which must equal the
-/// bytes received so far); when the blob is complete its SHA-256 is checked before it is kept.
+/// `PUT /blobs/{hash}?offset=N[&size=S]`: appends a chunk to the caller's upload at `offset`
+/// (which must equal the bytes they staged so far); when the blob is complete its SHA-256 is
+/// checked before it is kept.
 #[utoipa::path(
     put,
     path = "/api/v1/blobs/{hash}",
     tag = "blobs",
     params(
-        ("hash" = String, Path, description = "SHA-256 of the blob, lowercase hex"),
-        ("offset" = Option<u64>, Query, description = "Bytes already received (from /blobs/check)"),
-        ("size" = Option<u64>, Query, description = "Total size; without it this chunk is the last"),
+        ("hash" = String, Path, description = "SHA-256 of the blob, lowercase hex", pattern = "^[0-9a-f]{64}$"),
+        ("offset" = Option<u64>, Query, description = "Bytes of the caller's upload staged so far (from /blobs/check); default 0", minimum = 0),
+        ("size" = Option<u64>, Query, description = "Total size, at most `max_blob_bytes`; without it this chunk is the last. An empty chunk at offset = size finishes an upload whose bytes are all staged", minimum = 0),
     ),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The next chunk"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The next chunk (may be empty), at most `max_chunk_bytes`"),
     responses(
-        (status = 200, description = "Chunk stored (or blob already complete)", body = BlobState),
-        (status = 201, description = "Blob complete and verified", body = BlobState),
-        (status = 400, description = "Invalid hash", body = ApiError),
-        (status = 409, description = "Offset is not the bytes received so far", body = ApiError),
-        (status = 413, description = "Chunk over `max_chunk_bytes` or blob over `max_blob_bytes`", body = ApiError),
-        (status = 422, description = "Bytes do not hash to the name; the upload is discarded", body = ApiError),
+        (status = 200, description = "Chunk staged (`offset` = bytes staged), or the blob is already stored and readable by the caller (`complete`)", body = BlobState),
+        (status = 201, description = "This chunk completed the blob and it verified; it is stored", body = BlobState),
+        (status = 400, description = "Invalid hash (`invalid_hash`) or query (`malformed_request`)", body = ApiError),
+        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 409, description = "`offset` is not the bytes of the caller's upload staged so far (`bad_offset`; ask /blobs/check)", body = ApiError),
+        (status = 413, description = "Chunk over `max_chunk_bytes` or blob over `max_blob_bytes` (`too_large`)", body = ApiError),
+        (status = 422, description = "The bytes do not hash to the name or to `size` (`hash_mismatch`); the upload is discarded, send it again from 0", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
 async fn blob_put(
     State(state): St,
-    _caller: Caller,
+    caller: Caller,
     Path(hash): Path<String>,
     q: Result<Query<PutQuery>, QueryRejection>,
     req: Request,
@@ -598,84 +843,24 @@ async fn blob_put(
         ServerError::ChunkTooLarge(state.config.max_chunk_bytes),
     )
     .await?;
-    let lock = state.blob_lock(&hash);
-    let _guard = lock.lock().await;
-    if let Some(size) = state.blobs.size(&hash).await? {
-        return Ok((
-            StatusCode::OK,
-            Json(BlobState {
-                hash,
-                complete: true,
-                offset: size,
-            }),
-        ));
-    }
-    let partial = state.partial_path(&hash);
-    if let Some(dir) = partial.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let have = file_len(&partial).await;
-    if q.offset != have {
-        return Err(ServerError::BadOffset {
-            got: q.offset,
-            expected: have,
-        });
-    }
-    let received = have + body.len() as u64;
-    if received > max {
-        return Err(ServerError::BlobTooLarge {
-            size: received,
-            max,
-        });
-    }
-    let mut f = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&partial)
+    let refs = state.refs().await?;
+    let viewer = Viewer::new(caller.user, &refs);
+    let readable = state.uploads.may_read(&viewer, &hash).await?;
+    let put = state
+        .uploads
+        .put(&hash, &viewer.user.id, readable, q.offset, q.size, body)
         .await?;
-    f.write_all(&body).await?;
-    // Durable before we answer: the client moves its offset on, and a restarted server must
-    // resume from the same byte.
-    f.sync_all().await?;
-    drop(f);
-    match q.size {
-        Some(size) if received < size => {
-            state
-                .store
-                .set_blob(&hash, received, Some(size), false)
-                .await?;
-            return Ok((
-                StatusCode::OK,
-                Json(BlobState {
-                    hash,
-                    complete: false,
-                    offset: received,
-                }),
-            ));
-        }
-        _ => {}
-    }
-    // Complete (or past the announced size): verify before keeping.
-    let bytes = tokio::fs::read(&partial).await?;
-    let actual = hex::encode(Sha256::digest(&bytes));
-    drop(bytes);
-    let size_ok = q.size.is_none_or(|s| s == received);
-    if actual != hash || !size_ok {
-        tokio::fs::remove_file(&partial).await?;
-        state.store.delete_blob(&hash).await?;
-        return Err(ServerError::HashMismatch(hash));
-    }
-    state.blobs.keep(&hash, &partial).await?;
-    state
-        .store
-        .set_blob(&hash, received, Some(received), true)
-        .await?;
+    let (status, complete, offset) = match put {
+        Put::Stored(n) => (StatusCode::OK, true, n),
+        Put::Staged(n) => (StatusCode::OK, false, n),
+        Put::Completed(n) => (StatusCode::CREATED, true, n),
+    };
     Ok((
-        StatusCode::CREATED,
+        status,
         Json(BlobState {
             hash,
-            complete: true,
-            offset: received,
+            complete,
+            offset,
         }),
     ))
 }
@@ -684,22 +869,32 @@ async fn blob_put(
     get,
     path = "/api/v1/blobs/{hash}",
     tag = "blobs",
-    params(("hash" = String, Path, description = "SHA-256 of the blob, lowercase hex")),
+    params(("hash" = String, Path, description = "SHA-256 of the blob, lowercase hex", pattern = "^[0-9a-f]{64}$")),
     responses(
-        (status = 200, description = "The blob", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "Not stored (yet)", body = ApiError),
+        (status = 200, description = "The blob (immutable: cache it by hash)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "Invalid hash (`invalid_hash`)", body = ApiError),
+        (status = 401, description = "Missing or invalid token", body = ApiError),
+        (status = 404, description = "Not stored (yet), or the caller may not read it: admins, whoever may see a record that refers to it, and its uploader may (`not_found` either way)", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
 async fn blob_get(
     State(state): St,
-    _caller: Caller,
+    caller: Caller,
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
     if !valid_hash(&hash) {
         return Err(ServerError::InvalidHash);
     }
-    match state.blobs.get(&hash).await? {
+    let refs = state.refs().await?;
+    let viewer = Viewer::new(caller.user, &refs);
+    let not_found = || ServerError::NotFound(format!("blob {hash}"));
+    // A refusal answers exactly like a blob that is not there.
+    if !state.uploads.may_read(&viewer, &hash).await? {
+        return Err(not_found());
+    }
+    match state.uploads.get(&hash).await? {
         Some(bytes) => Ok((
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),
@@ -711,7 +906,7 @@ async fn blob_get(
             bytes,
         )
             .into_response()),
-        None => Err(ServerError::NotFound(format!("blob {hash}"))),
+        None => Err(not_found()),
     }
 }
 
@@ -726,13 +921,16 @@ struct ReferenceQuery {
     tag = "sync",
     params(("since_version" = Option<u64>, Query, description = "The version the client has")),
     responses(
-        (status = 200, description = "Current version, with the bundle when it differs", body = ReferenceResponse),
+        (status = 200, description = "Current version, with the bundle when it differs. Users' phone numbers are included for admins only (others see their own)", body = ReferenceResponse),
+        (status = 400, description = "Bad query (`malformed_request`)", body = ApiError),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the user disabled", body = ApiError),
+        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
 async fn reference(
     State(state): St,
-    _caller: Caller,
+    caller: Caller,
     q: Result<Query<ReferenceQuery>, QueryRejection>,
 ) -> Result<Json<ReferenceResponse>, ServerError> {
     let Query(q) = q.map_err(|e| ServerError::Malformed(e.body_text()))?;
@@ -740,7 +938,21 @@ async fn reference(
     let bundle = if q.since_version == Some(version) {
         None
     } else {
-        Some(bundle)
+        Some(for_role(bundle, &caller.user))
     };
     Ok(Json(ReferenceResponse { version, bundle }))
+}
+
+/// The reference data as the caller's role needs it: devices show people by name, only the
+/// office contacts them, so everyone else gets no phone number but their own. (`phone` is
+/// optional on the wire: older devices import the bundle unchanged.)
+fn for_role(mut bundle: ReferenceBundle, caller: &User) -> ReferenceBundle {
+    if caller.role != Role::Admin {
+        for u in &mut bundle.users {
+            if u.id != caller.id {
+                u.phone = None;
+            }
+        }
+    }
+    bundle
 }

@@ -1,9 +1,11 @@
 //! Secrets: bearer tokens and enrollment codes (stored only as SHA-256 hashes), passwords
 //! (argon2), and the login rate limiter.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -61,46 +63,220 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Failed logins per (username, client IP) in a sliding window. In memory: a restart forgives,
+/// A password hash nobody can sign in with, made once with the same argon2 parameters as every
+/// real one. A login for an unknown user (or one without a password) is verified against it,
+/// so it costs the same time as a wrong password for a real user and timing does not tell an
+/// attacker which usernames exist.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_password(&new_token()));
+
+/// How many logins were verified against [`DUMMY_HASH`] (observable by tests).
+static DUMMY_VERIFICATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Computes the dummy hash now, so the first unknown-user login is not the slow one.
+pub fn warm_up() {
+    LazyLock::force(&DUMMY_HASH);
+}
+
+/// Number of logins verified against the dummy hash since the process started.
+pub fn dummy_verifications() -> u64 {
+    DUMMY_VERIFICATIONS.load(Ordering::Relaxed)
+}
+
+/// A login's password check: against the user's hash, or — unknown user, no password — against
+/// the dummy hash with the same work, always failing.
+pub fn verify_login(password: &str, stored_hash: Option<&str>) -> bool {
+    match stored_hash {
+        Some(hash) => verify_password(password, hash),
+        None => {
+            DUMMY_VERIFICATIONS.fetch_add(1, Ordering::Relaxed);
+            let _ = verify_password(password, &DUMMY_HASH);
+            false
+        }
+    }
+}
+
+/// At most this many keys per limiter map: with the per-IP limit, filling it takes many
+/// addresses, and memory stays bounded whatever arrives.
+pub const MAX_LIMITER_KEYS: usize = 10_000;
+
+/// Failures per key in a sliding window, bounded in size and age: expired timestamps are
+/// pruned at least once per window, and a new key beyond [`MAX_LIMITER_KEYS`] evicts the key
+/// whose latest failure is oldest.
+struct Failures<K> {
+    max: usize,
+    map: HashMap<K, VecDeque<Instant>>,
+}
+
+impl<K: Hash + Eq + Clone> Failures<K> {
+    fn new(max: usize) -> Self {
+        Failures {
+            max,
+            map: HashMap::new(),
+        }
+    }
+
+    fn live(&mut self, key: &K, now: Instant, window: Duration) -> usize {
+        let Some(v) = self.map.get_mut(key) else {
+            return 0;
+        };
+        while v.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            v.pop_front();
+        }
+        if v.is_empty() {
+            self.map.remove(key);
+            return 0;
+        }
+        v.len()
+    }
+
+    fn allowed(&mut self, key: &K, now: Instant, window: Duration) -> bool {
+        self.live(key, now, window) < self.max
+    }
+
+    fn record(&mut self, key: &K, now: Instant) {
+        if !self.map.contains_key(key) && self.map.len() >= MAX_LIMITER_KEYS {
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, v)| v.back().copied())
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.map.remove(&k);
+            }
+        }
+        let v = self.map.entry(key.clone()).or_default();
+        v.push_back(now);
+        // Never more than the limit is needed to decide; older entries are dead weight.
+        while v.len() > self.max.max(1) {
+            v.pop_front();
+        }
+    }
+
+    /// Takes back the most recent failure (the attempt turned out to succeed).
+    fn forgive_one(&mut self, key: &K) {
+        if let Some(v) = self.map.get_mut(key) {
+            v.pop_back();
+            if v.is_empty() {
+                self.map.remove(key);
+            }
+        }
+    }
+
+    fn prune(&mut self, now: Instant, window: Duration) {
+        self.map.retain(|_, v| {
+            while v.front().is_some_and(|t| now.duration_since(*t) >= window) {
+                v.pop_front();
+            }
+            !v.is_empty()
+        });
+    }
+}
+
+struct LimiterMaps {
+    per_user: Failures<(String, IpAddr)>,
+    per_ip: Failures<IpAddr>,
+    last_prune: Instant,
+}
+
+/// Failed logins per (username, client IP) and per client IP across usernames (password
+/// spraying), in a sliding window. An attempt is counted as a failure *before* the password is
+/// checked ([`LoginLimiter::begin`]) and taken back on success, so concurrent guesses cannot
+/// all pass the check while the first ones are still hashing. In memory: a restart forgives,
 /// which is acceptable for a brake on guessing.
 pub struct LoginLimiter {
-    max_failures: usize,
     window: Duration,
-    failures: Mutex<HashMap<(String, IpAddr), Vec<Instant>>>,
+    maps: Mutex<LimiterMaps>,
 }
 
 impl LoginLimiter {
-    pub fn new(max_failures: usize, window: Duration) -> Self {
+    /// `per_user` failures per (username, IP), `per_ip` per IP across usernames.
+    pub fn new(per_user: usize, per_ip: usize, window: Duration) -> Self {
         LoginLimiter {
-            max_failures,
             window,
-            failures: Mutex::new(HashMap::new()),
+            maps: Mutex::new(LimiterMaps {
+                per_user: Failures::new(per_user),
+                per_ip: Failures::new(per_ip),
+                last_prune: Instant::now(),
+            }),
         }
     }
 
-    /// True when this (user, ip) may try again now.
-    pub fn allowed(&self, user: &str, ip: IpAddr, now: Instant) -> bool {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self, now: Instant) -> std::sync::MutexGuard<'_, LimiterMaps> {
+        let mut m = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        if now.saturating_duration_since(m.last_prune) >= self.window {
+            m.per_user.prune(now, self.window);
+            m.per_ip.prune(now, self.window);
+            m.last_prune = now;
+        }
+        m
+    }
+
+    /// Counts this attempt as a failure now; false (and nothing counted) when the user at this
+    /// address, or this address, is already at its limit.
+    pub fn begin(&self, user: &str, ip: IpAddr, now: Instant) -> bool {
+        let mut m = self.lock(now);
         let key = (user.to_owned(), ip);
-        let Some(v) = map.get_mut(&key) else {
-            return true;
-        };
-        v.retain(|t| now.duration_since(*t) < self.window);
-        if v.is_empty() {
-            map.remove(&key);
-            return true;
+        if !m.per_user.allowed(&key, now, self.window) || !m.per_ip.allowed(&ip, now, self.window) {
+            return false;
         }
-        v.len() < self.max_failures
+        m.per_user.record(&key, now);
+        m.per_ip.record(&ip, now);
+        true
     }
 
-    pub fn failed(&self, user: &str, ip: IpAddr, now: Instant) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry((user.to_owned(), ip)).or_default().push(now);
-    }
-
+    /// The attempt begun succeeded: the user's failures at this address are forgiven, and
+    /// this attempt no longer counts against the address.
     pub fn succeeded(&self, user: &str, ip: IpAddr) {
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&(user.to_owned(), ip));
+        let mut m = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        m.per_user.map.remove(&(user.to_owned(), ip));
+        m.per_ip.forgive_one(&ip);
+    }
+
+    /// Keys held (both maps), for tests of the bound.
+    pub fn len(&self) -> usize {
+        let m = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        m.per_user.map.len() + m.per_ip.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Wrong enrollment codes per client IP, counted before the code is looked up (like
+/// [`LoginLimiter`]).
+pub struct EnrollLimiter {
+    window: Duration,
+    per_ip: Mutex<(Failures<IpAddr>, Instant)>,
+}
+
+impl EnrollLimiter {
+    pub fn new(per_ip: usize, window: Duration) -> Self {
+        EnrollLimiter {
+            window,
+            per_ip: Mutex::new((Failures::new(per_ip), Instant::now())),
+        }
+    }
+
+    /// Counts this attempt as a failure now; false when the address is at its limit.
+    pub fn begin(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut g = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        let (f, last_prune) = &mut *g;
+        if now.saturating_duration_since(*last_prune) >= self.window {
+            f.prune(now, self.window);
+            *last_prune = now;
+        }
+        if !f.allowed(&ip, now, self.window) {
+            return false;
+        }
+        f.record(&ip, now);
+        true
+    }
+
+    /// The code was right: this attempt does not count.
+    pub fn succeeded(&self, ip: IpAddr) {
+        let mut g = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.forgive_one(&ip);
     }
 }
 
@@ -128,15 +304,90 @@ mod tests {
 
     #[test]
     fn limiter_blocks_after_failures_and_forgives_later() {
-        let l = LoginLimiter::new(3, Duration::from_secs(60));
+        let l = LoginLimiter::new(3, 100, Duration::from_secs(60));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.allowed("u", ip, t0));
-            l.failed("u", ip, t0);
+            assert!(l.begin("u", ip, t0));
         }
-        assert!(!l.allowed("u", ip, t0));
-        assert!(l.allowed("other", ip, t0));
-        assert!(l.allowed("u", ip, t0 + Duration::from_secs(61)));
+        assert!(!l.begin("u", ip, t0));
+        assert!(l.begin("other", ip, t0));
+        assert!(l.begin("u", ip, t0 + Duration::from_secs(61)));
+        // Success forgives the user at this address.
+        l.succeeded("u", ip);
+        for _ in 0..3 {
+            assert!(l.begin("u", ip, t0 + Duration::from_secs(62)));
+        }
+    }
+
+    #[test]
+    fn limiter_counts_per_address_across_usernames() {
+        let l = LoginLimiter::new(5, 4, Duration::from_secs(60));
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let other: IpAddr = "10.1.2.4".parse().unwrap();
+        let t0 = Instant::now();
+        for i in 0..4 {
+            assert!(l.begin(&format!("user{i}"), ip, t0));
+        }
+        assert!(
+            !l.begin("user9", ip, t0),
+            "spraying from one address is stopped"
+        );
+        assert!(l.begin("user9", other, t0), "another address is not");
+        // A success does not count against the address.
+        let l = LoginLimiter::new(5, 2, Duration::from_secs(60));
+        for _ in 0..5 {
+            assert!(l.begin("ok", ip, t0));
+            l.succeeded("ok", ip);
+        }
+    }
+
+    #[test]
+    fn limiter_memory_is_bounded_in_keys_and_age() {
+        let l = LoginLimiter::new(5, usize::MAX, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..(MAX_LIMITER_KEYS + 500) {
+            let ip = IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            assert!(l.begin(&format!("user-{i}"), ip, t0));
+        }
+        // Two maps (per user and per address), each capped.
+        assert!(l.len() <= 2 * MAX_LIMITER_KEYS, "{}", l.len());
+        // Once the window has passed, the next call prunes everything that aged out.
+        let later = t0 + Duration::from_secs(61);
+        assert!(l.begin("fresh", "127.0.0.1".parse().unwrap(), later));
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn enroll_limiter_counts_wrong_codes_per_address() {
+        let l = EnrollLimiter::new(3, Duration::from_secs(60));
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert!(l.begin(ip, t0));
+        l.succeeded(ip);
+        for _ in 0..3 {
+            assert!(l.begin(ip, t0));
+        }
+        assert!(!l.begin(ip, t0));
+        assert!(l.begin(ip, t0 + Duration::from_secs(60)));
+    }
+
+    /// An unknown user's login does the same argon2 work as a real one: it is verified
+    /// against a hash made with the same parameters (no timing assertion needed).
+    #[test]
+    fn unknown_user_runs_the_dummy_verification() {
+        let before = dummy_verifications();
+        assert!(!verify_login("guess", None));
+        assert!(dummy_verifications() > before);
+        let real = hash_password("pw");
+        let real = PasswordHash::new(&real).unwrap();
+        let dummy = PasswordHash::new(&DUMMY_HASH).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        // A known user's check goes through their own hash, not the dummy.
+        let h = hash_password("pw");
+        assert!(verify_login("pw", Some(&h)));
+        assert!(!verify_login("nope", Some(&h)));
     }
 }

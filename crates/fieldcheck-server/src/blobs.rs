@@ -4,17 +4,29 @@
 //! Uploads in progress are staged as files under `blob_dir/partial/` whatever the backend:
 //! object storage cannot append, and a staged file keeps the resume offset across a server
 //! restart. Only once the staged bytes hash to their name does [`BlobStore::keep`] hand them
-//! over, so the backend never holds an unverified blob.
+//! over, so the backend never holds an unverified blob. [`Uploads`] runs the staging: one
+//! file per blob and uploader, finishing that no cut connection can stop, who may read a
+//! blob, and the sweeper that expires abandoned uploads.
 
+use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use axum::body::Bytes;
+use fieldcheck_domain::role::Role;
+use fieldcheck_protocol::sync::BlobState;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use crate::config::Config;
+use crate::error::ServerError;
+use crate::policy::Viewer;
+use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -227,6 +239,408 @@ fn s3(config: &Config, bucket: &str, prefix: &str) -> Result<Arc<dyn BlobStore>,
 #[cfg(not(feature = "s3"))]
 fn s3(_: &Config, _: &str, _: &str) -> Result<Arc<dyn BlobStore>, BlobConfigError> {
     Err(BlobConfigError::S3Disabled)
+}
+
+/// What a chunk did (`PUT /blobs/{hash}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// The blob was already stored and the caller may read it: nothing staged.
+    Stored(u64),
+    /// Staged; the upload continues at this offset.
+    Staged(u64),
+    /// This request's bytes completed the blob and it verified.
+    Completed(u64),
+}
+
+/// The outcome of verifying a fully staged upload.
+enum Finished {
+    Stored(u64),
+    /// The bytes did not hash to the name (or not to the announced size): deleted, so the
+    /// uploader starts again from 0.
+    Discarded,
+}
+
+/// A staged file's name: `<hash>` (the layout before uploads were kept per uploader) or
+/// `<hash>.<user_key>`.
+fn parse_staged_name(name: &str) -> Option<(String, Option<String>)> {
+    let (hash, key) = match name.split_once('.') {
+        Some((h, k)) if k.len() == 16 && k.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            (h, Some(k.to_owned()))
+        }
+        Some(_) => return None,
+        None => (name, None),
+    };
+    crate::api::valid_hash(hash).then(|| (hash.to_owned(), key))
+}
+
+/// A file-name-safe stand-in for a user id (user ids come from reference data and may hold
+/// any character): 16 hex digits of its SHA-256.
+pub fn user_key(user_id: &str) -> String {
+    hex::encode(&Sha256::digest(user_id.as_bytes())[..8])
+}
+
+async fn file_len(path: &Path) -> u64 {
+    tokio::fs::metadata(path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+async fn remove_if_present(path: &Path) -> Result<(), std::io::Error> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// SHA-256 (hex) and length of a file, read on a blocking thread in pieces (a blob may be
+/// tens of MiB).
+async fn hash_file(path: &Path) -> Result<(String, u64), ServerError> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        let mut f = std::fs::File::open(&path)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut len = 0u64;
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            len += n as u64;
+        }
+        Ok((hex::encode(h.finalize()), len))
+    })
+    .await
+    .map_err(|e| ServerError::Io(std::io::Error::other(e)))?
+    .map_err(ServerError::Io)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Uploads in progress and access to stored blobs.
+///
+/// Each uploader stages into their own file `partial/<hash>.<user_key>`: one user's bytes
+/// never mix with another's, and whether someone else uploads (or has stored) the same hash is
+/// never visible to a caller who may not read it. All work on one hash runs under one lock,
+/// and everything after a chunk's body has arrived runs on a spawned task: a client that
+/// disconnects cannot stop a chunk half way, nor the verification of a complete upload.
+pub struct Uploads {
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn BlobStore>,
+    dir: PathBuf,
+    max_blob_bytes: u64,
+    ttl: Duration,
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Uploads {
+    pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, config: &Config) -> Uploads {
+        Uploads {
+            store,
+            blobs,
+            dir: config.blob_dir.join("partial"),
+            max_blob_bytes: config.max_blob_bytes,
+            ttl: Duration::from_secs(config.staged_upload_ttl_secs),
+            locks: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self, hash: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(hash.to_owned()).or_default().clone()
+    }
+
+    /// Where `user_id` stages `hash`.
+    pub fn staged_path(&self, hash: &str, user_id: &str) -> PathBuf {
+        self.dir.join(format!("{hash}.{}", user_key(user_id)))
+    }
+
+    /// May this viewer read blob `hash`? Admins always; anyone who may see a record one of
+    /// whose events refers to it; and whoever uploaded it completely themselves (a device
+    /// reads back its own photo before its record exists on the server). Valid for stored and
+    /// unstored hashes alike, so refusing looks exactly like "not there".
+    pub async fn may_read(&self, viewer: &Viewer, hash: &str) -> Result<bool, ServerError> {
+        if viewer.user.role == Role::Admin {
+            return Ok(true);
+        }
+        if self
+            .store
+            .blob_upload(hash, &viewer.user.id)
+            .await?
+            .is_some_and(|u| u.complete)
+        {
+            return Ok(true);
+        }
+        let scopes = self.store.photo_record_scopes(hash).await?;
+        Ok(scopes.iter().any(|s| viewer.can_see(s)))
+    }
+
+    /// The stored blob, when there is one (the caller checked [`Uploads::may_read`]).
+    pub async fn get(&self, hash: &str) -> Result<Option<Bytes>, ServerError> {
+        Ok(self.blobs.get(hash).await?)
+    }
+
+    /// `blobs/check` for one hash: complete when it is stored and `readable`; otherwise the
+    /// caller's own staged upload — finished now if all its bytes are there (the request that
+    /// brought them was cut off before the answer, or the server stopped) — or offset 0.
+    pub async fn check(
+        self: &Arc<Self>,
+        hash: &str,
+        user_id: &str,
+        stored: Option<u64>,
+        readable: bool,
+    ) -> Result<BlobState, ServerError> {
+        if let Some(size) = stored.filter(|_| readable) {
+            return Ok(BlobState {
+                hash: hash.to_owned(),
+                complete: true,
+                offset: size,
+            });
+        }
+        let path = self.staged_path(hash, user_id);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(BlobState {
+                hash: hash.to_owned(),
+                complete: false,
+                offset: 0,
+            });
+        }
+        let this = self.clone();
+        let (hash, user_id) = (hash.to_owned(), user_id.to_owned());
+        tokio::spawn(async move { this.staged_state(hash, &user_id, path).await })
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))?
+    }
+
+    async fn staged_state(
+        &self,
+        hash: String,
+        user_id: &str,
+        path: PathBuf,
+    ) -> Result<BlobState, ServerError> {
+        let lock = self.lock(&hash);
+        let _guard = lock.lock().await;
+        let upload = self.store.blob_upload(&hash, user_id).await?;
+        let len = file_len(&path).await;
+        let state = |complete, offset| BlobState {
+            hash: hash.clone(),
+            complete,
+            offset,
+        };
+        match upload {
+            // Finished by a request that raced this one.
+            Some(u) if u.complete => Ok(state(true, u.size.unwrap_or(len))),
+            Some(u) if u.size.is_some_and(|size| len >= size) && len > 0 => {
+                match self
+                    .finish(&hash, Some(&user_key(user_id)), &path, u.size)
+                    .await?
+                {
+                    Finished::Stored(size) => Ok(state(true, size)),
+                    Finished::Discarded => Ok(state(false, 0)),
+                }
+            }
+            _ => Ok(state(false, len)),
+        }
+    }
+
+    /// Stages one chunk of `user_id`'s upload at `offset` and finishes the blob when this
+    /// chunk completes it (`size` reached, or no `size`: the last chunk). An empty chunk at
+    /// the end finishes an upload whose bytes are all staged. `readable`: the caller may read
+    /// the blob, so an already stored one answers [`Put::Stored`] at once.
+    pub async fn put(
+        self: &Arc<Self>,
+        hash: &str,
+        user_id: &str,
+        readable: bool,
+        offset: u64,
+        size: Option<u64>,
+        body: Bytes,
+    ) -> Result<Put, ServerError> {
+        let this = self.clone();
+        let (hash, user_id) = (hash.to_owned(), user_id.to_owned());
+        tokio::spawn(async move {
+            this.put_locked(&hash, &user_id, readable, offset, size, body)
+                .await
+        })
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e)))?
+    }
+
+    async fn put_locked(
+        &self,
+        hash: &str,
+        user_id: &str,
+        readable: bool,
+        offset: u64,
+        size: Option<u64>,
+        body: Bytes,
+    ) -> Result<Put, ServerError> {
+        let lock = self.lock(hash);
+        let _guard = lock.lock().await;
+        if readable && let Some(stored) = self.blobs.size(hash).await? {
+            // Also heals a row lost between keeping a blob and recording it.
+            self.store
+                .complete_blob_upload(hash, None, stored, now_ms())
+                .await?;
+            return Ok(Put::Stored(stored));
+        }
+        let path = self.staged_path(hash, user_id);
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let have = file_len(&path).await;
+        if offset != have {
+            return Err(ServerError::BadOffset {
+                got: offset,
+                expected: have,
+            });
+        }
+        let received = have + body.len() as u64;
+        if received > self.max_blob_bytes {
+            return Err(ServerError::BlobTooLarge {
+                size: received,
+                max: self.max_blob_bytes,
+            });
+        }
+        let key = user_key(user_id);
+        // The uploader is on record before their first byte is, so a staged file always has
+        // an owner (and an expiry clock).
+        self.store
+            .stage_blob_upload(hash, user_id, &key, size, now_ms())
+            .await?;
+        if !body.is_empty() {
+            let mut f = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .await?;
+            f.write_all(&body).await?;
+            // Durable before we answer: the client moves its offset on, and a restarted
+            // server must resume from the same byte.
+            f.sync_all().await?;
+        }
+        if size.is_some_and(|s| received < s) {
+            return Ok(Put::Staged(received));
+        }
+        match self.finish(hash, Some(&key), &path, size).await? {
+            Finished::Stored(n) => Ok(Put::Completed(n)),
+            Finished::Discarded => Err(ServerError::HashMismatch(hash.to_owned())),
+        }
+    }
+
+    /// Verifies a fully staged upload and stores it, or deletes it when it does not verify.
+    /// The caller holds the hash's lock.
+    async fn finish(
+        &self,
+        hash: &str,
+        key: Option<&str>,
+        path: &Path,
+        size: Option<u64>,
+    ) -> Result<Finished, ServerError> {
+        let (actual, len) = if tokio::fs::try_exists(path).await? {
+            hash_file(path).await?
+        } else {
+            (hex::encode(Sha256::digest(b"")), 0)
+        };
+        if actual != hash || size.is_some_and(|s| s != len) {
+            remove_if_present(path).await?;
+            if let Some(key) = key {
+                self.store.discard_blob_upload(hash, key).await?;
+            }
+            return Ok(Finished::Discarded);
+        }
+        self.keep_verified(hash, key, path, len).await?;
+        Ok(Finished::Stored(len))
+    }
+
+    async fn keep_verified(
+        &self,
+        hash: &str,
+        key: Option<&str>,
+        path: &Path,
+        len: u64,
+    ) -> Result<(), ServerError> {
+        if self.blobs.size(hash).await?.is_some() {
+            // Someone else's upload stored it first; this one only proved the caller has it.
+            remove_if_present(path).await?;
+        } else {
+            self.blobs.keep(hash, path).await?;
+        }
+        self.store
+            .complete_blob_upload(hash, key, len, now_ms())
+            .await?;
+        Ok(())
+    }
+
+    /// One pass of the sweeper at `now`: staged files untouched for the TTL are deleted with
+    /// their rows. With `recover` (the first pass after a start), every staged file whose bytes
+    /// already hash to their name is stored first: its upload was complete when the server
+    /// stopped, and its device may never send it again. Returns the files deleted.
+    pub async fn sweep(&self, now: SystemTime, recover: bool) -> Result<usize, ServerError> {
+        let cutoff = now.checked_sub(self.ttl).unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut removed = 0;
+        let mut entries = match tokio::fs::read_dir(&self.dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        while let Some(entry) = entries.next_entry().await? {
+            let Some((hash, key)) = entry.file_name().to_str().and_then(parse_staged_name) else {
+                continue;
+            };
+            let path = entry.path();
+            let lock = self.lock(&hash);
+            let _guard = lock.lock().await;
+            let Ok(meta) = tokio::fs::metadata(&path).await else {
+                continue; // finished or removed meanwhile
+            };
+            if recover && meta.len() > 0 {
+                let (actual, len) = hash_file(&path).await?;
+                if actual == hash {
+                    tracing::info!(%hash, "finishing an upload staged completely before a stop");
+                    self.keep_verified(&hash, key.as_deref(), &path, len)
+                        .await?;
+                    continue;
+                }
+            }
+            if meta.modified()? < cutoff {
+                remove_if_present(&path).await?;
+                if let Some(key) = &key {
+                    self.store.discard_blob_upload(&hash, key).await?;
+                }
+                removed += 1;
+            }
+        }
+        let cutoff_ms = cutoff
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.store.expire_blob_uploads(cutoff_ms).await?;
+        // Locks of hashes nobody is working on.
+        self.locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, l| Arc::strong_count(l) > 1);
+        Ok(removed)
+    }
+
+    /// Sweeps at start (recovering complete uploads) and then every quarter TTL (at least
+    /// every second, at most every hour) until dropped.
+    pub async fn run_sweeper(self: Arc<Self>) {
+        let every = (self.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+        let mut recover = true;
+        loop {
+            match self.sweep(SystemTime::now(), recover).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired unfinished uploads"),
+                Err(e) => tracing::warn!(error = %e, "sweeping staged uploads failed"),
+            }
+            recover = false;
+            tokio::time::sleep(every).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,8 +22,10 @@ pub struct Config {
     pub blob_store: String,
     /// Endpoint and credentials of `s3://` blob storage.
     pub s3: S3Config,
-    /// Base URL devices use to reach this server, put into enrollment QR codes. Empty: the
-    /// `http://<Host header>` of the request that asks for the QR code.
+    /// Base URL devices use to reach this server, put into enrollment QR codes. Empty:
+    /// `http://<ip:port>`, the server's own address on the connection the QR was asked over
+    /// (never the request's Host header, which the client chooses). Behind a proxy or TLS
+    /// front, set it.
     pub public_url: String,
     /// Largest request body, in bytes, of everything but blob chunks (push batches above all).
     pub max_body_bytes: usize,
@@ -39,6 +41,27 @@ pub struct Config {
     pub max_pull_limit: u32,
     /// Lifetime of a web login session.
     pub session_ttl_secs: u64,
+    /// Largest pull page in bytes of event bodies; a page stops before the event that would
+    /// pass it (it always holds at least one event).
+    pub max_pull_bytes: usize,
+    /// Push requests per minute one device (or web session's user) may make on average...
+    pub push_per_minute: u32,
+    /// ...and in a burst; beyond, 429 `rate_limited` with `Retry-After`.
+    pub push_burst: u32,
+    /// A device token stops working after this long without a request (sliding: every use
+    /// restarts it), so a phone lost in a drawer does not keep access forever.
+    pub device_token_idle_secs: u64,
+    /// Failed sign-ins allowed per (username, client IP) within `auth_window_secs`.
+    pub login_failures_per_user: u32,
+    /// Failed sign-ins allowed per client IP across all usernames (password spraying).
+    pub login_failures_per_ip: u32,
+    /// Wrong enrollment codes allowed per client IP (code guessing).
+    pub enroll_failures_per_ip: u32,
+    /// The window the failure limits above count over.
+    pub auth_window_secs: u64,
+    /// An upload left unfinished this long (no chunk since) is deleted by the sweeper; the
+    /// device then starts that photo again from its first byte.
+    pub staged_upload_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -57,6 +80,15 @@ impl Default for Config {
             min_protocol: fieldcheck_protocol::PROTOCOL_VERSION,
             max_pull_limit: 1000,
             session_ttl_secs: 12 * 3600,
+            max_pull_bytes: 4 * 1024 * 1024,
+            push_per_minute: 120,
+            push_burst: 30,
+            device_token_idle_secs: 180 * 86_400,
+            login_failures_per_user: 5,
+            login_failures_per_ip: 20,
+            enroll_failures_per_ip: 10,
+            auth_window_secs: 60,
+            staged_upload_ttl_secs: 7 * 86_400,
         }
     }
 }
@@ -78,6 +110,15 @@ impl fmt::Debug for Config {
             .field("min_protocol", &self.min_protocol)
             .field("max_pull_limit", &self.max_pull_limit)
             .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("max_pull_bytes", &self.max_pull_bytes)
+            .field("push_per_minute", &self.push_per_minute)
+            .field("push_burst", &self.push_burst)
+            .field("device_token_idle_secs", &self.device_token_idle_secs)
+            .field("login_failures_per_user", &self.login_failures_per_user)
+            .field("login_failures_per_ip", &self.login_failures_per_ip)
+            .field("enroll_failures_per_ip", &self.enroll_failures_per_ip)
+            .field("auth_window_secs", &self.auth_window_secs)
+            .field("staged_upload_ttl_secs", &self.staged_upload_ttl_secs)
             .finish()
     }
 }
@@ -193,6 +234,15 @@ impl Config {
                 "MIN_PROTOCOL" => self.min_protocol = num(&key, &value)?,
                 "MAX_PULL_LIMIT" => self.max_pull_limit = num(&key, &value)?,
                 "SESSION_TTL_SECS" => self.session_ttl_secs = num(&key, &value)?,
+                "MAX_PULL_BYTES" => self.max_pull_bytes = num(&key, &value)?,
+                "PUSH_PER_MINUTE" => self.push_per_minute = num(&key, &value)?,
+                "PUSH_BURST" => self.push_burst = num(&key, &value)?,
+                "DEVICE_TOKEN_IDLE_SECS" => self.device_token_idle_secs = num(&key, &value)?,
+                "LOGIN_FAILURES_PER_USER" => self.login_failures_per_user = num(&key, &value)?,
+                "LOGIN_FAILURES_PER_IP" => self.login_failures_per_ip = num(&key, &value)?,
+                "ENROLL_FAILURES_PER_IP" => self.enroll_failures_per_ip = num(&key, &value)?,
+                "AUTH_WINDOW_SECS" => self.auth_window_secs = num(&key, &value)?,
+                "STAGED_UPLOAD_TTL_SECS" => self.staged_upload_ttl_secs = num(&key, &value)?,
                 // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
                 _ => {}
             }
@@ -222,6 +272,38 @@ mod tests {
                 .is_err()
         );
         assert!(Config::from_toml("nonsense = 1").is_err());
+    }
+
+    #[test]
+    fn access_limits_from_toml_and_env() {
+        let mut c = Config::from_toml(
+            "device_token_idle_secs = 86400\nlogin_failures_per_ip = 50\nauth_window_secs = 300\n",
+        )
+        .unwrap();
+        assert_eq!(c.device_token_idle_secs, 86_400);
+        assert_eq!(c.login_failures_per_ip, 50);
+        assert_eq!(c.auth_window_secs, 300);
+        assert_eq!(c.login_failures_per_user, 5, "default kept");
+        c.apply_env([
+            (
+                "FIELDCHECK_ENROLL_FAILURES_PER_IP".to_owned(),
+                "3".to_owned(),
+            ),
+            (
+                "FIELDCHECK_LOGIN_FAILURES_PER_USER".to_owned(),
+                "4".to_owned(),
+            ),
+            (
+                "FIELDCHECK_DEVICE_TOKEN_IDLE_SECS".to_owned(),
+                "60".to_owned(),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.enroll_failures_per_ip, c.login_failures_per_user),
+            (3, 4)
+        );
+        assert_eq!(c.device_token_idle_secs, 60);
     }
 
     #[test]

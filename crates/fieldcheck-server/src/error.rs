@@ -28,6 +28,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database URL {0:?}: expected sqlite:// or postgres://")]
     UnsupportedUrl(String),
+    /// Enrollment refused: the device id belongs to another user's unrevoked device.
+    #[error("device {0} is enrolled for another user")]
+    DeviceInUse(uuid::Uuid),
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -65,6 +68,22 @@ pub enum ServerError {
     InvalidHash,
     #[error("too many failed logins; try again in a minute")]
     RateLimited,
+    #[error("too many wrong enrollment codes from this address; try again in a few minutes")]
+    EnrollRateLimited,
+    #[error("token expired; sign in or enroll again")]
+    TokenExpired,
+    #[error("token revoked (signed out or revoked by the office); sign in or enroll again")]
+    TokenRevoked,
+    /// The message says whether the office disabled the user or the reference data dropped them.
+    #[error("{0}")]
+    UserDisabled(String),
+    #[error(
+        "device {0} is enrolled for another user; the office revokes that device first \
+         (POST /api/v1/admin/devices/{0}/revoke)"
+    )]
+    DeviceInUse(uuid::Uuid),
+    #[error("too many pushes from this device; try again in {retry_after_secs} s")]
+    PushRateLimited { retry_after_secs: u64 },
     #[error("{0} not found")]
     NotFound(String),
     #[error(transparent)]
@@ -90,7 +109,12 @@ impl ServerError {
             ServerError::HashMismatch(_) => codes::HASH_MISMATCH,
             ServerError::BadOffset { .. } => codes::BAD_OFFSET,
             ServerError::InvalidHash => codes::INVALID_HASH,
-            ServerError::RateLimited => codes::RATE_LIMITED,
+            ServerError::RateLimited | ServerError::EnrollRateLimited => codes::RATE_LIMITED,
+            ServerError::TokenExpired => codes::TOKEN_EXPIRED,
+            ServerError::TokenRevoked => codes::TOKEN_REVOKED,
+            ServerError::UserDisabled(_) => codes::USER_DISABLED,
+            ServerError::DeviceInUse(_) => codes::DEVICE_IN_USE,
+            ServerError::PushRateLimited { .. } => codes::RATE_LIMITED,
             ServerError::NotFound(_) => codes::NOT_FOUND,
             ServerError::Store(_) | ServerError::Io(_) | ServerError::Blob(_) => codes::INTERNAL,
         }

@@ -4,7 +4,6 @@
 //! Entry point: [`serve`] (tests bind port 0 and drive it over real HTTP).
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub mod api;
@@ -14,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod policy;
+pub mod push_limit;
 pub mod qr;
 pub mod store;
 
@@ -55,12 +55,16 @@ pub async fn serve_with(
     tokio::fs::create_dir_all(&config.blob_dir).await?;
     tracing::info!(blobs = %blobs.describe(), "blob storage");
     let state = Arc::new(api::AppState::with_blobs(store, config, blobs));
+    // Finishes uploads staged completely before a stop, then expires abandoned ones.
+    let sweeper = tokio::spawn(state.uploads.clone().run_sweeper());
     let app = api::router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app.into_make_service_with_connect_info::<api::ConnAddrs>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    sweeper.abort();
+    served?;
     Ok(())
 }

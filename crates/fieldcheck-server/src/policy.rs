@@ -21,8 +21,14 @@ pub mod refusal {
     pub const OUT_OF_SCOPE: &str = "out_of_scope";
     /// The event is not well formed for the server (e.g. an inspection of an unknown point).
     pub const INVALID_EVENT: &str = "invalid_event";
-    /// The event id already exists for a different record or with different content.
+    /// The event id already exists for a different record or was sent by someone else.
     pub const ID_CONFLICT: &str = "id_conflict";
+    /// A new problem claims a code another problem already has.
+    pub const CODE_TAKEN: &str = "code_taken";
+    /// The record holds as many events as the server keeps for one record.
+    pub const RECORD_FULL: &str = "record_full";
+    /// The sender's events were rejected by the fold too often lately; this one would be too.
+    pub const TOO_MANY_REJECTED: &str = "too_many_rejected";
 }
 
 /// The attributes of a record that decide who sees it. Stored with every event so that a pull
@@ -58,6 +64,10 @@ pub struct Viewer {
     pub user: User,
     /// `None`: the whole city.
     pub districts: Option<BTreeSet<String>>,
+    /// What the caller's token says about the sending device: its id for a device token,
+    /// `web` for a web session. The server stores this as every pushed event's `device`,
+    /// whatever the event says. `None` (library callers) keeps the event's own.
+    pub device: Option<String>,
 }
 
 impl Viewer {
@@ -80,7 +90,18 @@ impl Viewer {
             }
             Some(set)
         };
-        Viewer { user, districts }
+        Viewer {
+            user,
+            districts,
+            device: None,
+        }
+    }
+
+    /// The viewer as a token presents it: a device token names its device, a web session is
+    /// `web`.
+    pub fn with_token_device(mut self, device_id: Option<uuid::Uuid>) -> Viewer {
+        self.device = Some(device_id.map_or_else(|| "web".to_owned(), |d| d.to_string()));
+        self
     }
 
     fn in_districts(&self, district: Option<&str>) -> bool {
@@ -141,7 +162,8 @@ impl Viewer {
                 ),
             ));
         }
-        if user.role == Role::UnitHandler && ev.actor_unit != user.unit_id {
+        // Every role: the unit an event names is the one the server knows for its sender.
+        if ev.actor_unit != user.unit_id {
             return Err(refused(
                 refusal::ROLE_MISMATCH,
                 format!(
@@ -156,6 +178,7 @@ impl Viewer {
                 format!("a {} may not send {}", ev.role.as_str(), ev.kind()),
             ));
         }
+        check_references(ev, refs)?;
         if user.role == Role::Admin {
             return Ok(());
         }
@@ -169,9 +192,10 @@ impl Viewer {
                     owner: Some(ev.actor.clone()),
                 });
             }
+            // Moving a problem is moving it into the mover's own districts, for unit
+            // handlers too (a handler scoped to a street cannot send it across the city).
             EventBody::ProblemEdited(edit) => {
                 if let Some(d) = &edit.district_id
-                    && user.role != Role::UnitHandler
                     && !self.in_districts(Some(d))
                 {
                     return Err(refused(
@@ -238,4 +262,50 @@ impl Viewer {
         }
         Ok(())
     }
+}
+
+/// What an event names must exist in the reference data: the district a report is filed in
+/// or a problem is moved to, the point it was found at, the unit it is dispatched to. A
+/// record placed in a district nobody has would be visible to nobody but admins.
+fn check_references(ev: &Event, refs: &ReferenceBundle) -> Result<(), Refused> {
+    let district = |d: &str| {
+        if refs.districts.iter().any(|x| x.id == d) {
+            Ok(())
+        } else {
+            Err(refused(
+                refusal::INVALID_EVENT,
+                format!("unknown district {d:?}"),
+            ))
+        }
+    };
+    match &ev.body {
+        EventBody::ProblemReported(r) => {
+            if let Some(d) = &r.district_id {
+                district(d)?;
+            }
+            if let Some(p) = &r.point_id
+                && !refs.points.iter().any(|x| &x.id == p)
+            {
+                return Err(refused(
+                    refusal::INVALID_EVENT,
+                    format!("unknown point {p:?}"),
+                ));
+            }
+        }
+        EventBody::ProblemEdited(edit) => {
+            if let Some(d) = &edit.district_id {
+                district(d)?;
+            }
+        }
+        EventBody::ProblemDispatched { unit_id, .. }
+            if !refs.units.iter().any(|u| &u.id == unit_id) =>
+        {
+            return Err(refused(
+                refusal::INVALID_EVENT,
+                format!("unknown unit {unit_id:?}"),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }

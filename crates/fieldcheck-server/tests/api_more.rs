@@ -34,6 +34,7 @@ fn blob_data(len: usize) -> Vec<u8> {
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/enroll"),
     ("post", "/api/v1/login"),
+    ("post", "/api/v1/logout"),
     ("get", "/api/v1/me"),
     ("post", "/api/v1/push"),
     ("get", "/api/v1/pull"),
@@ -44,6 +45,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/enroll-codes"),
     ("get", "/api/v1/admin/enroll-codes/{code}/qr.svg"),
     ("get", "/api/v1/admin/enroll-codes/{code}/qr.png"),
+    ("post", "/api/v1/admin/devices/{device_id}/revoke"),
+    ("post", "/api/v1/admin/users/{user_id}/revoke"),
+    ("post", "/api/v1/admin/users/{user_id}/disable"),
+    ("post", "/api/v1/admin/users/{user_id}/enable"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -121,7 +126,9 @@ async fn openapi_document_parses_and_lists_every_route() {
     for (method, path) in ROUTES {
         let concrete = path
             .replace("{hash}", &hash)
-            .replace("{code}", "ABCDE-FGHJK");
+            .replace("{code}", "ABCDE-FGHJK")
+            .replace("{device_id}", &Uuid::nil().to_string())
+            .replace("{user_id}", "usr-vol-1");
         let url = format!("{}{}", s.base.trim_end_matches("/api/v1"), concrete);
         let req = match *method {
             "get" => s.http.get(&url),
@@ -142,6 +149,90 @@ async fn openapi_document_parses_and_lists_every_route() {
 
 // ---------------------------------------------------------------------------------------------
 // 2. Enrollment codes issued by the office, as QR codes
+
+/// What the extractors and the protocol check answer before any handler runs is documented
+/// on every operation it applies to (the `Conventions` modifier), so generated clients know
+/// every status they can get; and the wire types' domain contents have real schemas.
+#[tokio::test]
+async fn every_operation_documents_the_statuses_every_request_can_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), None, true).await;
+    let doc: Value = reqwest::get(s.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            let responses = op["responses"].as_object().unwrap();
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            if path.ends_with("/openapi.json") {
+                assert!(params.is_empty(), "{name} needs no header");
+                continue;
+            }
+            checked += 1;
+            let header = params
+                .iter()
+                .find(|p| p["name"] == PROTOCOL_HEADER)
+                .unwrap_or_else(|| panic!("{name}: no protocol header"));
+            assert_eq!(header["in"], "header", "{name}");
+            assert_eq!(header["required"], true, "{name}");
+            // The server's minimum: every version the document allows is accepted.
+            assert_eq!(header["schema"]["minimum"], 1, "{name}");
+            assert!(responses.contains_key("426"), "{name}: no 426");
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            if secured {
+                assert!(responses.contains_key("401"), "{name}: secured but no 401");
+            }
+            let has_body = op.get("requestBody").is_some();
+            let has_query = params.iter().any(|p| p["in"] == "query");
+            if has_body || has_query {
+                assert!(responses.contains_key("400"), "{name}: input but no 400");
+            }
+            if has_body {
+                assert!(responses.contains_key("413"), "{name}: body but no 413");
+            }
+            for (status, r) in responses {
+                if status.starts_with('4') {
+                    assert!(
+                        r.to_string().contains("#/components/schemas/ApiError"),
+                        "{name} {status} is not an ApiError"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(checked, ROUTES.len() - 1);
+    assert_eq!(doc["paths"]["/api/v1/login"]["post"].get("security"), None);
+
+    let schemas = &doc["components"]["schemas"];
+    // Events are described as serde reads them: the flattened, tagged body and an HLC string.
+    assert_eq!(
+        schemas["PushRequest"]["properties"]["events"]["items"]["$ref"],
+        "#/components/schemas/Event"
+    );
+    assert!(schemas["Event"].to_string().contains("EventBody"));
+    assert!(
+        schemas["EventBody"]
+            .to_string()
+            .contains("problem.dispatched")
+    );
+    assert_eq!(schemas["Hlc"]["type"], "string");
+    // Unsigned integers have their real range (the derive would say int32/int64).
+    let ttl = &schemas["CreateEnrollCodeRequest"]["properties"]["ttl_minutes"];
+    assert_eq!(
+        (ttl["minimum"].clone(), ttl["maximum"].clone()),
+        (json!(1), json!(43200))
+    );
+    assert_eq!(ttl.get("format"), None);
+    assert_eq!(
+        schemas["BlobState"]["properties"]["offset"]["maximum"],
+        json!(u64::MAX)
+    );
+}
 
 #[tokio::test]
 async fn admin_issues_enrollment_codes_rendered_as_qr() {
@@ -466,7 +557,8 @@ async fn malformed_bodies_name_the_field_and_bad_tokens_are_401() {
         .send()
         .await
         .unwrap();
-    api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // Still 401, with the code that says why (issue 12: expired, revoked, disabled differ).
+    api_error(r, StatusCode::UNAUTHORIZED, "token_expired").await;
     // A token is not a QR/admin pass either.
     let r = s
         .http

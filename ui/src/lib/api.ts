@@ -162,6 +162,8 @@ export interface Problem {
   address: string
   district_id: string | null
   point_id: string | null
+  /** How the device placed a report made by GPS alone (absent when a person chose). */
+  placement?: Placement | null
   item_id: string | null
   reporter: string
   reporter_role: Role
@@ -175,9 +177,20 @@ export interface Problem {
   reported_at: string
   updated_at: string
 }
+export interface Placement {
+  source: 'near_point' | 'nearby_points' | 'reporter_district'
+  distance_m?: number | null
+}
+/** The server's refusal of an event (its stable code and its own message). */
+export interface ServerRefusal {
+  code: string
+  message: string
+}
 export interface LedgerRow extends Problem {
   overdue: boolean
   rejected_events: number
+  /** The server refused this record's report: it exists only on this device. */
+  refused?: ServerRefusal | null
 }
 export interface Page<T> {
   items: T[]
@@ -213,12 +226,16 @@ export interface EventRecord {
   message?: string
   origin: string
   pushed: boolean
+  server_refusal?: ServerRefusal | null
+  /** Replaced by the report sent again after a refusal. */
+  superseded_by?: string | null
 }
 export interface ProblemDetail {
   problem: Problem
   overdue: boolean
   history: EventRecord[]
   allowed_actions: string[]
+  refused?: ServerRefusal | null
 }
 export interface Home {
   me: Me
@@ -315,10 +332,21 @@ export const api = {
   report: (p: NewProblem) => c<Problem>('problem_report', p as unknown as Record<string, unknown>),
   act: (id: string, action: ProblemAction) => c<ProblemDetail>('problem_act', { id, action }),
   problem: (id: string) => c<ProblemDetail>('problem', { id }),
+  /** A refused report sent again, corrected (district and/or point). */
+  resend: (id: string, fix: { district_id?: string | null; point_id?: string | null }) =>
+    c<ProblemDetail>('problem_resend', { id, ...fix }),
+  /** Removes a refused report from this device; only after the person confirmed. */
+  discard: (id: string) => c<{ discarded: string; code: string }>('problem_discard', { id, confirm: true }),
   ledger: (query: ProblemQuery, mine = false) => c<Page<LedgerRow>>('ledger', { query, mine }),
   settings: () => c<Settings>('settings'),
-  enroll: (server: string, code: string, ca_cert?: string) =>
-    c<EnrollResult>('enroll', ca_cert ? { server, code, ca_cert } : { server, code }),
+  /** `allow_insecure`: the person confirmed enrolling over plain http (`insecure_server`). */
+  enroll: (server: string, code: string, ca_cert?: string, allow_insecure = false) =>
+    c<EnrollResult>('enroll', {
+      server,
+      code,
+      ...(ca_cert ? { ca_cert } : {}),
+      ...(allow_insecure ? { allow_insecure } : {}),
+    }),
   unenroll: (discard_pending = false) => c<SyncStatus>('unenroll', { discard_pending }),
   syncStart: () => c<SyncStatus>('sync_start'),
   syncStatus: () => c<SyncStatus>('sync_status'),

@@ -42,15 +42,50 @@ export function networkError(e: unknown): CoreCallError {
   return new CoreCallError('network', e instanceof Error ? e.message : String(e), 0)
 }
 
+/** The header the bridge wants its per-start session secret in (`fieldcheck-bridge` guard). */
+export const SESSION_HEADER = 'x-fieldcheck-session'
+/** Refusals that mean the secret we hold is not (or no longer) the bridge's: fetch it again. */
+const SESSION_CODES = new Set(['session_required', 'session_invalid'])
+
 export function httpTransport(base = '', fetchFn: Fetch = (...a) => fetch(...a)): Transport {
-  async function send<T>(path: string, init: RequestInit): Promise<T> {
+  // The bridge hands its secret only to its own origin (`GET /bridge/session`); it changes at
+  // every bridge start, so a refusal for it fetches it once more and retries the call.
+  let session: Promise<string> | null = null
+  function secret(): Promise<string> {
+    session ??= (async () => {
+      let res: Response
+      try {
+        res = await fetchFn(`${base}/bridge/session`, { method: 'GET', cache: 'no-store' })
+      } catch (e) {
+        throw networkError(e)
+      }
+      if (!res.ok) throw await errorFromResponse(res)
+      return ((await res.json()) as { session: string }).session
+    })()
+    session.catch(() => {
+      session = null
+    })
+    return session
+  }
+  async function send<T>(path: string, init: RequestInit, retried = false): Promise<T> {
+    const key = await secret()
     let res: Response
     try {
-      res = await fetchFn(`${base}/bridge/${path}`, init)
+      res = await fetchFn(`${base}/bridge/${path}`, {
+        ...init,
+        headers: { ...(init.headers as Record<string, string>), [SESSION_HEADER]: key },
+      })
     } catch (e) {
       throw networkError(e)
     }
-    if (!res.ok) throw await errorFromResponse(res)
+    if (!res.ok) {
+      const err = await errorFromResponse(res)
+      if (!retried && SESSION_CODES.has(err.code)) {
+        session = null
+        return send(path, init, true)
+      }
+      throw err
+    }
     return (await res.json()) as T
   }
   return {
@@ -100,9 +135,18 @@ export function tauriTransport(t: TauriInternals): Transport {
   }
 }
 
+function tauri(): TauriInternals | undefined {
+  return (globalThis as unknown as { __TAURI_INTERNALS__?: TauriInternals }).__TAURI_INTERNALS__
+}
+
+/** Inside the Tauri app (whose CSP lets images come only from the built-in tile sources). */
+export function inApp(): boolean {
+  return !!tauri()
+}
+
 function detect(): Transport {
-  const w = globalThis as unknown as { __TAURI_INTERNALS__?: TauriInternals }
-  return w.__TAURI_INTERNALS__ ? tauriTransport(w.__TAURI_INTERNALS__) : httpTransport('')
+  const t = tauri()
+  return t ? tauriTransport(t) : httpTransport('')
 }
 
 let current: Transport | null = null

@@ -1,6 +1,6 @@
 // Small UI helpers shared by the screens.
 import { showFailToast } from 'vant'
-import { errorText, lang, t, type Key } from './i18n'
+import { errorText, lang, t, zh, type Key } from './i18n'
 import { CoreCallError } from './transport'
 import type { ProblemStatus, Reference } from './api'
 import { shallowRef } from 'vue'
@@ -61,4 +61,10 @@ export const reference = shallowRef<Reference | null>(null)
 export function hlcTime(hlc: string): string | null {
   const ms = Number.parseInt(hlc.split('-')[0] ?? '', 10)
   return Number.isFinite(ms) ? new Date(ms).toISOString() : null
+}
+
+/** Why the server refused a record, in plain words for the person who recorded it. */
+export function refusalText(code: string, message: string): string {
+  const key = `refused_${code}` as Key
+  return key in zh ? t(key, { message }) : t('refused_other', { message })
 }

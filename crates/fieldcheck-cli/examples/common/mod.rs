@@ -210,6 +210,7 @@ impl EventMaker {
             item_id: None,
             inspection_id: None,
             severity: Severity::default(),
+            placement: None,
         }));
         Event::new(
             Uuid::now_v7(),

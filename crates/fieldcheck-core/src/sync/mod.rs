@@ -33,13 +33,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use local::{Enrollment, PageApplied, PendingPhoto, PushRecorded, Rejection, SyncState};
-pub use plan::RetryPolicy;
+pub use plan::{RetryPolicy, sends_in_cleartext};
 pub use tokio_util::sync::CancellationToken;
 pub use trust::CaCert;
 
 use crate::error::CoreError;
 use crate::store::Store;
-use plan::{decide_push, next_chunk, retryable_status};
+use plan::{UploadStep, decide_push, next_upload_step, retryable_status};
 use trust::{TlsFailure, tls_failure};
 
 /// Errors of enrollment and sync. `code()` is stable for UIs and scripts.
@@ -743,9 +743,13 @@ impl SyncClient {
         Ok(())
     }
 
-    /// Uploads one display copy from `offset` in chunks; returns the bytes sent. A chunk the
-    /// server says arrived at the wrong offset (an answer lost after it committed) makes the
-    /// client ask for the server's offset and continue from there.
+    /// Uploads one display copy from `offset` in chunks until the server says the blob is
+    /// complete; returns the bytes sent. Only that answer makes a photo uploaded: a server
+    /// holding every byte without having stored the blob (the request with the last bytes was
+    /// cut off before it finished) is asked to finish with an empty chunk. A chunk the server
+    /// says arrived at the wrong offset (an answer lost after it committed) makes the client
+    /// ask for the server's offset and continue from there; an upload the server discarded
+    /// because it did not verify is sent once more from 0.
     async fn upload(
         &self,
         http: &Http,
@@ -761,20 +765,37 @@ impl SyncClient {
         .await?;
         let size = bytes.len() as u64;
         let mut sent = 0u64;
-        let mut resyncs = 0;
+        let (mut resyncs, mut restarts, mut stalls) = (0, 0, 0);
         let base_done = p.photo_bytes_up;
-        p.photo_bytes_up = base_done + offset;
-        while let Some((start, end)) = next_chunk(offset, size, self.opts.chunk_bytes) {
+        p.photo_bytes_up = base_done + offset.min(size);
+        loop {
+            let (start, end) = match next_upload_step(offset, size, self.opts.chunk_bytes) {
+                UploadStep::Chunk(start, end) => (start, end),
+                UploadStep::Finish(at) => (at, at),
+            };
             let path = format!("/blobs/{}?offset={start}&size={size}", photo.hash);
-            let chunk = Body::Octets(bytes[start as usize..end as usize].to_vec());
+            let chunk = match bytes.get(start as usize..end as usize) {
+                Some(b) => Body::Octets(b.to_vec()),
+                None => Body::Octets(Vec::new()),
+            };
             match http.call::<BlobState>(Method::PUT, &path, &chunk).await {
                 Ok((state, up, down)) => {
                     p.bytes_up += up;
                     p.bytes_down += down;
                     sent += end - start;
                     if state.complete {
-                        offset = size;
                         break;
+                    }
+                    // A server that neither moves on nor finishes would loop us forever.
+                    if state.offset <= offset && end == start {
+                        stalls += 1;
+                        if stalls > 2 {
+                            return Err(SyncError::Protocol(format!(
+                                "the server holds all {size} bytes of photo {} but does not \
+                                 store it",
+                                photo.hash
+                            )));
+                        }
                     }
                     offset = state.offset;
                 }
@@ -790,20 +811,23 @@ impl SyncClient {
                         )
                         .await?;
                     match states.blobs.into_iter().find(|b| b.hash == photo.hash) {
-                        Some(b) if b.complete => {
-                            offset = size;
-                            break;
-                        }
+                        Some(b) if b.complete => break,
                         Some(b) => offset = b.offset,
                         None => offset = 0,
                     }
                 }
+                Err(SyncError::Api { code, .. })
+                    if code == codes::HASH_MISMATCH && restarts < 1 =>
+                {
+                    restarts += 1;
+                    offset = 0;
+                }
                 Err(e) => return Err(e),
             }
-            p.photo_bytes_up = base_done + offset;
+            p.photo_bytes_up = base_done + offset.min(size);
             self.report(p);
         }
-        p.photo_bytes_up = base_done + size.max(offset);
+        p.photo_bytes_up = base_done + size;
         self.report(p);
         Ok(sent)
     }
@@ -818,10 +842,18 @@ impl SyncClient {
     ) -> SyncResult<()> {
         let missing = db(&self.store, |s| s.missing_photos()).await?;
         for hash in missing {
+            // Another device's event may name anything as a photo; it must not become a
+            // request path, nor stop the run for every other photo.
+            if fieldcheck_photo::validate_hash(&hash).is_err() {
+                tracing::warn!(%hash, "a record refers to a photo by an invalid hash");
+                continue;
+            }
             let path = format!("/blobs/{hash}");
             let bytes = match http.get_bytes(&path).await {
                 Ok(b) => b,
-                Err(SyncError::Api { status: 404, .. }) => continue,
+                Err(SyncError::Api {
+                    status: 400 | 404, ..
+                }) => continue,
                 Err(e) => return Err(e),
             };
             p.bytes_down += bytes.len() as u64;

@@ -102,6 +102,26 @@ pub fn next_chunk(offset: u64, size: u64, chunk: u64) -> Option<(u64, u64)> {
     (offset < size).then(|| (offset, size.min(offset.saturating_add(chunk.max(1)))))
 }
 
+/// What to send for a photo the server holds `offset` bytes of but has not said is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadStep {
+    /// The bytes `[start, end)`.
+    Chunk(u64, u64),
+    /// Every byte is staged but the blob is not stored (the request that brought the last
+    /// bytes was cut off before the server finished): an empty chunk at `offset` asks the
+    /// server to verify and store it, or to discard it when it does not verify.
+    Finish(u64),
+}
+
+/// The next request of an upload. A photo counts as uploaded only when the server answers
+/// `complete`; the server holding all its bytes is not enough.
+pub fn next_upload_step(offset: u64, size: u64, chunk: u64) -> UploadStep {
+    match next_chunk(offset, size, chunk) {
+        Some((start, end)) => UploadStep::Chunk(start, end),
+        None => UploadStep::Finish(offset),
+    }
+}
+
 /// Normalises what a person typed as the server address to the API base
 /// (`http://host:port/api/v1`). Accepts the bare origin or the API URL, with or without a
 /// trailing slash; only http and https.
@@ -123,6 +143,31 @@ pub fn api_base(server: &str) -> Result<String, String> {
     let path = path.strip_suffix("/api/v1").unwrap_or(path);
     let origin = url.origin().ascii_serialization();
     Ok(format!("{origin}{path}/api/v1"))
+}
+
+/// Whether enrolling with `server` would send the device's token, records and photos across
+/// the network unencrypted: an `http://` address of another machine. `http://` to this machine
+/// (127.0.0.0/8, `::1`, `localhost`) never leaves it and is not flagged. Devices warn and ask
+/// before enrolling with such a server; they do not refuse (a city may run a closed network).
+pub fn sends_in_cleartext(server: &str) -> Result<bool, String> {
+    let base = api_base(server)?;
+    let url = reqwest::Url::parse(&base).map_err(|e| format!("{base:?}: {e}"))?;
+    if url.scheme() != "http" {
+        return Ok(false);
+    }
+    let host = url.host_str().unwrap_or("");
+    let this_machine = match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.');
+            d == "localhost" || d.ends_with(".localhost")
+        }
+    };
+    Ok(!this_machine)
 }
 
 #[cfg(test)]
@@ -265,6 +310,16 @@ mod tests {
     }
 
     #[test]
+    fn an_upload_with_every_byte_staged_asks_the_server_to_finish() {
+        assert_eq!(next_upload_step(0, 10, 4), UploadStep::Chunk(0, 4));
+        assert_eq!(next_upload_step(8, 10, 4), UploadStep::Chunk(8, 10));
+        // offset = size without `complete`: not uploaded yet, the server must finish it.
+        assert_eq!(next_upload_step(10, 10, 4), UploadStep::Finish(10));
+        assert_eq!(next_upload_step(12, 10, 4), UploadStep::Finish(12));
+        assert_eq!(next_upload_step(0, 0, 4), UploadStep::Finish(0));
+    }
+
+    #[test]
     fn server_addresses_normalise_to_the_api_base() {
         for (input, want) in [
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080/api/v1"),
@@ -294,5 +349,28 @@ mod tests {
         ] {
             assert!(api_base(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn plain_http_to_another_machine_is_flagged() {
+        for (server, cleartext) in [
+            ("https://fc.example.cn", false),
+            ("https://10.0.0.5:8443", false),
+            ("http://127.0.0.1:8080", false),
+            ("http://127.9.9.9:8080", false),
+            ("http://[::1]:8080/", false),
+            ("http://localhost:8080", false),
+            ("http://LOCALHOST.:8080", false),
+            ("http://fc.localhost:8080", false),
+            ("http://10.0.0.5:8080", true),
+            ("http://192.168.1.10:8080/api/v1", true),
+            ("http://fc.example.cn", true),
+            ("http://localhost.example.cn", true),
+            ("http://0.0.0.0:8080", true),
+            ("http://[fe80::1]:8080", true),
+        ] {
+            assert_eq!(sends_in_cleartext(server), Ok(cleartext), "{server}");
+        }
+        assert!(sends_in_cleartext("ftp://x").is_err());
     }
 }

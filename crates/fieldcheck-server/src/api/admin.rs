@@ -1,12 +1,17 @@
-//! Office endpoints (admin role only): issuing enrollment codes and rendering them as QR codes.
+//! Office endpoints (admin role only): issuing enrollment codes and rendering them as QR codes;
+//! revoking devices and users' tokens, disabling and enabling users.
 
+use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use fieldcheck_domain::role::Role;
-use fieldcheck_protocol::sync::{CreateEnrollCodeRequest, CreateEnrollCodeResponse};
+use fieldcheck_protocol::sync::{
+    CreateEnrollCodeRequest, CreateEnrollCodeResponse, RevokeResponse, UserAccess,
+};
+use uuid::Uuid;
 
-use super::{ApiJson, Caller, St, now_ms};
+use super::{ApiJson, Caller, LocalAddr, St, now_ms};
 use crate::auth;
 use crate::error::ServerError;
 use crate::qr;
@@ -77,7 +82,7 @@ pub(crate) async fn create_enroll_code(
 /// dead code would only waste a field worker's trip).
 async fn qr_payload(
     state: &super::AppState,
-    headers: &HeaderMap,
+    local: Option<LocalAddr>,
     code: &str,
 ) -> Result<String, ServerError> {
     let normalized = auth::normalize_enroll_code(code);
@@ -91,12 +96,14 @@ async fn qr_payload(
         .ok_or_else(|| {
             ServerError::NotFound("enrollment code (unknown, expired or used)".to_owned())
         })?;
+    // Never the Host header: whoever asks chooses it, and the QR would send a field worker's
+    // device (and its records and photos) to that server. The address this connection reached
+    // is the server's own; behind a proxy `public_url` names the right one.
     let server = if state.config.public_url.is_empty() {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
+        match local {
+            Some(LocalAddr(addr)) => format!("http://{addr}"),
+            None => format!("http://{}", state.config.bind),
+        }
     } else {
         state.config.public_url.clone()
     };
@@ -109,20 +116,22 @@ async fn qr_payload(
     tag = "admin",
     params(("code" = String, Path, description = "The enrollment code as issued")),
     responses(
-        (status = 200, description = "QR code (SVG) of `fieldcheck://enroll?server=…&code=…`", content_type = "image/svg+xml", body = String),
+        (status = 200, description = "QR code (SVG) of `fieldcheck://enroll?server=…&code=…`; `server` is `public_url`, or without it this server's own address on the connection (never the Host header)", content_type = "image/svg+xml", body = String),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown, expired or used code", body = fieldcheck_protocol::ApiError),
+        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn enroll_qr_svg(
     State(state): St,
     caller: Caller,
-    headers: HeaderMap,
+    local: Option<Extension<LocalAddr>>,
     Path(code): Path<String>,
 ) -> Result<Response, ServerError> {
     require_admin(&caller)?;
-    let payload = qr_payload(&state, &headers, &code).await?;
+    let payload = qr_payload(&state, local.map(|Extension(l)| l), &code).await?;
     let svg = qr::svg(&payload).map_err(|e| ServerError::Malformed(e.to_string()))?;
     Ok((
         [
@@ -141,19 +150,21 @@ pub(crate) async fn enroll_qr_svg(
     params(("code" = String, Path, description = "The enrollment code as issued")),
     responses(
         (status = 200, description = "QR code (PNG)", content_type = "image/png", body = Vec<u8>),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown, expired or used code", body = fieldcheck_protocol::ApiError),
+        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
 pub(crate) async fn enroll_qr_png(
     State(state): St,
     caller: Caller,
-    headers: HeaderMap,
+    local: Option<Extension<LocalAddr>>,
     Path(code): Path<String>,
 ) -> Result<Response, ServerError> {
     require_admin(&caller)?;
-    let payload = qr_payload(&state, &headers, &code).await?;
+    let payload = qr_payload(&state, local.map(|Extension(l)| l), &code).await?;
     let png = qr::png(&payload).map_err(|e| ServerError::Malformed(e.to_string()))?;
     Ok((
         [
@@ -163,4 +174,127 @@ pub(crate) async fn enroll_qr_png(
         png,
     )
         .into_response())
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/devices/{device_id}/revoke",
+    tag = "admin",
+    params(("device_id" = Uuid, Path, description = "The device id it enrolled with (UUID)")),
+    responses(
+        (status = 200, description = "Every token of the device stopped working (its next request answers 401 `token_revoked`); the device may be enrolled again, also for another user", body = RevokeResponse),
+        (status = 400, description = "`device_id` is not a UUID (`malformed_request`)", body = fieldcheck_protocol::ApiError),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
+        (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
+        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn revoke_device(
+    State(state): St,
+    caller: Caller,
+    Path(device_id): Path<String>,
+) -> Result<axum::Json<RevokeResponse>, ServerError> {
+    require_admin(&caller)?;
+    let device_id = Uuid::parse_str(&device_id).map_err(|e| {
+        ServerError::Malformed(format!("device_id {device_id:?} is not a UUID: {e}"))
+    })?;
+    let revoked = state.store.revoke_device(device_id, now_ms()).await?;
+    Ok(axum::Json(RevokeResponse { revoked }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{user_id}/revoke",
+    tag = "admin",
+    params(("user_id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Every token of the user (devices and sessions) stopped working; the user may still sign in or enroll again", body = RevokeResponse),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
+        (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
+        (status = 404, description = "Unknown user", body = fieldcheck_protocol::ApiError),
+        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn revoke_user(
+    State(state): St,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<axum::Json<RevokeResponse>, ServerError> {
+    require_admin(&caller)?;
+    if state.store.user(&user_id).await?.is_none() {
+        return Err(ServerError::NotFound(format!("user {user_id}")));
+    }
+    let revoked = state.store.revoke_user(&user_id, now_ms()).await?;
+    Ok(axum::Json(RevokeResponse { revoked }))
+}
+
+async fn set_disabled(
+    state: &super::AppState,
+    caller: &Caller,
+    user_id: &str,
+    disabled: bool,
+) -> Result<axum::Json<UserAccess>, ServerError> {
+    require_admin(caller)?;
+    if disabled && caller.user.id == user_id {
+        // The office would lock itself out with no one left to undo it.
+        return Err(ServerError::Forbidden(
+            "you cannot disable yourself; another admin can".to_owned(),
+        ));
+    }
+    let user = state
+        .store
+        .set_user_disabled(user_id, disabled, now_ms())
+        .await?
+        .ok_or_else(|| ServerError::NotFound(format!("user {user_id}")))?;
+    Ok(axum::Json(UserAccess {
+        user_id: user.user.id,
+        disabled: user.disabled,
+        removed: user.removed,
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{user_id}/disable",
+    tag = "admin",
+    params(("user_id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Disabled: every token of the user answers 401 `user_disabled` from the next request, sign-in and enrollment are refused; tokens are kept, so enabling restores them", body = UserAccess),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
+        (status = 403, description = "Caller is not an admin, or disables themselves", body = fieldcheck_protocol::ApiError),
+        (status = 404, description = "Unknown user", body = fieldcheck_protocol::ApiError),
+        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn disable_user(
+    State(state): St,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<axum::Json<UserAccess>, ServerError> {
+    set_disabled(&state, &caller, &user_id, true).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users/{user_id}/enable",
+    tag = "admin",
+    params(("user_id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Enabled again (a user missing from the reference data stays refused: `removed`)", body = UserAccess),
+        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
+        (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
+        (status = 404, description = "Unknown user", body = fieldcheck_protocol::ApiError),
+        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn enable_user(
+    State(state): St,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<axum::Json<UserAccess>, ServerError> {
+    set_disabled(&state, &caller, &user_id, false).await
 }

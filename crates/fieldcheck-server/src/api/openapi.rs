@@ -4,11 +4,17 @@
 //! plain objects: their JSON is documented in ARCHITECTURE.md and by `fieldcheck-domain`.
 
 use axum::Json;
+use axum::extract::State;
 use fieldcheck_protocol::sync::{self, PROTOCOL_HEADER};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ObjectBuilder, Required, Type};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, Ref, RefOr, Required, Response, ResponseBuilder, Type,
+};
 use utoipa::{Modify, OpenApi};
+
+use super::St;
+use crate::config::Config;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +28,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::enroll,
         super::login,
+        super::logout,
         super::me,
         super::push,
         super::pull,
@@ -32,6 +39,10 @@ use utoipa::{Modify, OpenApi};
         super::admin::create_enroll_code,
         super::admin::enroll_qr_svg,
         super::admin::enroll_qr_png,
+        super::admin::revoke_device,
+        super::admin::revoke_user,
+        super::admin::disable_user,
+        super::admin::enable_user,
         document,
     ),
     components(schemas(
@@ -53,6 +64,8 @@ use utoipa::{Modify, OpenApi};
         sync::ReferenceResponse,
         sync::CreateEnrollCodeRequest,
         sync::CreateEnrollCodeResponse,
+        sync::RevokeResponse,
+        sync::UserAccess,
     )),
     modifiers(&Conventions),
     tags(
@@ -64,8 +77,10 @@ use utoipa::{Modify, OpenApi};
 )]
 pub struct ApiDoc;
 
-/// What every operation shares and the derive cannot say: the bearer scheme and the
-/// protocol-version header.
+/// What every operation shares and the derive cannot say: the bearer scheme, the
+/// protocol-version header, and the answers the extractors and the protocol check give before a
+/// handler runs. They are added here for every operation they apply to, so no handler can
+/// forget one (an operation's own, more specific description of a status is kept).
 struct Conventions;
 
 impl Modify for Conventions {
@@ -82,17 +97,6 @@ impl Modify for Conventions {
                     .build(),
             ),
         );
-        let header = || -> Parameter {
-            ParameterBuilder::new()
-                .name(PROTOCOL_HEADER)
-                .parameter_in(ParameterIn::Header)
-                .required(Required::True)
-                .description(Some(
-                    "Client protocol version; below the server's minimum the answer is 426",
-                ))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                .build()
-        };
         for (path, item) in doc.paths.paths.iter_mut() {
             if path.ends_with("/openapi.json") {
                 continue;
@@ -104,9 +108,170 @@ impl Modify for Conventions {
                 &mut item.delete,
             ];
             for op in ops.into_iter().flatten() {
-                op.parameters.get_or_insert_with(Vec::new).push(header());
+                add_conventions(op);
             }
         }
+    }
+}
+
+fn add_conventions(op: &mut Operation) {
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    let has_query = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    params.push(protocol_header(fieldcheck_protocol::PROTOCOL_VERSION));
+    let has_body = op.request_body.is_some();
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let responses = &mut op.responses.responses;
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    };
+    if has_body || has_query {
+        add(
+            "400",
+            "Malformed request (`malformed_request`): the message names the field or query \
+             parameter that is wrong",
+        );
+    }
+    if secured {
+        add(
+            "401",
+            "Missing or unknown token (`unauthorized`), expired (`token_expired`), revoked \
+             (`token_revoked`), or the user disabled (`user_disabled`)",
+        );
+    }
+    if has_body {
+        add("413", "Body over the server's limit (`too_large`)");
+    }
+    add(
+        "426",
+        "The `x-fieldcheck-protocol` header is missing, not a number, or below the server's \
+         minimum (`protocol_too_old`): the client must be updated",
+    );
+}
+
+/// The `x-fieldcheck-protocol` header. `min` is the server's configured minimum: anything
+/// below it, or not a number, is answered 426.
+fn protocol_header(min: u32) -> Parameter {
+    ParameterBuilder::new()
+        .name(PROTOCOL_HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(
+            "Client protocol version; missing, not a number or below the server's minimum is \
+             answered 426",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(min))
+                .maximum(Some(u32::MAX)),
+        ))
+        .build()
+}
+
+fn error_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiError")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// The document as this server answers it, with what the derive cannot know:
+/// - the protocol header's minimum and the largest blob `size` are this server's configured
+///   ones, so every value the document allows is one the server accepts;
+/// - unsigned integers get their real range. The derive writes `u32` as `format: int32` and
+///   `u64` as `format: int64`, whose ranges are those of signed integers; code generators and
+///   validators would then refuse (or send) values the server takes (or refuses).
+pub fn document_for(config: &Config) -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
+    unsigned_ranges(&mut doc);
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut() {
+                let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+                    continue;
+                };
+                for p in params {
+                    let name = p["name"].as_str().unwrap_or_default().to_owned();
+                    let schema = &mut p["schema"];
+                    match name.as_str() {
+                        PROTOCOL_HEADER => schema["minimum"] = config.min_protocol.into(),
+                        "size" if path.ends_with("/blobs/{hash}") => {
+                            schema["maximum"] = config.max_blob_bytes.into()
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// `{type: [string, null], format: F}` (an `Option` of a formatted string) as
+/// `anyOf: [{type: null}, {type: string, format: F}]`: the same set of values, in the form
+/// tools apply the format to (some drop the format of a multi-type schema and then send
+/// strings the server cannot parse).
+fn nullable_formats(map: &mut serde_json::Map<String, serde_json::Value>) {
+    let Some(serde_json::Value::Array(types)) = map.get("type") else {
+        return;
+    };
+    let [t, n] = types.as_slice() else {
+        return;
+    };
+    if n != "null" || !map.contains_key("format") {
+        return;
+    }
+    let t = t.clone();
+    let format = map.remove("format");
+    map.remove("type");
+    map.insert(
+        "anyOf".to_owned(),
+        serde_json::json!([{ "type": "null" }, { "type": t, "format": format }]),
+    );
+}
+
+/// Rewrites every `{type: integer, format: int32|int64, minimum: >= 0}` (how the derive spells
+/// `u32` and `u64`) to the unsigned range, keeping a tighter `maximum` when one is given.
+fn unsigned_ranges(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let is_integer = match map.get("type") {
+                Some(serde_json::Value::String(t)) => t == "integer",
+                Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                _ => false,
+            };
+            let unsigned = map
+                .get("minimum")
+                .and_then(|m| m.as_f64())
+                .is_some_and(|m| m >= 0.0);
+            let max = match map.get("format").and_then(|f| f.as_str()) {
+                Some("int32") => Some(serde_json::Value::from(u32::MAX)),
+                Some("int64") => Some(serde_json::Value::from(u64::MAX)),
+                _ => None,
+            };
+            if let Some(max) = max.filter(|_| is_integer && unsigned) {
+                map.remove("format");
+                map.entry("maximum").or_insert(max);
+            }
+            nullable_formats(map);
+            map.values_mut().for_each(unsigned_ranges);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(unsigned_ranges),
+        _ => {}
     }
 }
 
@@ -116,6 +281,6 @@ impl Modify for Conventions {
     tag = "meta",
     responses((status = 200, description = "This OpenAPI document", body = Object))
 )]
-pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub(crate) async fn document(State(state): St) -> Json<serde_json::Value> {
+    Json(document_for(&state.config))
 }

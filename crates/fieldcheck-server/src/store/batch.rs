@@ -115,7 +115,7 @@ impl Backend for SqliteBatch {
         // Chunks hold whole records, so per record the rows stay in seq order.
         let rows = sqlite_in(
             tx,
-            "SELECT entity_id, entity_kind, body, outcome, scope_district, scope_unit, \
+            "SELECT seq, entity_id, entity_kind, body, outcome, scope_district, scope_unit, \
              scope_owner FROM events WHERE entity_id IN ({}) ORDER BY entity_id, seq",
             entities,
         )
@@ -237,6 +237,19 @@ impl Backend for SqliteBatch {
         Ok(())
     }
 
+    async fn problem_codes(
+        tx: &mut SqliteTx,
+        codes: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlite_in(
+            tx,
+            "SELECT code, id FROM problems WHERE code IN ({})",
+            codes,
+        )
+        .await?;
+        Ok(rows.iter().map(|r| (r.get("code"), r.get("id"))).collect())
+    }
+
     async fn complete_blobs(
         tx: &mut SqliteTx,
         hashes: &[String],
@@ -291,7 +304,7 @@ impl Backend for PgBatch {
         entities: &[String],
     ) -> Result<Vec<RecordRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT entity_id, entity_kind, body, outcome, scope_district, scope_unit, \
+            "SELECT seq, entity_id, entity_kind, body, outcome, scope_district, scope_unit, \
              scope_owner FROM events WHERE entity_id = ANY($1) ORDER BY entity_id, seq",
         )
         .bind(entities)
@@ -409,6 +422,17 @@ impl Backend for PgBatch {
         Ok(())
     }
 
+    async fn problem_codes(
+        tx: &mut PgTx,
+        codes: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT code, id FROM problems WHERE code = ANY($1)")
+            .bind(codes)
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get("code"), r.get("id"))).collect())
+    }
+
     async fn complete_blobs(
         tx: &mut PgTx,
         hashes: &[String],
@@ -424,11 +448,13 @@ impl Backend for PgBatch {
 /// One stored event row of a record, the same on both backends.
 fn record_row<R: Row>(r: &R) -> RecordRow
 where
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'c> &'c str: sqlx::ColumnIndex<R>,
 {
     RecordRow {
+        seq: r.get("seq"),
         entity_id: r.get("entity_id"),
         entity_kind: r.get("entity_kind"),
         body: r.get("body"),

@@ -16,12 +16,14 @@ use fieldcheck_protocol::sync::{BlobState, PullResponse, PushResponse};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::policy::Viewer;
+use crate::policy::{ScopeAttrs, Viewer};
 
 mod batch;
 pub(crate) mod push;
 mod sql;
 
+/// The push work and storage bounds (`push.rs`).
+pub use push::{GROUP_FOLD_BUDGET, MAX_RECORD_EVENTS, MAX_REJECTED_PER_HOUR};
 pub use sql::{PgStore, SqliteStore};
 
 /// What a push needs besides the events: who sends them, the reference data (points and
@@ -33,11 +35,50 @@ pub struct AppendCtx<'a> {
     pub max_future_ms: i64,
 }
 
-/// A user as stored: the reference record and an optional argon2 password hash.
-#[derive(Debug, Clone)]
+/// A user as stored: the reference record and an optional argon2 password hash (shown as
+/// `<redacted>` by `Debug`).
+#[derive(Clone)]
 pub struct StoredUser {
     pub user: User,
     pub password_hash: Option<String>,
+    /// Disabled by the office (`/admin/users/{id}/disable`).
+    pub disabled: bool,
+    /// Not in the latest reference bundle that lists users.
+    pub removed: bool,
+}
+
+impl std::fmt::Debug for StoredUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredUser")
+            .field("user", &self.user)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("disabled", &self.disabled)
+            .field("removed", &self.removed)
+            .finish()
+    }
+}
+
+impl StoredUser {
+    /// Whether the user may act at all now (sign in, use any token, enroll).
+    pub fn active(&self) -> bool {
+        !self.disabled && !self.removed
+    }
+}
+
+/// A bearer token row, whatever its state, so the caller can say *why* it no longer works.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub user_id: String,
+    /// Set for device tokens (enrollment), `None` for web sessions.
+    pub device_id: Option<Uuid>,
+    pub created_at_ms: i64,
+    /// Fixed end of a session; `None` for device tokens (they expire by idleness).
+    pub expires_at_ms: Option<i64>,
+    pub last_used_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
 }
 
 /// What a bearer token resolves to.
@@ -45,6 +86,15 @@ pub struct StoredUser {
 pub struct TokenInfo {
     pub user_id: String,
     pub device_id: Option<Uuid>,
+}
+
+/// One user's upload of a blob (`Store::blob_upload`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobUpload {
+    /// The total size the uploader announced, when it did.
+    pub size: Option<u64>,
+    /// The uploader's bytes verified (they may read the blob back).
+    pub complete: bool,
 }
 
 /// Result of redeeming an enrollment code.
@@ -74,6 +124,20 @@ pub trait Store: Send + Sync {
         viewer: &Viewer,
         since: u64,
         limit: u32,
+    ) -> Result<PullResponse, StoreError> {
+        self.pull_page(viewer, since, limit, usize::MAX).await
+    }
+
+    /// [`Store::pull`] with the page also bounded by bytes: it stops before the event whose
+    /// body would take the page's bodies past `max_bytes`, but always holds at least one (a
+    /// record entering scope brings its history with it). The page's end becomes the viewer's
+    /// pull mark: their later pushes are placed after what it sent (`store/push.rs`).
+    async fn pull_page(
+        &self,
+        viewer: &Viewer,
+        since: u64,
+        limit: u32,
+        max_bytes: usize,
     ) -> Result<PullResponse, StoreError>;
 
     /// The server's current state of a problem (the projection).
@@ -120,6 +184,23 @@ pub trait Store: Send + Sync {
         expires_at_ms: i64,
     ) -> Result<(), StoreError>;
     async fn token(&self, token_hash: &str, now_ms: i64) -> Result<Option<TokenInfo>, StoreError>;
+    /// The token row in any state (revoked, expired), for the caller to decide.
+    async fn token_record(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// Notes a use of the token (device tokens expire by idleness since their last use).
+    async fn touch_token(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Revokes one token (sign-out). False when it was unknown or already revoked.
+    async fn revoke_token(&self, token_hash: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Revokes every token of a device; the number that stopped working.
+    async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<u64, StoreError>;
+    /// Revokes every token (devices and sessions) of a user; the number that stopped working.
+    async fn revoke_user(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
+    /// Disables or enables a user; `None` when there is no such user.
+    async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        now_ms: i64,
+    ) -> Result<Option<StoredUser>, StoreError>;
 
     async fn blob_states(&self, hashes: &[String]) -> Result<Vec<BlobState>, StoreError>;
     async fn set_blob(
@@ -130,6 +211,39 @@ pub trait Store: Send + Sync {
         complete: bool,
     ) -> Result<(), StoreError>;
     async fn delete_blob(&self, hash: &str) -> Result<(), StoreError>;
+
+    /// The current scope of every record one of whose stored events refers to photo `hash`
+    /// (whoever may see one of them may read the photo).
+    async fn photo_record_scopes(&self, hash: &str) -> Result<Vec<ScopeAttrs>, StoreError>;
+    /// `user_id`'s upload of `hash`, if they staged any of it.
+    async fn blob_upload(
+        &self,
+        hash: &str,
+        user_id: &str,
+    ) -> Result<Option<BlobUpload>, StoreError>;
+    /// Notes that `user_id` stages bytes of `hash` now (the first chunk records the uploader;
+    /// every chunk moves `updated_at`, the expiry clock). A verified upload stays verified.
+    async fn stage_blob_upload(
+        &self,
+        hash: &str,
+        user_id: &str,
+        user_key: &str,
+        size: Option<u64>,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// In one transaction: blob `hash` of `size` bytes is stored, and the upload staged under
+    /// `user_key` (if any) verified.
+    async fn complete_blob_upload(
+        &self,
+        hash: &str,
+        user_key: Option<&str>,
+        size: u64,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Forgets the unfinished upload of `hash` staged under `user_key` (discarded or expired).
+    async fn discard_blob_upload(&self, hash: &str, user_key: &str) -> Result<(), StoreError>;
+    /// Deletes unfinished uploads last touched before `before_ms`; returns how many.
+    async fn expire_blob_uploads(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     /// Stores a new reference bundle version and returns its number (1, 2, ...).
     async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError>;

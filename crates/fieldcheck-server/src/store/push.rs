@@ -15,6 +15,17 @@
 //! * each response is sent only after the transaction committed (crash safety), and carries
 //!   the record states as they stood after *its* batch.
 //!
+//! Limits keep one sender from stalling everyone behind the single writer: a record holds at
+//! most [`MAX_RECORD_EVENTS`] events; a group folds at most [`GROUP_FOLD_BUDGET`] events for
+//! events that cannot be applied incrementally (backdated ones, first touches), after which a
+//! batch stops at its first event that would need more and leaves the rest unanswered (the
+//! device keeps them and sends them again); a sender whose events the fold rejected
+//! [`MAX_REJECTED_PER_HOUR`] times in the past hour has further rejected events refused
+//! instead of stored.
+//!
+//! Backdating: an event is placed after the newest event of its record that its sender had
+//! already been sent by a pull ([`Hlc::not_before`], see ARCHITECTURE.md "Events and scope").
+//!
 //! A group whose transaction fails is rolled back and its batches are retried one by one, so
 //! a failing batch fails only its own request. The work runs on a spawned task: a client that
 //! disconnects cannot cancel a transaction that carries other devices' batches.
@@ -24,7 +35,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use fieldcheck_domain::Hlc;
-use fieldcheck_domain::event::{EntityKind, Event, EventOutcome};
+use fieldcheck_domain::event::{EntityKind, Event, EventBody, EventOutcome};
 use fieldcheck_domain::fold::{fold_inspection, fold_problem};
 use fieldcheck_domain::inspection::Inspection;
 use fieldcheck_domain::lifecycle::apply_problem;
@@ -42,6 +53,17 @@ use crate::policy::{Refused, ScopeAttrs, Viewer, refusal};
 /// split; a single batch may be up to `MAX_PUSH_EVENTS`).
 const MAX_GROUP_EVENTS: usize = 4_000;
 
+/// Events one record may hold. A real problem has tens; the cap bounds the work of every fold
+/// of it (and a sender who edits one report forever).
+pub const MAX_RECORD_EVENTS: usize = 2_000;
+
+/// Events a group may fold for events that cannot be applied incrementally, beyond the first
+/// event of each batch (which always makes progress).
+pub const GROUP_FOLD_BUDGET: usize = 20_000;
+
+/// Fold rejections per sender per hour that are stored; beyond, such events are refused.
+pub const MAX_REJECTED_PER_HOUR: u32 = 1_000;
+
 /// An event as received, clamped and serialised by the request's own task (in parallel with
 /// other requests), so the writer only decides and writes.
 pub(crate) struct Prepared {
@@ -51,6 +73,21 @@ pub(crate) struct Prepared {
     pub entity: String,
     pub hlc: String,
     pub body: String,
+    /// Field sizes or formats the domain refuses (checked on the request's own task).
+    pub invalid: Option<Refused>,
+}
+
+impl Prepared {
+    fn new(ev: Event, invalid: Option<Refused>) -> Result<Prepared, StoreError> {
+        Ok(Prepared {
+            id: ev.id.to_string(),
+            entity: ev.entity_id.to_string(),
+            hlc: ev.hlc.to_string(),
+            body: serde_json::to_string(&ev)?,
+            ev: Arc::new(ev),
+            invalid,
+        })
+    }
 }
 
 /// One push request as the writer needs it (owned: another task may apply it).
@@ -59,6 +96,8 @@ pub(crate) struct JobInput {
     pub viewer: Viewer,
     pub refs: Arc<ReferenceBundle>,
     pub now_ms: i64,
+    /// The sender's pull mark: every event with a `seq` up to it was sent to them.
+    pub mark: i64,
 }
 
 struct Job {
@@ -71,6 +110,35 @@ struct Job {
 pub(crate) struct GroupCommit {
     queue: Mutex<VecDeque<Job>>,
     writer: tokio::sync::Mutex<()>,
+    rejected: RejectedQuota,
+}
+
+/// Fold rejections per sender in the current hour (in memory: a restart forgives).
+#[derive(Default)]
+pub(crate) struct RejectedQuota {
+    by_user: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+impl RejectedQuota {
+    fn exhausted(&self, user: &str, now_ms: i64) -> bool {
+        let map = self.by_user.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(user)
+            .is_some_and(|(start, n)| now_ms - start < HOUR_MS && *n >= MAX_REJECTED_PER_HOUR)
+    }
+
+    fn count(&self, user: &str, now_ms: i64) {
+        let mut map = self.by_user.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (start, _)| now_ms - *start < HOUR_MS);
+        }
+        let e = map.entry(user.to_owned()).or_insert((now_ms, 0));
+        if now_ms - e.0 >= HOUR_MS {
+            *e = (now_ms, 0);
+        }
+        e.1 += 1;
+    }
 }
 
 /// An event row as stored (dedup lookup).
@@ -83,6 +151,7 @@ pub(crate) struct StoredRow {
 
 /// One stored event of a touched record, in `seq` order per record.
 pub(crate) struct RecordRow {
+    pub seq: i64,
     pub entity_id: String,
     pub entity_kind: String,
     pub body: String,
@@ -151,6 +220,11 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         tx: &mut Self::Tx,
         rows: &[InspectionRow],
     ) -> Result<(), StoreError>;
+    /// `(code, problem id)` of stored problems with any of these codes.
+    async fn problem_codes(
+        tx: &mut Self::Tx,
+        codes: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError>;
     /// Which of these blob hashes are stored completely.
     async fn complete_blobs(
         tx: &mut Self::Tx,
@@ -159,18 +233,25 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
 }
 
 impl JobInput {
-    pub(crate) fn new(events: Vec<Event>, ctx: &AppendCtx<'_>) -> Result<JobInput, StoreError> {
+    /// `mark`: the sender's pull mark (see [`JobInput::mark`]).
+    pub(crate) fn new(
+        events: Vec<Event>,
+        ctx: &AppendCtx<'_>,
+        mark: i64,
+    ) -> Result<JobInput, StoreError> {
         let events = events
             .into_iter()
             .map(|mut ev| {
                 ev.hlc = ev.hlc.clamped(ctx.now_ms, ctx.max_future_ms);
-                Ok(Prepared {
-                    id: ev.id.to_string(),
-                    entity: ev.entity_id.to_string(),
-                    hlc: ev.hlc.to_string(),
-                    body: serde_json::to_string(&ev)?,
-                    ev: Arc::new(ev),
-                })
+                // The device is the one the token names, not the one the event claims.
+                if let Some(device) = &ctx.viewer.device {
+                    ev.device.clone_from(device);
+                }
+                let invalid = ev.check_fields().err().map(|e| Refused {
+                    code: refusal::INVALID_EVENT,
+                    message: e.to_string(),
+                });
+                Prepared::new(ev, invalid)
             })
             .collect::<Result<_, StoreError>>()?;
         Ok(JobInput {
@@ -178,6 +259,7 @@ impl JobInput {
             viewer: ctx.viewer.clone(),
             refs: ctx.refs.clone(),
             now_ms: ctx.now_ms,
+            mark,
         })
     }
 }
@@ -199,7 +281,7 @@ pub(crate) async fn submit<B: Backend>(
         let _writer = group.writer.lock().await;
         let jobs = take_group(&group);
         if !jobs.is_empty() {
-            run_jobs(&backend, jobs).await;
+            run_jobs(&backend, &group.rejected, jobs).await;
         }
     });
     answer
@@ -222,10 +304,10 @@ fn take_group(group: &GroupCommit) -> Vec<Job> {
     jobs
 }
 
-async fn run_jobs<B: Backend>(backend: &B, jobs: Vec<Job>) {
+async fn run_jobs<B: Backend>(backend: &B, quota: &RejectedQuota, jobs: Vec<Job>) {
     let (inputs, replies): (Vec<JobInput>, Vec<_>) =
         jobs.into_iter().map(|j| (j.input, j.reply)).unzip();
-    let res = apply_group(backend, &inputs).await;
+    let res = apply_group(backend, quota, &inputs).await;
     match res {
         Ok(responses) => {
             for (reply, resp) in replies.into_iter().zip(responses) {
@@ -239,7 +321,7 @@ async fn run_jobs<B: Backend>(backend: &B, jobs: Vec<Job>) {
             // Rolled back: apply each batch alone so only a failing one fails.
             tracing::warn!(error = %e, batches = inputs.len(), "group commit failed; retrying batches one by one");
             for (input, reply) in inputs.iter().zip(replies) {
-                let r = apply_group(backend, std::slice::from_ref(input))
+                let r = apply_group(backend, quota, std::slice::from_ref(input))
                     .await
                     .map(|mut v| v.remove(0));
                 let _ = reply.send(r);
@@ -251,11 +333,13 @@ async fn run_jobs<B: Backend>(backend: &B, jobs: Vec<Job>) {
 /// Applies the batches in order in one transaction; one response per batch.
 pub(crate) async fn apply_group<B: Backend>(
     backend: &B,
+    quota: &RejectedQuota,
     inputs: &[JobInput],
 ) -> Result<Vec<PushResponse>, StoreError> {
     let mut tx = backend.begin().await?;
     let mut ids: Vec<String> = Vec::new();
     let mut entities: Vec<String> = Vec::new();
+    let mut codes: Vec<String> = Vec::new();
     {
         let mut seen_ids = HashSet::new();
         let mut seen_entities = HashSet::new();
@@ -266,13 +350,23 @@ pub(crate) async fn apply_group<B: Backend>(
             if seen_entities.insert(p.ev.entity_id) {
                 entities.push(p.entity.clone());
             }
+            if let EventBody::ProblemReported(r) = &p.ev.body {
+                codes.push(r.code.clone());
+            }
         }
     }
+    codes.sort();
+    codes.dedup();
     let stored = B::stored_events(&mut tx, &ids).await?;
     let records = B::record_events(&mut tx, &entities).await?;
-    let mut plan = Planner::new(stored, records)?;
+    let taken = if codes.is_empty() {
+        Vec::new()
+    } else {
+        B::problem_codes(&mut tx, &codes).await?
+    };
+    let mut plan = Planner::new(stored, records, taken)?;
     for input in inputs {
-        plan.apply_batch(input)?;
+        plan.apply_batch(input, quota)?;
     }
     let rows = plan.new_rows(inputs)?;
     let seqs = B::insert_events(&mut tx, &rows).await?;
@@ -410,8 +504,10 @@ pub(crate) fn refold<'a>(
 /// A record touched by the group, in memory.
 struct Rec {
     kind: EntityKind,
-    /// Every known event: stored ones, then the group's new ones.
+    /// Every known event: stored ones (in `seq` order), then the group's new ones.
     events: Vec<Arc<Event>>,
+    /// `seq` of each stored event (the first `seqs.len()` of `events`).
+    seqs: Vec<i64>,
     /// Largest fold key among `events`.
     last_key: Option<(Hlc, Uuid)>,
     /// Outcome text as stored, for events stored before the group.
@@ -424,15 +520,41 @@ struct Rec {
     dirty: bool,
     /// Index of its last new row.
     last_row: Option<usize>,
+    /// The last [`Rec::floor`] answer, by pull mark.
+    floor_cache: Option<(i64, Option<Hlc>)>,
 }
 
+#[derive(Clone)]
 struct Fold {
     outcomes: HashMap<Uuid, EventOutcome>,
     problem: Option<Problem>,
     inspection: Option<Inspection>,
 }
 
+/// A record as it was before an event was added, to take the event back out.
+struct Snapshot {
+    len: usize,
+    last_key: Option<(Hlc, Uuid)>,
+    fold: Option<Fold>,
+    dirty: bool,
+}
+
 impl Rec {
+    fn empty(kind: EntityKind) -> Rec {
+        Rec {
+            kind,
+            events: Vec::new(),
+            seqs: Vec::new(),
+            last_key: None,
+            stored_outcomes: HashMap::new(),
+            attrs: None,
+            fold: None,
+            dirty: false,
+            last_row: None,
+            floor_cache: None,
+        }
+    }
+
     fn set_fold(&mut self, r: Refolded) -> ScopeAttrs {
         self.fold = Some(Fold {
             outcomes: r.outcomes.into_iter().collect(),
@@ -440,6 +562,53 @@ impl Rec {
             inspection: r.inspection,
         });
         r.attrs
+    }
+
+    /// The newest stamp among the stored events with `seq <= mark`: what a sender with this
+    /// pull mark had been sent of the record.
+    fn floor(&mut self, mark: i64) -> Option<Hlc> {
+        if let Some((m, f)) = &self.floor_cache
+            && *m == mark
+        {
+            return f.clone();
+        }
+        let f = self
+            .seqs
+            .iter()
+            .zip(&self.events)
+            .filter(|(seq, _)| **seq <= mark)
+            .map(|(_, e)| &e.hlc)
+            .max()
+            .cloned();
+        self.floor_cache = Some((mark, f.clone()));
+        f
+    }
+
+    /// Events folded to add an event with this key: one when it is applied incrementally,
+    /// otherwise the whole record.
+    fn fold_cost(&self, key: &(Hlc, Uuid)) -> usize {
+        let sorts_last = self.last_key.as_ref().is_none_or(|last| key > last);
+        if self.fold.is_some() && self.kind == EntityKind::Problem && sorts_last {
+            1
+        } else {
+            self.events.len() + 1
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            len: self.events.len(),
+            last_key: self.last_key.clone(),
+            fold: self.fold.clone(),
+            dirty: self.dirty,
+        }
+    }
+
+    fn restore(&mut self, s: Snapshot) {
+        self.events.truncate(s.len);
+        self.last_key = s.last_key;
+        self.fold = s.fold;
+        self.dirty = s.dirty;
     }
 
     /// Adds a new event and folds; returns its outcome and the record's scope after it.
@@ -512,15 +681,25 @@ enum Seen {
 struct Planner {
     seen: HashMap<Uuid, Seen>,
     recs: HashMap<Uuid, Rec>,
+    /// Problem codes in use: stored, and reported earlier in the group.
+    codes: HashMap<String, Uuid>,
     /// New events in processing order: (batch, index in the batch, record, scope after it).
     new: Vec<(usize, usize, Uuid, ScopeAttrs)>,
+    /// New events placed later than they claimed, by (batch, index).
+    replaced: HashMap<(usize, usize), Prepared>,
+    /// Events the group may still fold for non-incremental adds.
+    budget: usize,
     /// Batches applied so far.
     batches: usize,
     responses: Vec<BatchOut>,
 }
 
 impl Planner {
-    fn new(stored: Vec<StoredRow>, records: Vec<RecordRow>) -> Result<Planner, StoreError> {
+    fn new(
+        stored: Vec<StoredRow>,
+        records: Vec<RecordRow>,
+        taken: Vec<(String, String)>,
+    ) -> Result<Planner, StoreError> {
         let mut seen = HashMap::with_capacity(stored.len());
         for s in stored {
             seen.insert(
@@ -538,16 +717,7 @@ impl Planner {
             let kind = EntityKind::parse(&row.entity_kind)
                 .ok_or_else(|| corrupt("entity kind", &row.entity_kind))?;
             let ev: Event = serde_json::from_str(&row.body)?;
-            let rec = recs.entry(entity).or_insert_with(|| Rec {
-                kind,
-                events: Vec::new(),
-                last_key: None,
-                stored_outcomes: HashMap::new(),
-                attrs: None,
-                fold: None,
-                dirty: false,
-                last_row: None,
-            });
+            let rec = recs.entry(entity).or_insert_with(|| Rec::empty(kind));
             // Rows come in seq order: the last one holds the current kind and scope.
             rec.kind = kind;
             rec.attrs = Some(row.attrs);
@@ -556,38 +726,53 @@ impl Planner {
                 rec.last_key = Some(key);
             }
             rec.stored_outcomes.insert(ev.id, row.outcome);
+            rec.seqs.push(row.seq);
             rec.events.push(Arc::new(ev));
+        }
+        let mut codes = HashMap::with_capacity(taken.len());
+        for (code, id) in taken {
+            codes.insert(code, parse_uuid(&id)?);
         }
         Ok(Planner {
             seen,
             recs,
+            codes,
             new: Vec::new(),
+            replaced: HashMap::new(),
+            budget: GROUP_FOLD_BUDGET,
             batches: 0,
             responses: Vec::new(),
         })
     }
 
-    fn apply_batch(&mut self, input: &JobInput) -> Result<(), StoreError> {
+    fn apply_batch(&mut self, input: &JobInput, quota: &RejectedQuota) -> Result<(), StoreError> {
         let refs = &input.refs;
+        let viewer = &input.viewer;
+        let sender = viewer.user.id.as_str();
         let mut results = Vec::with_capacity(input.events.len());
         let mut photo_hashes = Vec::new();
         let batch = self.batches;
         self.batches += 1;
         for (index, prepared) in input.events.iter().enumerate() {
             let ev = &*prepared.ev;
-            // 1. Replays: the stored result, never a second copy.
+            // 1. Replays: the stored result, never a second copy — and only to its sender.
             if let Some(seen) = self.seen.get(&ev.id) {
                 let (entity, hlc) = match seen {
                     Seen::Stored { entity, hlc, .. } => (*entity, parse_hlc(hlc)?),
                     Seen::New { entity, hlc } => (*entity, hlc.clone()),
                 };
-                if entity != ev.entity_id {
+                let stored_sender = self
+                    .recs
+                    .get(&entity)
+                    .and_then(|r| r.events.iter().find(|e| e.id == ev.id))
+                    .map(|e| e.actor.as_str());
+                if entity != ev.entity_id || stored_sender != Some(sender) {
                     results.push(refused_result(
                         ev.id,
                         Refused {
                             code: refusal::ID_CONFLICT,
                             message: format!(
-                                "event id {} is already stored for another record",
+                                "event id {} is already stored for another record or sender",
                                 ev.id
                             ),
                         },
@@ -615,6 +800,10 @@ impl Planner {
                 });
                 continue;
             }
+            if let Some(r) = &prepared.invalid {
+                results.push(refused_result(ev.id, r.clone()));
+                continue;
+            }
             // 2. Authorization against the record as it stands now.
             let rec = self.recs.get(&ev.entity_id);
             let kind = rec.map(|r| r.kind).unwrap_or(ev.entity());
@@ -634,24 +823,91 @@ impl Planner {
                 continue;
             }
             let current = rec.and_then(|r| r.attrs.as_ref());
-            if let Err(r) = input.viewer.authorize(ev, current, refs) {
+            if let Err(r) = viewer.authorize(ev, current, refs) {
                 results.push(refused_result(ev.id, r));
                 continue;
             }
-            // 3. Append with the clamped clock (clamped when the request came in), 4. fold.
-            photo_hashes.extend(ev.photos.iter().map(|p| p.hash.clone()));
-            let (id, entity, hlc) = (ev.id, ev.entity_id, ev.hlc.clone());
-            let rec = self.recs.entry(entity).or_insert_with(|| Rec {
-                kind,
-                events: Vec::new(),
-                last_key: None,
-                stored_outcomes: HashMap::new(),
-                attrs: None,
-                fold: None,
-                dirty: false,
-                last_row: None,
-            });
-            let (outcome, attrs) = rec.add(prepared.ev.clone(), refs);
+            if rec.is_some_and(|r| r.events.len() >= MAX_RECORD_EVENTS) {
+                results.push(refused_result(
+                    ev.id,
+                    Refused {
+                        code: refusal::RECORD_FULL,
+                        message: format!(
+                            "{} already holds {MAX_RECORD_EVENTS} events",
+                            ev.entity_id
+                        ),
+                    },
+                ));
+                continue;
+            }
+            if let EventBody::ProblemReported(r) = &ev.body
+                && self.codes.get(&r.code).is_some_and(|p| *p != ev.entity_id)
+            {
+                results.push(refused_result(
+                    ev.id,
+                    Refused {
+                        code: refusal::CODE_TAKEN,
+                        message: format!("problem code {} belongs to another problem", r.code),
+                    },
+                ));
+                continue;
+            }
+            // 3. Placed after what the sender had been sent of the record (the HLC was
+            // already clamped out of the future when the request came in).
+            let rec = self
+                .recs
+                .entry(ev.entity_id)
+                .or_insert_with(|| Rec::empty(kind));
+            let placed = match rec.floor(input.mark) {
+                Some(floor) if ev.hlc <= floor => {
+                    let mut moved = ev.clone();
+                    moved.hlc = ev.hlc.not_before(&floor);
+                    let p = Prepared::new(moved, None)?;
+                    let arc = p.ev.clone();
+                    self.replaced.insert((batch, index), p);
+                    arc
+                }
+                _ => prepared.ev.clone(),
+            };
+            // Work bound: past the group's fold budget, a batch stops at its first event
+            // that needs a refold; the sender sends the rest again.
+            let cost = rec.fold_cost(&(placed.hlc.clone(), placed.id));
+            if cost > 1 {
+                if index > 0 && cost > self.budget {
+                    self.replaced.remove(&(batch, index));
+                    break;
+                }
+                self.budget = self.budget.saturating_sub(cost);
+            }
+            // 4. Fold. A sender over the rejection quota has a rejected event taken back out.
+            let undo = quota
+                .exhausted(sender, input.now_ms)
+                .then(|| rec.snapshot());
+            let (id, entity, hlc) = (placed.id, placed.entity_id, placed.hlc.clone());
+            let (outcome, attrs) = rec.add(placed.clone(), refs);
+            if matches!(outcome, EventOutcome::Rejected { .. }) {
+                if let Some(undo) = undo {
+                    rec.restore(undo);
+                    self.replaced.remove(&(batch, index));
+                    results.push(refused_result(
+                        id,
+                        Refused {
+                            code: refusal::TOO_MANY_REJECTED,
+                            message: format!(
+                                "more than {MAX_REJECTED_PER_HOUR} of your events were \
+                                 rejected in the past hour; this one would be too"
+                            ),
+                        },
+                    ));
+                    continue;
+                }
+                quota.count(sender, input.now_ms);
+            }
+            if let (EventBody::ProblemReported(r), EventOutcome::Applied) = (&placed.body, &outcome)
+            {
+                self.codes.insert(r.code.clone(), entity);
+            }
+            photo_hashes.extend(placed.photos.iter().map(|p| p.hash.clone()));
             rec.attrs = Some(attrs.clone());
             rec.last_row = Some(self.new.len());
             self.new.push((batch, index, entity, attrs));
@@ -670,7 +926,9 @@ impl Planner {
                 state: None,
             });
         }
-        // 5. The state after the whole batch, for every problem the batch touched.
+        // 5. The state after the whole batch, for every problem the batch touched that the
+        // sender may see now (a replay of an old event answers nothing about a record that
+        // has since left the sender's scope).
         let mut states: HashMap<Uuid, Option<Box<Problem>>> = HashMap::new();
         for r in &mut results {
             if matches!(r.status, PushStatus::Refused { .. }) {
@@ -680,10 +938,21 @@ impl Planner {
                 Some(Seen::Stored { entity, .. } | Seen::New { entity, .. }) => *entity,
                 None => return Err(corrupt("push", "result for an unknown event")),
             };
+            let budget = &mut self.budget;
+            let recs = &mut self.recs;
             let state = states.entry(entity).or_insert_with(|| {
-                let rec = self.recs.get_mut(&entity)?;
-                if rec.kind != EntityKind::Problem {
+                let rec = recs.get_mut(&entity)?;
+                if rec.kind != EntityKind::Problem
+                    || !rec.attrs.as_ref().is_some_and(|a| viewer.can_see(a))
+                {
                     return None;
+                }
+                if rec.fold.is_none() {
+                    // Only a replay reaches here; the device does not need the state.
+                    if rec.events.len() > *budget {
+                        return None;
+                    }
+                    *budget -= rec.events.len();
                 }
                 rec.ensure_fold(refs);
                 rec.fold
@@ -701,11 +970,14 @@ impl Planner {
     }
 
     /// The new rows in processing order, each with its final outcome.
-    fn new_rows<'a>(&self, inputs: &'a [JobInput]) -> Result<Vec<NewRow<'a>>, StoreError> {
+    fn new_rows<'a>(&'a self, inputs: &'a [JobInput]) -> Result<Vec<NewRow<'a>>, StoreError> {
         let mut rows = Vec::with_capacity(self.new.len());
         for (batch, index, entity, attrs) in &self.new {
             let rec = &self.recs[entity];
-            let event = &inputs[*batch].events[*index];
+            let event = self
+                .replaced
+                .get(&(*batch, *index))
+                .unwrap_or(&inputs[*batch].events[*index]);
             let outcome = rec
                 .fold
                 .as_ref()

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::batch::{PgBatch, SqliteBatch};
 use super::push::{self, GroupCommit};
-use super::{AppendCtx, Enrolled, Store, StoredUser, TokenInfo};
+use super::{AppendCtx, BlobUpload, Enrolled, Store, StoredUser, TokenInfo, TokenRecord};
 use crate::error::StoreError;
 use crate::policy::{ScopeAttrs, Viewer};
 
@@ -156,24 +156,31 @@ macro_rules! impl_store {
                 events: Vec<Event>,
                 ctx: &AppendCtx<'_>,
             ) -> Result<PushResponse, StoreError> {
+                // Read when the request comes in: the device built it with what it had then.
+                let mark: Option<i64> =
+                    sqlx::query_scalar("SELECT seq FROM pull_marks WHERE user_id = $1")
+                        .bind(&ctx.viewer.user.id)
+                        .fetch_optional(&self.pool)
+                        .await?;
                 push::submit(
                     self.batch(),
                     self.group.clone(),
-                    push::JobInput::new(events, ctx)?,
+                    push::JobInput::new(events, ctx, mark.unwrap_or(0))?,
                 )
                 .await
             }
 
-            async fn pull(
+            async fn pull_page(
                 &self,
                 viewer: &Viewer,
                 since: u64,
                 limit: u32,
+                max_bytes: usize,
             ) -> Result<PullResponse, StoreError> {
                 let since_i = i64::try_from(since).unwrap_or(i64::MAX);
                 // One snapshot for the whole page, so "before" and "after" agree.
                 let mut tx = self.pool.begin().await?;
-                let rows = sqlx::query(
+                let mut rows = sqlx::query(
                     "SELECT seq, entity_id, body, scope_district, scope_unit, scope_owner \
                      FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
@@ -181,7 +188,25 @@ macro_rules! impl_store {
                 .bind(i64::from(limit.max(1)))
                 .fetch_all(&mut *tx)
                 .await?;
-                let more = rows.len() >= limit.max(1) as usize;
+                let mut more = rows.len() >= limit.max(1) as usize;
+                // Bounded by bytes too: the bodies of the events the viewer may see, up to the
+                // first that would pass the limit (never fewer than one row).
+                let mut bytes = 0usize;
+                let mut keep = rows.len();
+                for (i, row) in rows.iter().enumerate() {
+                    if !viewer.can_see(&attrs_from_row(row)) {
+                        continue;
+                    }
+                    bytes = bytes.saturating_add(row.get::<String, _>("body").len());
+                    if bytes > max_bytes && i > 0 {
+                        keep = i;
+                        break;
+                    }
+                }
+                if keep < rows.len() {
+                    rows.truncate(keep);
+                    more = true;
+                }
                 let cursor = rows
                     .last()
                     .map(|r| r.get::<i64, _>("seq") as u64)
@@ -241,6 +266,19 @@ macro_rules! impl_store {
                     }
                 }
                 tx.commit().await?;
+                // Before the answer leaves: from now on this user has been sent all of it.
+                if cursor > since {
+                    sqlx::query(
+                        "INSERT INTO pull_marks (user_id, seq) VALUES ($1, $2) \
+                         ON CONFLICT (user_id) DO UPDATE SET seq = CASE \
+                         WHEN excluded.seq > pull_marks.seq THEN excluded.seq \
+                         ELSE pull_marks.seq END",
+                    )
+                    .bind(&viewer.user.id)
+                    .bind(cursor as i64)
+                    .execute(&self.pool)
+                    .await?;
+                }
                 Ok(PullResponse {
                     items,
                     cursor,
@@ -290,16 +328,21 @@ macro_rules! impl_store {
             }
 
             async fn user(&self, id: &str) -> Result<Option<StoredUser>, StoreError> {
-                let row = sqlx::query("SELECT user_json, password_hash FROM users WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                let row = sqlx::query(
+                    "SELECT user_json, password_hash, disabled_at, removed_at FROM users \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
                 let Some(row) = row else { return Ok(None) };
                 let json: String = row.get("user_json");
                 let user: User = serde_json::from_str(&json)?;
                 Ok(Some(StoredUser {
                     user,
                     password_hash: row.get("password_hash"),
+                    disabled: row.get::<Option<i64>, _>("disabled_at").is_some(),
+                    removed: row.get::<Option<i64>, _>("removed_at").is_some(),
                 }))
             }
 
@@ -380,18 +423,36 @@ macro_rules! impl_store {
                         None => None,
                     });
                 };
-                let existing: Option<String> =
-                    sqlx::query_scalar("SELECT tag FROM devices WHERE device_id = $1")
-                        .bind(&dev)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let existing = sqlx::query("SELECT tag, user_id FROM devices WHERE device_id = $1")
+                    .bind(&dev)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 let tag = match existing {
-                    Some(tag) => {
-                        sqlx::query("UPDATE devices SET user_id = $1 WHERE device_id = $2")
-                            .bind(&user_id)
+                    Some(row) => {
+                        let tag: String = row.get("tag");
+                        let owner: String = row.get("user_id");
+                        if owner != user_id {
+                            // Device ids travel in every event, so anyone can learn another
+                            // person's: while that device holds an unrevoked token, its tag
+                            // (the problem-code namespace) stays with it. Dropping `tx` rolls
+                            // back, so the code is not used up.
+                            let live: i64 = sqlx::query_scalar(
+                                "SELECT COUNT(*) FROM tokens WHERE device_id = $1 \
+                                 AND revoked_at IS NULL",
+                            )
                             .bind(&dev)
-                            .execute(&mut *tx)
+                            .fetch_one(&mut *tx)
                             .await?;
+                            if live > 0 {
+                                return Err(StoreError::DeviceInUse(device_id));
+                            }
+                            // Handed over after the office revoked it: same phone, same tag.
+                            sqlx::query("UPDATE devices SET user_id = $1 WHERE device_id = $2")
+                                .bind(&user_id)
+                                .bind(&dev)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                         tag
                     }
                     None => {
@@ -420,7 +481,7 @@ macro_rules! impl_store {
                 };
                 sqlx::query(
                     "INSERT INTO tokens (token_hash, user_id, device_id, device_tag, device_name, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                     created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
                 )
                 .bind(token_hash)
                 .bind(&user_id)
@@ -445,8 +506,8 @@ macro_rules! impl_store {
                 expires_at_ms: i64,
             ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO tokens (token_hash, user_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO tokens (token_hash, user_id, created_at, expires_at, \
+                     last_used_at) VALUES ($1, $2, $3, $4, $3)",
                 )
                 .bind(token_hash)
                 .bind(user_id)
@@ -464,7 +525,7 @@ macro_rules! impl_store {
             ) -> Result<Option<TokenInfo>, StoreError> {
                 let row = sqlx::query(
                     "SELECT user_id, device_id FROM tokens WHERE token_hash = $1 \
-                     AND (expires_at IS NULL OR expires_at > $2)",
+                     AND (expires_at IS NULL OR expires_at > $2) AND revoked_at IS NULL",
                 )
                 .bind(token_hash)
                 .bind(now_ms)
@@ -476,6 +537,97 @@ macro_rules! impl_store {
                     user_id: row.get("user_id"),
                     device_id: device.as_deref().map(parse_uuid).transpose()?,
                 }))
+            }
+
+            async fn token_record(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<TokenRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT user_id, device_id, created_at, expires_at, last_used_at, revoked_at \
+                     FROM tokens WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let device: Option<String> = row.get("device_id");
+                Ok(Some(TokenRecord {
+                    user_id: row.get("user_id"),
+                    device_id: device.as_deref().map(parse_uuid).transpose()?,
+                    created_at_ms: row.get("created_at"),
+                    expires_at_ms: row.get("expires_at"),
+                    last_used_at_ms: row.get("last_used_at"),
+                    revoked_at_ms: row.get("revoked_at"),
+                }))
+            }
+
+            async fn touch_token(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE tokens SET last_used_at = $2 WHERE token_hash = $1 \
+                     AND (last_used_at IS NULL OR last_used_at < $2)",
+                )
+                .bind(token_hash)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn revoke_token(&self, token_hash: &str, now_ms: i64) -> Result<bool, StoreError> {
+                let n = sqlx::query(
+                    "UPDATE tokens SET revoked_at = $2 WHERE token_hash = $1 \
+                     AND revoked_at IS NULL",
+                )
+                .bind(token_hash)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE tokens SET revoked_at = $2 WHERE device_id = $1 \
+                     AND revoked_at IS NULL",
+                )
+                .bind(device_id.to_string())
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn revoke_user(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE tokens SET revoked_at = $2 WHERE user_id = $1 \
+                     AND revoked_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
+            async fn set_user_disabled(
+                &self,
+                user_id: &str,
+                disabled: bool,
+                now_ms: i64,
+            ) -> Result<Option<StoredUser>, StoreError> {
+                // Disabling again keeps the first time (when access actually ended).
+                let at: Option<i64> = disabled.then_some(now_ms);
+                sqlx::query(
+                    "UPDATE users SET disabled_at = CASE WHEN $2 IS NULL THEN NULL \
+                     ELSE COALESCE(disabled_at, $2) END WHERE id = $1",
+                )
+                .bind(user_id)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                self.user(user_id).await
             }
 
             async fn blob_states(&self, hashes: &[String]) -> Result<Vec<BlobState>, StoreError> {
@@ -530,6 +682,124 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn photo_record_scopes(
+                &self,
+                hash: &str,
+            ) -> Result<Vec<ScopeAttrs>, StoreError> {
+                // A record's last stored event carries its scope as it stands now.
+                let rows = sqlx::query(
+                    "SELECT e.scope_district, e.scope_unit, e.scope_owner \
+                     FROM event_photos p JOIN events e ON e.seq = \
+                     (SELECT MAX(l.seq) FROM events l WHERE l.entity_id = p.entity_id) \
+                     WHERE p.hash = $1",
+                )
+                .bind(hash)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(attrs_from_row).collect())
+            }
+
+            async fn blob_upload(
+                &self,
+                hash: &str,
+                user_id: &str,
+            ) -> Result<Option<BlobUpload>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT size, complete FROM blob_uploads WHERE hash = $1 AND user_id = $2",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| BlobUpload {
+                    size: r.get::<Option<i64>, _>("size").map(|s| s as u64),
+                    complete: r.get("complete"),
+                }))
+            }
+
+            async fn stage_blob_upload(
+                &self,
+                hash: &str,
+                user_id: &str,
+                user_key: &str,
+                size: Option<u64>,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO blob_uploads (hash, user_id, user_key, size, complete, \
+                     updated_at) VALUES ($1, $2, $3, $4, FALSE, $5) \
+                     ON CONFLICT (hash, user_id) DO UPDATE SET \
+                     size = COALESCE(excluded.size, blob_uploads.size), \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .bind(user_key)
+                .bind(size.map(|s| s as i64))
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn complete_blob_upload(
+                &self,
+                hash: &str,
+                user_key: Option<&str>,
+                size: u64,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO blobs (hash, size, received, complete) VALUES ($1, $2, $2, TRUE) \
+                     ON CONFLICT (hash) DO UPDATE SET size = excluded.size, \
+                     received = excluded.received, complete = TRUE",
+                )
+                .bind(hash)
+                .bind(size as i64)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(key) = user_key {
+                    sqlx::query(
+                        "UPDATE blob_uploads SET complete = TRUE, size = $3, updated_at = $4 \
+                         WHERE hash = $1 AND user_key = $2",
+                    )
+                    .bind(hash)
+                    .bind(key)
+                    .bind(size as i64)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn discard_blob_upload(
+                &self,
+                hash: &str,
+                user_key: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "DELETE FROM blob_uploads WHERE hash = $1 AND user_key = $2 AND NOT complete",
+                )
+                .bind(hash)
+                .bind(user_key)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn expire_blob_uploads(&self, before_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM blob_uploads WHERE NOT complete AND updated_at < $1",
+                )
+                .bind(before_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM reference")
@@ -543,11 +813,20 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 // Users in the bundle become server users (passwords are set separately).
+                // A bundle that lists users is the whole list: whoever it leaves out is marked
+                // removed (their tokens stop working at once) until a bundle lists them again.
+                if !bundle.users.is_empty() {
+                    sqlx::query("UPDATE users SET removed_at = $1 WHERE removed_at IS NULL")
+                        .bind(chrono::Utc::now().timestamp_millis())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 for u in &bundle.users {
                     sqlx::query(
                         "INSERT INTO users (id, role, unit_id, user_json) VALUES ($1, $2, $3, $4) \
                          ON CONFLICT (id) DO UPDATE SET role = excluded.role, \
-                         unit_id = excluded.unit_id, user_json = excluded.user_json",
+                         unit_id = excluded.unit_id, user_json = excluded.user_json, \
+                         removed_at = NULL",
                     )
                     .bind(&u.id)
                     .bind(u.role.as_str())

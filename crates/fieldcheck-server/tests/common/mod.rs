@@ -137,7 +137,8 @@ pub fn report(u: &User, entity: Uuid, district: &str, ms: i64) -> Event {
         entity,
         ms,
         EventBody::ProblemReported(Box::new(ProblemReported {
-            code: format!("GL-TEST-{}", &entity.simple().to_string()[..8]),
+            // The random end of the id: a UUIDv7 begins with its timestamp.
+            code: format!("GL-TEST-{}", &entity.simple().to_string()[20..]),
             category: "litter".into(),
             description: "垃圾堆放".into(),
             location: None,
@@ -147,6 +148,7 @@ pub fn report(u: &User, entity: Uuid, district: &str, ms: i64) -> Event {
             item_id: None,
             inspection_id: None,
             severity: Severity::default(),
+            placement: None,
         })),
     )
 }
@@ -200,6 +202,10 @@ pub fn test_config(dir: &std::path::Path) -> fieldcheck_server::Config {
         max_body_bytes: BODY_LIMIT,
         max_chunk_bytes: CHUNK_LIMIT,
         max_blob_bytes: BLOB_LIMIT,
+        // Role matrices push request after request from one token; the push rate limit has
+        // its own test (`push_limits.rs`).
+        push_per_minute: 600_000,
+        push_burst: 100_000,
         ..fieldcheck_server::Config::default()
     }
 }
@@ -261,6 +267,17 @@ impl Server {
         let store = fieldcheck_server::open_store(&config.database_url)
             .await
             .unwrap();
+        Server::start_on(config, store, blobs, seed).await
+    }
+
+    /// A server over an already opened store (PostgreSQL in a test schema, say);
+    /// `config.database_url` is not used.
+    pub async fn start_on(
+        config: fieldcheck_server::Config,
+        store: Arc<dyn Store>,
+        blobs: Option<Arc<dyn fieldcheck_server::blobs::BlobStore>>,
+        seed: bool,
+    ) -> Server {
         let logins = if seed {
             fieldcheck_server::demo::seed(store.as_ref(), now_ms())
                 .await

@@ -1,0 +1,68 @@
+//! Per-sender push rate: a token bucket in memory per device (web sessions: per user). One
+//! account cannot keep the single writer busy with request after request; an honest device
+//! pushes a week's outbox in a few requests and never meets it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Buckets are forgotten after this long untouched (a full bucket is the same as none).
+const IDLE: Duration = Duration::from_secs(600);
+
+pub struct PushLimiter {
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl PushLimiter {
+    /// `per_minute` requests on average, `burst` at once (each at least 1).
+    pub fn new(per_minute: u32, burst: u32) -> PushLimiter {
+        PushLimiter {
+            per_sec: f64::from(per_minute.max(1)) / 60.0,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request for `key` now: `Ok`, or `Err(seconds)` until one is allowed.
+    pub fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, at)| now.saturating_duration_since(*at) < IDLE);
+        }
+        let (tokens, at) = map.entry(key.to_owned()).or_insert((self.burst, now));
+        let elapsed = now.saturating_duration_since(*at).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_sec).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) / self.per_sec).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_refill_per_key() {
+        let l = PushLimiter::new(60, 3);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(l.take("dev-a", t0), Ok(()));
+        }
+        assert_eq!(l.take("dev-a", t0), Err(1));
+        // Another device is not affected.
+        assert_eq!(l.take("dev-b", t0), Ok(()));
+        // One request per second comes back.
+        assert_eq!(l.take("dev-a", t0 + Duration::from_secs(1)), Ok(()));
+        assert!(l.take("dev-a", t0 + Duration::from_secs(1)).is_err());
+        let slow = PushLimiter::new(6, 1);
+        assert_eq!(slow.take("x", t0), Ok(()));
+        assert_eq!(slow.take("x", t0), Err(10));
+    }
+}
