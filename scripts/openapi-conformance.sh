@@ -47,7 +47,7 @@ done
 
 echo "==> schemathesis against $BASE/api/v1/openapi.json"
 status=0
-FIELDCHECK_ST_BASE="$BASE" SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$PWD/tests/openapi" \
+PYTHONDONTWRITEBYTECODE=1 FIELDCHECK_ST_BASE="$BASE" SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$PWD/tests/openapi" \
   "$ST" --config-file tests/openapi/schemathesis.toml run "$BASE/api/v1/openapi.json" \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "${OPENAPI_MAX_EXAMPLES:-50}" --seed 20261201 \

@@ -259,6 +259,18 @@ pub struct UnenrollArgs {
     discard_pending: bool,
 }
 
+fn pending_allows_unenroll(st: &Store, discard_pending: bool) -> Result<(), BridgeError> {
+    let pending = st.outbox_len()?;
+    if pending > 0 && !discard_pending {
+        return Err(BridgeError::Coded {
+            status: StatusCode::CONFLICT,
+            code: "pending_sync".into(),
+            message: format!("{pending} records have not been synced yet"),
+        });
+    }
+    Ok(())
+}
+
 /// Signs the device out of its server. Refused with `pending_sync` while records wait to sync,
 /// unless `discard_pending` is set.
 pub async fn unenroll(
@@ -269,16 +281,22 @@ pub async fn unenroll(
         return Err(busy());
     }
     let run = RunState::default();
+    let discard = a.discard_pending;
+    s.run(move |st| pending_allows_unenroll(st, discard))
+        .await?;
+    // The token is revoked on the server first, so the device can be enrolled for someone
+    // else without the office revoking it; offline, the local sign-out still goes ahead.
+    let mut opts = options();
+    opts.timeout = Duration::from_secs(5);
+    if let Err(e) = async { SyncClient::new(s.store(), opts)?.sign_out().await }.await {
+        tracing::warn!(
+            code = e.code(),
+            "could not sign the device out on the server: {e}"
+        );
+    }
     let out = s
         .run(move |st| {
-            let pending = st.outbox_len()?;
-            if pending > 0 && !a.discard_pending {
-                return Err(BridgeError::Coded {
-                    status: StatusCode::CONFLICT,
-                    code: "pending_sync".into(),
-                    message: format!("{pending} records have not been synced yet"),
-                });
-            }
+            pending_allows_unenroll(st, discard)?;
             st.unenroll()?;
             status_of(st, run)
         })

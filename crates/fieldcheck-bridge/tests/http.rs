@@ -964,6 +964,26 @@ async fn an_enrolled_device_belongs_to_its_enrolled_user() {
 }
 
 #[tokio::test]
+async fn an_unenrolled_device_can_be_handed_to_another_person() {
+    let server = Server::start().await;
+    let b = Bridge::start(None).await;
+    let (_, code) = server.code_of("inspector");
+    b.ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+    // Unenrolling revokes the device's token on the server, so the same device (same id)
+    // can be enrolled for a volunteer without the office revoking it first; a live token
+    // for another user would make the server refuse it as `device_in_use`.
+    b.ok("unenroll", json!({})).await;
+    let (volunteer, code) = server.code_of("volunteer");
+    let st = b
+        .ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+    assert_eq!(st["me"]["user"]["id"], volunteer.as_str(), "{st}");
+    b.stop().await;
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn enrolling_over_plain_http_to_another_machine_asks_first() {
     let b = Bridge::start(None).await;
     // Not loopback and not https: refused until the person has confirmed, before any request.

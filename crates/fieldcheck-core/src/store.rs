@@ -531,11 +531,20 @@ pub(crate) fn save_inspection(
     Ok(())
 }
 
+/// The bounds every replica holds events to (`Event::check_fields`), checked when the person
+/// acts: an over-long description is refused at once with the field named, instead of being
+/// saved here and refused by the server at the next sync.
+fn check_event_fields(ev: &Event) -> Result<()> {
+    ev.check_fields()
+        .map_err(|e| CoreError::Invalid(e.to_string()))
+}
+
 /// Applies a local event to the record's current projection and writes both. Local events
 /// carry the newest HLC this device has issued, so applying on top equals a full refold, and
 /// the record's count of rejected events stays what it was (a refused local action is an
 /// error and writes nothing).
 pub(crate) fn commit_problem_event(conn: &Connection, ev: &Event) -> Result<Problem> {
+    check_event_fields(ev)?;
     let (cur, rejected) = match load_problem_row(conn, ev.entity_id)? {
         Some((p, n)) => (Some(p), n),
         None => (None, 0),
@@ -549,6 +558,7 @@ pub(crate) fn commit_problem_event(conn: &Connection, ev: &Event) -> Result<Prob
 
 /// As [`commit_problem_event`], for inspections.
 pub(crate) fn commit_inspection_event(conn: &Connection, ev: &Event) -> Result<Inspection> {
+    check_event_fields(ev)?;
     let cur = load_inspection(conn, ev.entity_id)?;
     let tpl = template_for_event(conn, cur.as_ref(), ev)?;
     let next = apply_inspection(cur.as_ref(), ev, tpl.as_ref())?;

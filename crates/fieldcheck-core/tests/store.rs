@@ -639,3 +639,27 @@ fn resend_and_discard_are_only_for_refused_reports() {
     );
     assert_eq!(s.record_kind(uuid::Uuid::now_v7()).unwrap(), None);
 }
+
+#[test]
+fn an_over_long_description_is_refused_when_made_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let vol = s.actor("usr-vol-1").unwrap();
+    let before = s.outbox_len().unwrap();
+    let err = s
+        .report_problem(
+            &vol,
+            NewProblem {
+                category: "SR-02".into(),
+                description: "垃圾".repeat(1001),
+                point_id: Some("p-009".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(code(err), "invalid_input");
+    assert_eq!(s.outbox_len().unwrap(), before);
+    // The same text within the bound is saved.
+    let id = report(&mut s, &vol, &"垃圾".repeat(1000), "p-009");
+    assert_eq!(s.problem(id).unwrap().description.chars().count(), 2000);
+}

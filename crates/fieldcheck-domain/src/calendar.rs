@@ -8,12 +8,14 @@ use crate::category::{DeadlineRule, DeadlineUnit};
 use crate::error::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkPeriod {
     pub start: NaiveTime,
     pub end: NaiveTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkCalendar {
     /// Offset of local time from UTC in minutes (China: +480).
     pub utc_offset_minutes: i32,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::i18n::Text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineUnit {
     /// Counted only inside the calendar's working periods.
@@ -17,12 +18,14 @@ pub enum DeadlineUnit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadlineRule {
     pub amount: u32,
     pub unit: DeadlineUnit,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Category {
     /// Stable code, e.g. `SR-02` (市容环境 / 暴露垃圾).
     pub code: String,

@@ -245,6 +245,9 @@ mod tests {
             "12-3-x",
             "000000000000000001-00000a-n",
             "000000000000000001-000001-",
+            // A sign fits the width but is not the text form (nor the documented pattern).
+            "+00000000000000001-000001-n",
+            "000000000000000001-+00001-n",
         ] {
             assert!(s.parse::<Hlc>().is_err(), "{s}");
         }

@@ -27,6 +27,7 @@ impl Lang {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Text {
     pub zh: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -16,6 +16,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// A full reference-data snapshot: what the office maintains and devices pull.
 /// Also the JSON file format of `fieldcheck import` / `export`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReferenceBundle {
     #[serde(default)]
     pub districts: Vec<District>,

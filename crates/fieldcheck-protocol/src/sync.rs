@@ -168,7 +168,6 @@ pub struct BlobState {
 pub struct ReferenceResponse {
     pub version: u64,
     /// None when the client already has `version`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub bundle: Option<ReferenceBundle>,
 }
 

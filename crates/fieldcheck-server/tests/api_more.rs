@@ -232,6 +232,43 @@ async fn every_operation_documents_the_statuses_every_request_can_get() {
         schemas["BlobState"]["properties"]["offset"]["maximum"],
         json!(u64::MAX)
     );
+
+    // What the document allows, the server takes; what it does not, is a 400 naming the field.
+    let admin = s.login("usr-admin-1").await;
+    let create = |ttl: Value| {
+        s.http
+            .post(s.url("/admin/enroll-codes"))
+            .bearer_auth(admin.clone())
+            .json(&json!({"user_id": "usr-vol-2", "ttl_minutes": ttl}))
+            .send()
+    };
+    // JSON Schema's integer 30 may be written 30.0 (generated clients, JavaScript).
+    assert_eq!(create(json!(30.0)).await.unwrap().status(), StatusCode::OK);
+    let e = api_error(
+        create(json!(30.5)).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_request",
+    )
+    .await;
+    assert!(e.message.contains("ttl_minutes"), "{e:?}");
+    let pull = |query: &'static str| {
+        s.http
+            .get(s.url(&format!("/pull?{query}")))
+            .bearer_auth(admin.clone())
+            .send()
+    };
+    let e = api_error(
+        pull("limit=0").await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_request",
+    )
+    .await;
+    assert!(e.message.contains("limit"), "{e:?}");
+    // The whole documented range of a cursor is accepted.
+    let r = pull("since=18446744073709551615&limit=4294967295")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -589,6 +589,25 @@ impl SyncClient {
         })
     }
 
+    /// Tells the server this device's token is no longer used (`POST /logout`), once, without
+    /// retries: a device being unenrolled to be handed to someone else must not keep a live
+    /// token, and the server refuses to enroll a device id whose token is still live for
+    /// another user. Best effort by design — offline, the office revokes the device instead.
+    /// `Ok(false)` when the device is not enrolled.
+    pub async fn sign_out(&self) -> SyncResult<bool> {
+        let mut http = match self.http().await {
+            Ok(h) => h,
+            Err(SyncError::NotEnrolled) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        http.retry.max_attempts = 1;
+        match http.raw(Method::POST, "/logout", &Body::None).await {
+            // Already revoked, expired or disabled: the token is dead either way.
+            Ok(_) | Err(SyncError::Unauthorized) => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     fn report(&self, p: &Progress) {
         if let Some(f) = &self.progress {
             f(p);

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document at `GET /api/v1/openapi.json`, generated from the handlers'
 //! `#[utoipa::path]` annotations and the `ToSchema` derives of `fieldcheck-protocol` (feature
-//! `openapi`). Domain types inside the wire types (events, problems, reference data) appear as
-//! plain objects: their JSON is documented in ARCHITECTURE.md and by `fieldcheck-domain`.
+//! `openapi`), including the domain types inside them (`fieldcheck-domain`, feature `openapi`).
+//! Tested against the running server by `scripts/openapi-conformance.sh` (schemathesis).
 
 use axum::Json;
 use axum::extract::State;
