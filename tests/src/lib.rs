@@ -89,6 +89,20 @@ impl Server {
     pub async fn problem(&self, id: Uuid) -> Option<Problem> {
         self.store.problem(id).await.unwrap()
     }
+
+    /// A session token for `user` (demo password), directly from the server.
+    pub async fn login(&self, user: &str) -> String {
+        let password = fieldcheck_server::demo::DEMO_PASSWORD;
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/login", self.base))
+            .header(PROTOCOL_HEADER, "1")
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let login: fieldcheck_core::protocol::sync::LoginResponse = r.json().await.unwrap();
+        login.token
+    }
 }
 
 impl Drop for Server {

@@ -37,20 +37,6 @@ fn uploaded_on_device(dev: &Device) -> Vec<String> {
         .collect()
 }
 
-async fn admin_token(server: &Server) -> String {
-    let r: fieldcheck_core::protocol::sync::LoginResponse = reqwest::Client::new()
-        .post(format!("{}/api/v1/login", server.base))
-        .header(PROTOCOL_HEADER, "1")
-        .json(&serde_json::json!({"username": "usr-admin-1", "password": fieldcheck_server::demo::DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r.token
-}
-
 /// The blob as the office downloads it, directly from the server.
 async fn on_server(server: &Server, token: &str, hash: &str) -> Option<Vec<u8>> {
     let r = reqwest::Client::new()
@@ -81,7 +67,7 @@ async fn a_photo_cut_off_at_any_point_is_uploaded_by_the_next_sync() {
         opts,
     )
     .await;
-    let admin = admin_token(&server).await;
+    let admin = server.login("usr-admin-1").await;
 
     // (where, which request, fault); each case once with a fault the client's own retry
     // gets past, once with one that outlasts the run (the next sync picks up).
@@ -176,7 +162,7 @@ async fn a_device_finishes_an_upload_the_server_holds_all_bytes_of() {
         quick_options(),
     )
     .await;
-    let admin = admin_token(&server).await;
+    let admin = server.login("usr-admin-1").await;
     let photo = add_photo(&dev, 77);
     dev.report("stuck photo", vec![photo.hash.clone()]);
     let size = photo.bytes.len();

@@ -7,87 +7,16 @@
 // server (admin login + pull + blobs over its HTTP API) has every problem and every photo.
 // Screenshots go where smoke.mjs puts them (FIELDCHECK_SCREENSHOTS).
 //
-// Binaries: FIELDCHECK_BRIDGE_BIN / FIELDCHECK_SERVER_BIN, else $CARGO_TARGET_DIR/debug/…
-// (default target/debug). Build: cargo build -p fieldcheck-bridge -p fieldcheck-server.
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+// Build: cargo build -p fieldcheck-bridge -p fieldcheck-server (binaries: procs.mjs).
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { openPhone } from './phone.mjs'
+import { assert, pullEvents, screenshotDir, serverApi, startBridge, startServer, step, stop, tearDown } from './procs.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const root = resolve(here, '../..')
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
-const bridgeBin = process.env.FIELDCHECK_BRIDGE_BIN ?? join(targetDir, 'debug/fieldcheck-bridge')
-const serverBin = process.env.FIELDCHECK_SERVER_BIN ?? join(targetDir, 'debug/fieldcheck-server')
-const shots = resolve(join(root, 'ui'), process.env.FIELDCHECK_SCREENSHOTS ?? 'test-results/screenshots')
-mkdirSync(shots, { recursive: true })
+const shots = screenshotDir()
 const dir = mkdtempSync(join(tmpdir(), 'fieldcheck-field-'))
-const PROTOCOL = { 'x-fieldcheck-protocol': '1' }
-
-/** Spawns a binary and resolves once `ready` matches its stdout (all of it so far). */
-function startProcess(bin, args, ready, name) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  return new Promise((ok, fail) => {
-    let out = ''
-    const timer = setTimeout(() => fail(new Error(`${name} did not start:\n${out}`)), 60000)
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(ready)
-      if (m) {
-        clearTimeout(timer)
-        ok({ child, out, m })
-      }
-    })
-    child.on('error', fail)
-    child.on('exit', (code) => fail(new Error(`${name} exited with ${code}:\n${out}`)))
-  })
-}
-
-function stop(child) {
-  return new Promise((ok) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return ok()
-    child.once('exit', ok)
-    child.kill('SIGTERM')
-    setTimeout(() => child.kill('SIGKILL'), 5000)
-  })
-}
-
 const serverDir = join(dir, 'server')
-async function startServer(bind) {
-  // The demo table ends with the "device:" line, printed once every code is.
-  const { child, out } = await startProcess(
-    serverBin,
-    ['demo', '--bind', bind, '--data-dir', serverDir],
-    /device: fieldcheck enroll --server (http:\/\/[\d.:]+)/,
-    'server',
-  )
-  const url = out.match(/API:\s+(http:\/\/[\d.:]+)\/api\/v1/)[1]
-  const codes = {}
-  for (const m of out.matchAll(/^\s+(usr-\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+QR:/gm)) {
-    codes[m[1]] = { name: m[2], role: m[3], code: m[4] }
-  }
-  return { child, url, codes }
-}
-
-async function serverApi(base, path, { token, method = 'GET', body } = {}) {
-  const r = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      ...PROTOCOL,
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  return r
-}
-
-const step = (name) => console.log(`  • ${name}`)
-const assert = (ok, msg) => {
-  if (!ok) throw new Error(msg)
-}
 let server
 let bridge
 let browser
@@ -95,51 +24,23 @@ let browser
 const keepAlive = setInterval(() => {}, 1000)
 try {
   step('start fieldcheck-server demo (temp data dir, free port) and a fresh bridge')
-  server = await startServer('127.0.0.1:0')
+  server = await startServer('127.0.0.1:0', serverDir)
   const port = new URL(server.url).port
   const inspector = Object.entries(server.codes).find(([, v]) => v.role === 'inspector')
   const admin = Object.entries(server.codes).find(([, v]) => v.role === 'admin')
   assert(inspector && admin, `no inspector/admin enrollment codes in the server's output`)
   const [inspectorId, { name: inspectorName, code: inspectorCode }] = inspector
-  bridge = await startProcess(
-    bridgeBin,
-    ['--db', join(dir, 'device.sqlite3'), '--bind', '127.0.0.1:0', '--ui', join(root, 'ui/dist')],
-    /http:\/\/[\d.:]+\//,
-    'bridge',
-  )
-  const bridgeUrl = bridge.m[0]
+  bridge = await startBridge(join(dir, 'device.sqlite3'))
+  const bridgeUrl = bridge.url
   // Direct calls need the bridge's per-start session secret, as the UI's own calls do.
-  const { session } = await (await fetch(`${bridgeUrl}bridge/session`)).json()
-  const bridgeFetch = (cmd, args = {}) =>
-    fetch(`${bridgeUrl}bridge/${cmd}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-fieldcheck-session': session },
-      body: JSON.stringify(args),
-    })
-  const bridgeCall = async (cmd, args = {}) => {
-    const r = await bridgeFetch(cmd, args)
-    if (!r.ok) throw new Error(`bridge ${cmd}: ${r.status} ${await r.text()}`)
-    return r.json()
-  }
+  assert(bridge.session, 'the bridge hands out its session secret')
+  const bridgeFetch = bridge.fetch
+  const bridgeCall = bridge.call
 
   const phone = await openPhone(bridgeUrl, shots)
   browser = phone.browser
   const { page, go, shot } = phone
-  const jpeg = async (color) =>
-    Buffer.from(
-      await page.evaluate((color) => {
-        const c = document.createElement('canvas')
-        c.width = 640
-        c.height = 480
-        const g = c.getContext('2d')
-        g.fillStyle = color
-        g.fillRect(0, 0, 640, 480)
-        g.fillStyle = '#fff'
-        g.fillRect(100, 100, 200, 120)
-        return c.toDataURL('image/jpeg', 0.9).split(',')[1]
-      }, color),
-      'base64',
-    )
+  const jpeg = (color) => phone.jpeg(color, { mark: true })
 
   step('a fresh device is not enrolled: Sync says so and links to Enroll')
   await go('/sync')
@@ -272,7 +173,7 @@ try {
   await shot('sync-error')
 
   step('the server comes back (same data, same port); sync from the Sync screen')
-  server = { ...server, ...(await startServer(`127.0.0.1:${port}`)) }
+  server = { ...server, ...(await startServer(`127.0.0.1:${port}`, serverDir)) }
   await page.locator('[data-test=sync-now]').click()
   await page.locator('[data-test=sync-result]').waitFor({ timeout: 60000 })
   await page.locator('[data-test=pending-records] .van-cell__value').getByText('0', { exact: true }).waitFor()
@@ -290,16 +191,8 @@ try {
   if (!login.ok) throw new Error(`admin login: ${login.status} ${await login.text()}`)
   const { token } = await login.json()
   const reported = new Map()
-  let since = 0
-  for (;;) {
-    const r = await serverApi(server.url, `/pull?since=${since}&limit=500`, { token })
-    assert(r.ok, `pull: ${r.status}`)
-    const page_ = await r.json()
-    for (const it of page_.items) {
-      if (it.type === 'event' && it.event.kind === 'problem.reported') reported.set(it.event.payload.code, it.event)
-    }
-    since = page_.cursor
-    if (!page_.more) break
+  for (const e of await pullEvents(server.url, token)) {
+    if (e.kind === 'problem.reported') reported.set(e.payload.code, e)
   }
   for (const code of codes) assert(reported.has(code), `the server lacks problem ${code}`)
   const hashes = new Set(codes.flatMap((c) => (reported.get(c).photos ?? []).map((p) => p.hash)))
@@ -326,8 +219,5 @@ try {
   console.log(`ok: screenshots in ${shots}`)
 } finally {
   clearInterval(keepAlive)
-  await browser?.close()
-  await stop(bridge?.child)
-  await stop(server?.child)
-  rmSync(dir, { recursive: true, force: true })
+  await tearDown(browser, [bridge?.child, server?.child], dir)
 }

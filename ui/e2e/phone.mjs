@@ -1,6 +1,7 @@
 // What the browser tests share: Debian's Chromium (never a downloaded browser) with a phone
 // context (390 × 844, zh-CN, a GPS fix in 鼓楼区), page errors failing the test, navigation by
-// route hash, and screenshots taken once toasts and popups have finished animating away.
+// route hash, screenshots taken once toasts and popups have finished animating away, and test
+// photos drawn by the page.
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 
@@ -32,5 +33,26 @@ export async function openPhone(baseUrl, shotsDir) {
     await page.waitForTimeout(400) // radio/tab transitions
     await page.screenshot({ path: join(shotsDir, `${name}.png`) })
   }
-  return { browser, page, go, shot }
+  /** A 640 × 480 JPEG of one colour, made by the page's canvas; `mark` adds a white block. */
+  const jpeg = async (color, { mark = false } = {}) =>
+    Buffer.from(
+      await page.evaluate(
+        ([color, mark]) => {
+          const c = document.createElement('canvas')
+          c.width = 640
+          c.height = 480
+          const g = c.getContext('2d')
+          g.fillStyle = color
+          g.fillRect(0, 0, 640, 480)
+          if (mark) {
+            g.fillStyle = '#fff'
+            g.fillRect(100, 100, 200, 120)
+          }
+          return c.toDataURL('image/jpeg', 0.9).split(',')[1]
+        },
+        [color, mark],
+      ),
+      'base64',
+    )
+  return { browser, page, go, shot, jpeg }
 }

@@ -7,57 +7,15 @@
 // then holds it exactly once with its photo. A second refused report is discarded knowingly
 // (the confirmation cancelled first, then given).
 //
-// Binaries: FIELDCHECK_BRIDGE_BIN / FIELDCHECK_SERVER_BIN, else $CARGO_TARGET_DIR/debug/…
-// Build: cargo build -p fieldcheck-bridge -p fieldcheck-server && npm run build.
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+// Build: cargo build -p fieldcheck-bridge -p fieldcheck-server && npm run build (binaries: procs.mjs).
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { openPhone } from './phone.mjs'
+import { assert, pullEvents, screenshotDir, serverApi, startBridge, startServer, step, tearDown } from './procs.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const root = resolve(here, '../..')
-const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
-const bridgeBin = process.env.FIELDCHECK_BRIDGE_BIN ?? join(targetDir, 'debug/fieldcheck-bridge')
-const serverBin = process.env.FIELDCHECK_SERVER_BIN ?? join(targetDir, 'debug/fieldcheck-server')
-const shots = resolve(join(root, 'ui'), process.env.FIELDCHECK_SCREENSHOTS ?? 'test-results/screenshots')
-mkdirSync(shots, { recursive: true })
+const shots = screenshotDir()
 const dir = mkdtempSync(join(tmpdir(), 'fieldcheck-refused-'))
-const PROTOCOL = { 'x-fieldcheck-protocol': '1' }
-
-/** Spawns a binary and resolves once `ready` matches its stdout (all of it so far). */
-function startProcess(bin, args, ready, name) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] })
-  return new Promise((ok, fail) => {
-    let out = ''
-    const timer = setTimeout(() => fail(new Error(`${name} did not start:\n${out}`)), 60000)
-    child.stdout.on('data', (d) => {
-      out += d
-      const m = out.match(ready)
-      if (m) {
-        clearTimeout(timer)
-        ok({ child, out, m })
-      }
-    })
-    child.on('error', fail)
-    child.on('exit', (code) => fail(new Error(`${name} exited with ${code}:\n${out}`)))
-  })
-}
-
-function stop(child) {
-  return new Promise((ok) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return ok()
-    child.once('exit', ok)
-    child.kill('SIGTERM')
-    setTimeout(() => child.kill('SIGKILL'), 5000)
-  })
-}
-
-const step = (name) => console.log(`  • ${name}`)
-const assert = (ok, msg) => {
-  if (!ok) throw new Error(msg)
-}
 
 let server
 let bridge
@@ -65,64 +23,18 @@ let browser
 const keepAlive = setInterval(() => {}, 1000)
 try {
   step('start fieldcheck-server demo and a fresh bridge enrolled as the 东街 volunteer')
-  server = await startProcess(
-    serverBin,
-    ['demo', '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'server')],
-    /device: fieldcheck enroll --server (http:\/\/[\d.:]+)/,
-    'server',
-  )
-  const serverUrl = server.out.match(/API:\s+(http:\/\/[\d.:]+)\/api\/v1/)[1]
-  const volCode = server.out.match(/^\s+usr-vol-1\s+\S+\s+\S+\s+(\S+)\s+QR:/m)?.[1]
+  server = await startServer('127.0.0.1:0', join(dir, 'server'))
+  const volCode = server.codes['usr-vol-1']?.code
   assert(volCode, `no enrollment code for usr-vol-1 in the server's output:\n${server.out}`)
-  const serverApi = (path, { token, method = 'GET', body } = {}) =>
-    fetch(`${serverUrl}/api/v1${path}`, {
-      method,
-      headers: {
-        ...PROTOCOL,
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    })
-
-  bridge = await startProcess(
-    bridgeBin,
-    ['--db', join(dir, 'device.sqlite3'), '--bind', '127.0.0.1:0', '--ui', join(root, 'ui/dist')],
-    /http:\/\/[\d.:]+\//,
-    'bridge',
-  )
-  const bridgeUrl = bridge.m[0]
-  // Direct calls carry the bridge's per-start session secret when it has one, as the UI does.
-  const s = await fetch(`${bridgeUrl}bridge/session`)
-  const session = s.ok ? (await s.json()).session : null
-  const bridgeCall = async (cmd, args = {}) => {
-    const r = await fetch(`${bridgeUrl}bridge/${cmd}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(session ? { 'x-fieldcheck-session': session } : {}) },
-      body: JSON.stringify(args),
-    })
-    if (!r.ok) throw new Error(`bridge ${cmd}: ${r.status} ${await r.text()}`)
-    return r.json()
-  }
-  const enrolled = await bridgeCall('enroll', { server: serverUrl, code: volCode })
+  bridge = await startBridge(join(dir, 'device.sqlite3'))
+  const bridgeUrl = bridge.url
+  const bridgeCall = bridge.call
+  const enrolled = await bridgeCall('enroll', { server: server.url, code: volCode })
   assert(enrolled.user.id === 'usr-vol-1', `enrolled as ${JSON.stringify(enrolled.user)}`)
 
   const phone = await openPhone(bridgeUrl, shots)
   browser = phone.browser
-  const { page, go, shot } = phone
-  const jpeg = async (color) =>
-    Buffer.from(
-      await page.evaluate((color) => {
-        const c = document.createElement('canvas')
-        c.width = 640
-        c.height = 480
-        const g = c.getContext('2d')
-        g.fillStyle = color
-        g.fillRect(0, 0, 640, 480)
-        return c.toDataURL('image/jpeg', 0.9).split(',')[1]
-      }, color),
-      'base64',
-    )
+  const { page, go, shot, jpeg } = phone
   /** A quick report with a photo and the phone's GPS fix, no point picked; its id. */
   const quickReport = async (description, color) => {
     await go('/report')
@@ -193,21 +105,13 @@ try {
   assert(report.photos_uploaded === 1, `the photo goes with it: ${JSON.stringify(report)}`)
 
   step('the server holds it exactly once, in 东街, with its photo')
-  const login = await serverApi('/login', { method: 'POST', body: { username: 'usr-admin-1', password: 'fieldcheck-demo' } })
+  const login = await serverApi(server.url, '/login', { method: 'POST', body: { username: 'usr-admin-1', password: 'fieldcheck-demo' } })
   assert(login.ok, `admin login: ${login.status}`)
   const { token } = await login.json()
-  const events = []
-  for (let since = 0; ; ) {
-    const r = await serverApi(`/pull?since=${since}&limit=500`, { token })
-    assert(r.ok, `pull: ${r.status}`)
-    const p = await r.json()
-    for (const it of p.items) if (it.type === 'event' && it.event.entity_id === id) events.push(it.event)
-    since = p.cursor
-    if (!p.more) break
-  }
+  const events = (await pullEvents(server.url, token)).filter((e) => e.entity_id === id)
   assert(events.length === 1 && events[0].kind === 'problem.reported', `server events: ${JSON.stringify(events)}`)
   assert(events[0].payload.district_id === 's-dj' && events[0].payload.point_id === 'p-032', JSON.stringify(events[0].payload))
-  const blob = await serverApi(`/blobs/${events[0].photos[0].hash}`, { token })
+  const blob = await serverApi(server.url, `/blobs/${events[0].photos[0].hash}`, { token })
   assert(blob.ok && (await blob.arrayBuffer()).byteLength > 1000, `photo on the server: ${blob.status}`)
 
   step('a second refused report is discarded knowingly')
@@ -229,8 +133,5 @@ try {
   console.log(`ok: screenshots in ${shots}`)
 } finally {
   clearInterval(keepAlive)
-  await browser?.close()
-  await stop(bridge?.child)
-  await stop(server?.child)
-  rmSync(dir, { recursive: true, force: true })
+  await tearDown(browser, [bridge?.child, server?.child], dir)
 }

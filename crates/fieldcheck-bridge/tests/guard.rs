@@ -3,91 +3,14 @@
 //! rebinding (a foreign `Host`), no or a stale session secret, and a bridge started on the
 //! network. Each is refused with a stable code and changes nothing on the device.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use fieldcheck_bridge::{BridgeConfig, ErrorBody, SESSION_HEADER, serve};
-use fieldcheck_core::Store;
+use common::Bridge;
+use fieldcheck_bridge::{ErrorBody, SESSION_HEADER};
 use serde_json::{Value, json};
-
-struct Bridge {
-    base: String,
-    host: String,
-    secret: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-    _ui: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl Bridge {
-    /// A demo device signed in as the demo inspector, serving a tiny UI.
-    async fn start() -> Bridge {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path().join("device.sqlite3")).unwrap();
-        fieldcheck_core::demo::seed_demo(&mut store).unwrap();
-        store.set_current_user(Some("usr-insp-1")).unwrap();
-        let ui = tempfile::tempdir().unwrap();
-        std::fs::write(ui.path().join("index.html"), "<title>FieldCheck</title>").unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = BridgeConfig {
-            ui_dir: Some(ui.path().to_path_buf()),
-        };
-        let task = tokio::spawn(serve(store, config, listener, async {
-            let _ = rx.await;
-        }));
-        let base = format!("http://{addr}");
-        let http = reqwest::Client::new();
-        let session: Value = http
-            .get(format!("{base}/bridge/session"))
-            .header("sec-fetch-site", "same-origin")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(session["header"], SESSION_HEADER);
-        Bridge {
-            host: addr.to_string(),
-            secret: session["session"].as_str().unwrap().to_owned(),
-            base,
-            http,
-            _dir: dir,
-            _ui: ui,
-            shutdown: Some(tx),
-            task: Some(task),
-        }
-    }
-
-    /// A command as the real UI sends it.
-    fn command(&self, cmd: &str, args: Value) -> reqwest::RequestBuilder {
-        self.http
-            .post(format!("{}/bridge/{cmd}", self.base))
-            .header(SESSION_HEADER, &self.secret)
-            .json(&args)
-    }
-
-    async fn who(&self) -> Value {
-        let me: Value = self
-            .command("me", json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        me["user"]["id"].clone()
-    }
-
-    async fn stop(mut self) {
-        self.shutdown.take().unwrap().send(()).unwrap();
-        self.task.take().unwrap().await.unwrap().unwrap();
-    }
-}
 
 async fn refused(req: reqwest::RequestBuilder) -> (u16, String) {
     let res = req.send().await.unwrap();
@@ -99,7 +22,8 @@ async fn refused(req: reqwest::RequestBuilder) -> (u16, String) {
 
 #[tokio::test]
 async fn a_text_plain_form_post_cannot_sign_the_device_in_as_admin() {
-    let b = Bridge::start().await;
+    let b = Bridge::signed_in_demo().await;
+    assert_eq!(b.session_header, SESSION_HEADER);
     // What an HTML form or a `no-cors` fetch can send: no custom header, text/plain.
     let attack = b
         .http
@@ -144,7 +68,7 @@ async fn a_text_plain_form_post_cannot_sign_the_device_in_as_admin() {
 
 #[tokio::test]
 async fn a_cross_origin_page_is_refused_even_with_the_secret() {
-    let b = Bridge::start().await;
+    let b = Bridge::signed_in_demo().await;
     for origin in [
         "http://evil.example",
         "http://localhost:1",
@@ -195,20 +119,9 @@ async fn a_cross_origin_page_is_refused_even_with_the_secret() {
 
 #[tokio::test]
 async fn dns_rebinding_cannot_read_the_ledger_the_secret_photos_or_the_ui() {
-    let b = Bridge::start().await;
+    let b = Bridge::signed_in_demo().await;
     // A photo to try to read back.
-    let up: Value = b
-        .http
-        .post(format!("{}/bridge/photos", b.base))
-        .header(SESSION_HEADER, &b.secret)
-        .header("content-type", "image/png")
-        .body(png())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let up: Value = b.upload_as("image/png", png()).await.json().await.unwrap();
     let hash = up["hash"].as_str().expect("uploaded").to_owned();
     let own = b
         .http
@@ -251,7 +164,7 @@ async fn dns_rebinding_cannot_read_the_ledger_the_secret_photos_or_the_ui() {
 
 #[tokio::test]
 async fn commands_need_this_starts_session_secret() {
-    let b = Bridge::start().await;
+    let b = Bridge::signed_in_demo().await;
     let missing = b
         .http
         .post(format!("{}/bridge/ledger", b.base))
@@ -264,7 +177,7 @@ async fn commands_need_this_starts_session_secret() {
         .json(&json!({"user_id": "usr-admin-1"}));
     assert_eq!(refused(wrong).await, (403, "session_invalid".into()));
     // A second bridge has its own secret: one start's secret does not open another.
-    let other = Bridge::start().await;
+    let other = Bridge::signed_in_demo().await;
     assert_ne!(other.secret, b.secret);
     let stale = other
         .http

@@ -4,14 +4,14 @@
 //! device counts as uploaded is missing on the server; at the end every photo is stored there
 //! and downloadable. The server is `fieldcheck-server` in this process, over real HTTP.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use fieldcheck_core::protocol::sync::PROTOCOL_HEADER;
+use common::Server;
 use fieldcheck_core::{NewProblem, Store};
-use fieldcheck_server::Config;
-use fieldcheck_server::demo::DEMO_PASSWORD;
 use rand::{Rng, SeedableRng};
 
 fn fieldcheck(db: &Path, args: &[&str]) -> Command {
@@ -34,47 +34,11 @@ fn noise_png(seed: u64) -> Vec<u8> {
 
 #[test]
 fn a_sync_killed_again_and_again_leaves_no_photo_behind() {
+    let server = Server::start();
+    let (base, code) = (&server.base, server.code_of("usr-insp-1"));
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = Config {
-        database_url: format!("sqlite://{}/fc.db", dir.path().display()),
-        blob_dir: dir.path().join("blobs"),
-        ..Config::default()
-    };
-    let (store, logins, listener) = rt.block_on(async {
-        let store = fieldcheck_server::open_store(&config.database_url)
-            .await
-            .unwrap();
-        let logins =
-            fieldcheck_server::demo::seed(store.as_ref(), chrono::Utc::now().timestamp_millis())
-                .await
-                .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        (store, logins, listener)
-    });
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-    rt.spawn(fieldcheck_server::serve_with_store(
-        config,
-        store,
-        listener,
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    let code = logins
-        .iter()
-        .find(|l| l.user_id == "usr-insp-1")
-        .unwrap()
-        .enroll_code
-        .clone();
-
     let db = dir.path().join("device.db");
-    let st = fieldcheck(&db, &["enroll", "--server", &base, "--code", &code])
+    let st = fieldcheck(&db, &["enroll", "--server", base, "--code", &code])
         .status()
         .unwrap();
     assert!(st.success());
@@ -100,33 +64,8 @@ fn a_sync_killed_again_and_again_leaves_no_photo_behind() {
         }
     }
 
-    let http = reqwest::Client::new();
-    let admin: String = rt.block_on(async {
-        let v: serde_json::Value = http
-            .post(format!("{base}/api/v1/login"))
-            .header(PROTOCOL_HEADER, "1")
-            .json(&serde_json::json!({"username": "usr-admin-1", "password": DEMO_PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["token"].as_str().unwrap().to_owned()
-    });
-    let on_server = |hash: &str| -> Option<Vec<u8>> {
-        rt.block_on(async {
-            let r = http
-                .get(format!("{base}/api/v1/blobs/{hash}"))
-                .header(PROTOCOL_HEADER, "1")
-                .bearer_auth(&admin)
-                .send()
-                .await
-                .unwrap();
-            (r.status() == 200).then_some(())?;
-            Some(r.bytes().await.unwrap().to_vec())
-        })
-    };
+    let admin = server.login("usr-admin-1");
+    let on_server = |hash: &str| server.blob(&admin, hash);
     let marked_uploaded = || -> Vec<String> {
         let s = Store::open(&db).unwrap();
         let mut q = s

@@ -1,187 +1,18 @@
 //! Devices and a real server over real HTTP (port 0): the `fieldcheck` binary enrolls and
 //! syncs, the server is `fieldcheck-server` in this process. No mocks.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use common::Server;
 use fieldcheck_core::Store;
 use fieldcheck_core::domain::{EventOutcome, Problem};
-use fieldcheck_core::protocol::sync::{PROTOCOL_HEADER, PullItem, PullResponse, PushResponse};
-use fieldcheck_server::demo::{DEMO_PASSWORD, DemoLogin};
-use fieldcheck_server::{Config, Store as ServerStore};
+use fieldcheck_core::protocol::sync::PushResponse;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-struct Server {
-    base: String,
-    addr: std::net::SocketAddr,
-    config: Config,
-    store: Arc<dyn ServerStore>,
-    logins: Vec<DemoLogin>,
-    rt: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let config = Config {
-            database_url: format!("sqlite://{}/fc.db", dir.path().display()),
-            blob_dir: dir.path().join("blobs"),
-            ..Config::default()
-        };
-        let (store, logins, listener) = rt.block_on(async {
-            let store = fieldcheck_server::open_store(&config.database_url)
-                .await
-                .unwrap();
-            let logins = fieldcheck_server::demo::seed(
-                store.as_ref(),
-                chrono::Utc::now().timestamp_millis(),
-            )
-            .await
-            .unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            (store, logins, listener)
-        });
-        let addr = listener.local_addr().unwrap();
-        let mut server = Server {
-            base: format!("http://{addr}"),
-            addr,
-            config,
-            store,
-            logins,
-            rt,
-            stop: None,
-            task: None,
-            _dir: dir,
-        };
-        server.serve(listener);
-        server
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        self.task = Some(self.rt.spawn(fieldcheck_server::serve_with_store(
-            self.config.clone(),
-            self.store.clone(),
-            listener,
-            async move {
-                let _ = rx.await;
-            },
-        )));
-        self.stop = Some(tx);
-    }
-
-    /// Stops the server now and starts it again on the same address after `down`, in the
-    /// background: a device syncing meanwhile meets refused connections first.
-    fn restart_after(&mut self, down: std::time::Duration) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            self.rt.block_on(task).unwrap().unwrap();
-        }
-        let addr = self.addr;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = self.config.clone();
-        let store = self.store.clone();
-        self.task = Some(self.rt.spawn(async move {
-            tokio::time::sleep(down).await;
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            fieldcheck_server::serve_with_store(config, store, listener, async move {
-                let _ = rx.await;
-            })
-            .await
-        }));
-        self.stop = Some(tx);
-    }
-
-    fn code_of(&self, user: &str) -> String {
-        self.logins
-            .iter()
-            .find(|l| l.user_id == user)
-            .unwrap()
-            .enroll_code
-            .clone()
-    }
-
-    fn problem(&self, id: Uuid) -> Problem {
-        self.rt.block_on(self.store.problem(id)).unwrap().unwrap()
-    }
-
-    fn event_count(&self) -> u64 {
-        self.rt.block_on(self.store.event_count()).unwrap()
-    }
-
-    fn http(&self) -> reqwest::Client {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(PROTOCOL_HEADER, "1".parse().unwrap());
-        reqwest::Client::builder()
-            .default_headers(h)
-            .build()
-            .unwrap()
-    }
-
-    /// Event ids of a record as the server holds them, read through the API as an admin.
-    fn event_ids(&self, entity: Uuid) -> Vec<Uuid> {
-        let http = self.http();
-        let base = self.base.clone();
-        self.rt.block_on(async move {
-            let login: Value = http
-                .post(format!("{base}/api/v1/login"))
-                .json(&json!({"username": "usr-admin-2", "password": DEMO_PASSWORD}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = login["token"].as_str().unwrap().to_owned();
-            let mut ids = Vec::new();
-            let mut since = 0;
-            loop {
-                let page: PullResponse = http
-                    .get(format!("{base}/api/v1/pull?since={since}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                for item in page.items {
-                    if let PullItem::Event { event, .. } = item
-                        && event.entity_id == entity
-                    {
-                        ids.push(event.id);
-                    }
-                }
-                if !page.more || page.cursor == since {
-                    break;
-                }
-                since = page.cursor;
-            }
-            ids.sort();
-            ids
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
 
 struct Device {
     dir: tempfile::TempDir,
@@ -796,16 +627,23 @@ const DONGJIE_FIXES: [&str; 4] = [
 ];
 
 impl Device {
-    /// A quick report from the street: a GPS fix and a photo, no point, no district.
-    fn street_report(&self, gps: &str, description: &str, shade: u8) -> Value {
-        let photo = self.photo(&format!("street-{shade}.png"), shade);
+    /// A littering report (SR-02) with a new photo `name`, placed by `place` (`--gps`,
+    /// `--point` or `--district` and its value).
+    fn report_with_photo(
+        &self,
+        place: [&str; 2],
+        description: &str,
+        name: &str,
+        shade: u8,
+    ) -> Value {
+        let photo = self.photo(name, shade);
         self.json(&[
             "problem",
             "add",
             "--category",
             "SR-02",
-            "--gps",
-            gps,
+            place[0],
+            place[1],
             "--description",
             description,
             "--photo",
@@ -813,35 +651,20 @@ impl Device {
         ])
     }
 
+    /// A quick report from the street: a GPS fix and a photo, no point, no district.
+    fn street_report(&self, gps: &str, description: &str, shade: u8) -> Value {
+        self.report_with_photo(
+            ["--gps", gps],
+            description,
+            &format!("street-{shade}.png"),
+            shade,
+        )
+    }
+
     fn ledger_total(&self, extra: &[&str]) -> u64 {
         let mut args = vec!["list", "--limit", "200"];
         args.extend_from_slice(extra);
         self.json(&args)["total"].as_u64().unwrap()
-    }
-}
-
-impl Server {
-    /// The stored photo, downloaded over the API with a device's token (`None`: not there).
-    fn blob(&self, device: &Device, hash: &str) -> Option<Vec<u8>> {
-        let e = device.store().enrollment().unwrap().unwrap();
-        let http = self.http();
-        self.rt.block_on(async {
-            let r = http
-                .get(format!("{}/blobs/{hash}", e.server))
-                .bearer_auth(&e.token)
-                .send()
-                .await
-                .unwrap();
-            if r.status().is_success() {
-                Some(r.bytes().await.unwrap().to_vec())
-            } else {
-                None
-            }
-        })
-    }
-
-    fn has_problem(&self, id: Uuid) -> bool {
-        self.rt.block_on(self.store.problem(id)).unwrap().is_some()
     }
 }
 
@@ -855,7 +678,9 @@ fn assert_on_server_once_with_photo(server: &Server, d: &Device, p: &Value) {
     let hash = &on_server.photos[0].hash;
     let local = std::fs::read(d.store().display_path(hash).unwrap()).unwrap();
     assert_eq!(
-        server.blob(d, hash).as_deref(),
+        server
+            .blob(&d.store().enrollment().unwrap().unwrap().token, hash)
+            .as_deref(),
         Some(local.as_slice()),
         "photo {hash} complete on the server"
     );
@@ -1032,19 +857,7 @@ fn a_refused_report_stays_with_its_reason_and_is_corrected_sent_again_or_discard
 
     // A unit handler's report with a district typed outside their own: refused, then
     // discarded knowingly.
-    let photo = unit.photo("wrong.png", 90);
-    let wrong = unit.json(&[
-        "problem",
-        "add",
-        "--category",
-        "SR-02",
-        "--district",
-        "s-nj",
-        "--description",
-        "选错了区域",
-        "--photo",
-        photo.to_str().unwrap(),
-    ]);
+    let wrong = unit.report_with_photo(["--district", "s-nj"], "选错了区域", "wrong.png", 90);
     let wid = id_of(&wrong);
     let wcode = wrong["code"].as_str().unwrap().to_owned();
     let r = unit.sync();

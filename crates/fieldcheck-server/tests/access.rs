@@ -9,52 +9,13 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use fieldcheck_protocol::sync::{
-    CreateEnrollCodeResponse, EnrollResponse, Me, ReferenceResponse, RevokeResponse, UserAccess,
+    EnrollResponse, Me, ReferenceResponse, RevokeResponse, UserAccess,
 };
 use fieldcheck_server::Config;
 use fieldcheck_server::demo::DEMO_PASSWORD;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
-
-/// A seeded server on SQLite or (when `pg`) PostgreSQL; `None` when PostgreSQL is skipped.
-struct Env {
-    s: Server,
-    pg: Option<Pg>,
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn new(pg: bool, tweak: impl FnOnce(&mut Config)) -> Option<Env> {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = test_config(dir.path());
-        tweak(&mut config);
-        if pg {
-            let pg = Pg::new().await?;
-            let store: Arc<dyn fieldcheck_server::Store> = pg.store.clone();
-            let s = Server::start_on(config, store, None, true).await;
-            Some(Env {
-                s,
-                pg: Some(pg),
-                _dir: dir,
-            })
-        } else {
-            let s = Server::start_with(config, None, true).await;
-            Some(Env {
-                s,
-                pg: None,
-                _dir: dir,
-            })
-        }
-    }
-
-    async fn finish(self) {
-        self.s.stop().await;
-        if let Some(pg) = self.pg {
-            pg.finish().await;
-        }
-    }
-}
 
 /// Runs `$name(pg)` as two tests, `$name::sqlite` and `$name::postgres`.
 macro_rules! both_backends {
@@ -72,56 +33,6 @@ macro_rules! both_backends {
     };
 }
 
-async fn me(s: &Server, token: &str) -> reqwest::Response {
-    s.http
-        .get(s.url("/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn login_as(s: &Server, user: &str, password: &str) -> reqwest::Response {
-    s.http
-        .post(s.url("/login"))
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn post_admin(s: &Server, token: &str, path: &str) -> reqwest::Response {
-    s.http
-        .post(s.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn enroll_with(s: &Server, code: &str, device: Uuid) -> reqwest::Response {
-    s.http
-        .post(s.url("/enroll"))
-        .json(&json!({"code": code, "device_id": device, "device_name": "test"}))
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A fresh enrollment code for `user`, issued by the office over HTTP.
-async fn new_code(s: &Server, admin: &str, user: &str) -> String {
-    let r = s
-        .http
-        .post(s.url("/admin/enroll-codes"))
-        .bearer_auth(admin)
-        .json(&json!({"user_id": user, "ttl_minutes": 30}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json::<CreateEnrollCodeResponse>().await.unwrap().code
-}
-
 // ---------------------------------------------------------------------------------------------
 // Item 1: login
 
@@ -133,17 +44,17 @@ async fn oversized_usernames_and_passwords_are_refused_before_any_work() {
     // Under the test server's 64 KiB body limit, far over the 128-byte name limit.
     let huge = "u".repeat(32 * 1024);
     for i in 0..80 {
-        let r = login_as(&s, &format!("{huge}{i}"), "wrong").await;
+        let r = s.login_as(&format!("{huge}{i}"), "wrong").await;
         let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
         assert!(e.message.contains("username"), "{e:?}");
     }
-    let r = login_as(&s, "usr-admin-1", &"p".repeat(1025)).await;
+    let r = s.login_as("usr-admin-1", &"p".repeat(1025)).await;
     let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
     assert!(e.message.contains("password"), "{e:?}");
     // The limits count characters, as the schema's `maxLength` does.
-    let r = login_as(&s, &"名".repeat(128), "wrong").await;
+    let r = s.login_as(&"名".repeat(128), "wrong").await;
     api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let r = login_as(&s, &"名".repeat(129), "wrong").await;
+    let r = s.login_as(&"名".repeat(129), "wrong").await;
     api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
     // None of the refused requests counted against this address.
     s.login("usr-admin-1").await;
@@ -155,7 +66,7 @@ async fn oversized_usernames_and_passwords_are_refused_before_any_work() {
 #[tokio::test]
 async fn concurrent_wrong_passwords_for_one_user_hit_the_limit() {
     let s = Server::start_temp().await;
-    let attempts = (0..30).map(|i| login_as(&s, "usr-admin-2", if i % 2 == 0 { "a" } else { "b" }));
+    let attempts = (0..30).map(|i| s.login_as("usr-admin-2", if i % 2 == 0 { "a" } else { "b" }));
     let answers = futures_join_all(attempts).await;
     let unauthorized = answers
         .iter()
@@ -172,7 +83,7 @@ async fn concurrent_wrong_passwords_for_one_user_hit_the_limit() {
     );
     assert!(limited >= 25, "{limited} refused");
     // Even the right password waits out the window.
-    let r = login_as(&s, "usr-admin-2", DEMO_PASSWORD).await;
+    let r = s.login_as("usr-admin-2", DEMO_PASSWORD).await;
     api_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     s.stop().await;
 }
@@ -191,7 +102,7 @@ async fn password_spraying_from_one_address_is_limited() {
         .collect();
     assert!(names.len() > per_ip);
     for (i, name) in names.iter().enumerate() {
-        let r = login_as(&s, name, "Spring2026!").await;
+        let r = s.login_as(name, "Spring2026!").await;
         if i < per_ip {
             api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
         } else {
@@ -207,7 +118,7 @@ async fn password_spraying_from_one_address_is_limited() {
 async fn an_unknown_user_costs_a_full_password_check() {
     let s = Server::start_temp().await;
     let before = fieldcheck_server::auth::dummy_verifications();
-    let r = login_as(&s, "no-such-user", "guess").await;
+    let r = s.login_as("no-such-user", "guess").await;
     api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert!(fieldcheck_server::auth::dummy_verifications() > before);
     s.stop().await;
@@ -256,22 +167,17 @@ async fn logout_revokes_the_callers_token(pg: bool) {
     let other = s.login("usr-admin-1").await;
     let device = s.enroll("usr-insp-1").await;
     for token in [&session, &device] {
-        let r = post_admin(s, token, "/logout").await;
+        let r = s.post(token, "/logout").await;
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
-        api_error(
-            me(s, token).await,
-            StatusCode::UNAUTHORIZED,
-            "token_revoked",
-        )
-        .await;
-        let r = post_admin(s, token, "/logout").await;
+        api_error(s.me(token).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+        let r = s.post(token, "/logout").await;
         api_error(r, StatusCode::UNAUTHORIZED, "token_revoked").await;
     }
     // Only that token: the same user's other session still works.
-    assert_eq!(me(s, &other).await.status(), StatusCode::OK);
+    assert_eq!(s.me(&other).await.status(), StatusCode::OK);
     // An unknown token stays plain `unauthorized`.
     api_error(
-        me(s, &"0".repeat(64)).await,
+        s.me(&"0".repeat(64)).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -287,40 +193,44 @@ async fn the_office_revokes_a_device_or_all_of_a_users_tokens(pg: bool) {
     let s = &e.s;
     let admin = s.login("usr-admin-1").await;
     let dev = Uuid::now_v7();
-    let r = enroll_with(s, &s.code_of("usr-insp-1"), dev).await;
+    let r = s.enroll_with(&s.code_of("usr-insp-1"), dev).await;
     assert_eq!(r.status(), StatusCode::OK);
     let insp: EnrollResponse = r.json().await.unwrap();
     let insp_session = s.login("usr-insp-1").await;
 
     // Only the office.
-    let r = post_admin(s, &insp.token, &format!("/admin/devices/{dev}/revoke")).await;
+    let r = s
+        .post(&insp.token, &format!("/admin/devices/{dev}/revoke"))
+        .await;
     api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = post_admin(s, &admin, "/admin/devices/not-a-uuid/revoke").await;
+    let r = s.post(&admin, "/admin/devices/not-a-uuid/revoke").await;
     let err = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
     assert!(err.message.contains("device_id"), "{err:?}");
 
-    let r = post_admin(s, &admin, &format!("/admin/devices/{dev}/revoke")).await;
+    let r = s
+        .post(&admin, &format!("/admin/devices/{dev}/revoke"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<RevokeResponse>().await.unwrap().revoked, 1);
     api_error(
-        me(s, &insp.token).await,
+        s.me(&insp.token).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     )
     .await;
     // The device's revocation leaves the user's browser session alone ...
-    assert_eq!(me(s, &insp_session).await.status(), StatusCode::OK);
+    assert_eq!(s.me(&insp_session).await.status(), StatusCode::OK);
     // ... revoking the user ends it too.
-    let r = post_admin(s, &admin, "/admin/users/usr-insp-1/revoke").await;
+    let r = s.post(&admin, "/admin/users/usr-insp-1/revoke").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<RevokeResponse>().await.unwrap().revoked, 1);
     api_error(
-        me(s, &insp_session).await,
+        s.me(&insp_session).await,
         StatusCode::UNAUTHORIZED,
         "token_revoked",
     )
     .await;
-    let r = post_admin(s, &admin, "/admin/users/nobody/revoke").await;
+    let r = s.post(&admin, "/admin/users/nobody/revoke").await;
     api_error(r, StatusCode::NOT_FOUND, "not_found").await;
     // A revoked user may sign in again (revocation is not disabling).
     s.login("usr-insp-1").await;
@@ -337,61 +247,43 @@ async fn a_disabled_user_is_refused_at_once_until_enabled(pg: bool) {
     let vol = s.enroll("usr-vol-1").await;
     let vol_session = s.login("usr-vol-1").await;
 
-    let r = post_admin(s, &vol, "/admin/users/usr-vol-1/disable").await;
+    let r = s.post(&vol, "/admin/users/usr-vol-1/disable").await;
     api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = post_admin(s, &admin, "/admin/users/usr-vol-1/disable").await;
+    let r = s.post(&admin, "/admin/users/usr-vol-1/disable").await;
     assert_eq!(r.status(), StatusCode::OK);
     let access: UserAccess = r.json().await.unwrap();
     assert!(access.disabled && !access.removed, "{access:?}");
 
     // The very next request of every token fails with the stable code.
     for token in [&vol, &vol_session] {
-        api_error(
-            me(s, token).await,
-            StatusCode::UNAUTHORIZED,
-            "user_disabled",
-        )
-        .await;
+        api_error(s.me(token).await, StatusCode::UNAUTHORIZED, "user_disabled").await;
     }
-    let r = s
-        .http
-        .post(s.url("/push"))
-        .bearer_auth(&vol)
-        .json(&json!({"events": []}))
-        .send()
-        .await
-        .unwrap();
+    let r = s.post_json(&vol, "/push", &json!({"events": []})).await;
     api_error(r, StatusCode::UNAUTHORIZED, "user_disabled").await;
-    let r = s
-        .http
-        .get(s.url("/pull?since=0"))
-        .bearer_auth(&vol)
-        .send()
-        .await
-        .unwrap();
+    let r = s.get(&vol, "/pull?since=0").await;
     api_error(r, StatusCode::UNAUTHORIZED, "user_disabled").await;
     // Signing in: the right password says why; a wrong one says nothing more.
-    let r = login_as(s, "usr-vol-1", DEMO_PASSWORD).await;
+    let r = s.login_as("usr-vol-1", DEMO_PASSWORD).await;
     api_error(r, StatusCode::UNAUTHORIZED, "user_disabled").await;
-    let r = login_as(s, "usr-vol-1", "wrong").await;
+    let r = s.login_as("usr-vol-1", "wrong").await;
     api_error(r, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // No new device either.
-    let code = new_code(s, &admin, "usr-vol-1").await;
-    let r = enroll_with(s, &code, Uuid::now_v7()).await;
+    let code = s.new_code(&admin, "usr-vol-1").await;
+    let r = s.enroll_with(&code, Uuid::now_v7()).await;
     api_error(r, StatusCode::UNAUTHORIZED, "user_disabled").await;
     // The office cannot lock itself out.
-    let r = post_admin(s, &admin, "/admin/users/usr-admin-1/disable").await;
+    let r = s.post(&admin, "/admin/users/usr-admin-1/disable").await;
     api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = post_admin(s, &admin, "/admin/users/nobody/disable").await;
+    let r = s.post(&admin, "/admin/users/nobody/disable").await;
     api_error(r, StatusCode::NOT_FOUND, "not_found").await;
 
     // Enabled again: the same tokens work.
-    let r = post_admin(s, &admin, "/admin/users/usr-vol-1/enable").await;
+    let r = s.post(&admin, "/admin/users/usr-vol-1/enable").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!r.json::<UserAccess>().await.unwrap().disabled);
-    assert_eq!(me(s, &vol).await.status(), StatusCode::OK);
-    assert_eq!(me(s, &vol_session).await.status(), StatusCode::OK);
-    let r = enroll_with(s, &code, Uuid::now_v7()).await;
+    assert_eq!(s.me(&vol).await.status(), StatusCode::OK);
+    assert_eq!(s.me(&vol_session).await.status(), StatusCode::OK);
+    let r = s.enroll_with(&code, Uuid::now_v7()).await;
     assert_eq!(r.status(), StatusCode::OK);
     e.finish().await;
 }
@@ -407,14 +299,14 @@ async fn a_user_dropped_from_the_reference_data_loses_access(pg: bool) {
     let mut without = bundle();
     without.users.retain(|u| u.id != "usr-vol-1");
     s.store.put_reference(&without).await.unwrap();
-    let err = api_error(me(s, &vol).await, StatusCode::UNAUTHORIZED, "user_disabled").await;
+    let err = api_error(s.me(&vol).await, StatusCode::UNAUTHORIZED, "user_disabled").await;
     assert!(err.message.contains("reference data"), "{err:?}");
-    let r = login_as(s, "usr-vol-1", DEMO_PASSWORD).await;
+    let r = s.login_as("usr-vol-1", DEMO_PASSWORD).await;
     api_error(r, StatusCode::UNAUTHORIZED, "user_disabled").await;
-    assert_eq!(me(s, &other).await.status(), StatusCode::OK);
+    assert_eq!(s.me(&other).await.status(), StatusCode::OK);
     // Listed again: back.
     s.store.put_reference(&bundle()).await.unwrap();
-    assert_eq!(me(s, &vol).await.status(), StatusCode::OK);
+    assert_eq!(s.me(&vol).await.status(), StatusCode::OK);
     e.finish().await;
 }
 both_backends!(a_user_dropped_from_the_reference_data_loses_access);
@@ -434,12 +326,7 @@ async fn expired_sessions_and_idle_device_tokens_are_refused(pg: bool) {
     let session = s.login("usr-admin-1").await;
     let device = s.enroll("usr-insp-1").await;
     for token in [&session, &device] {
-        api_error(
-            me(s, token).await,
-            StatusCode::UNAUTHORIZED,
-            "token_expired",
-        )
-        .await;
+        api_error(s.me(token).await, StatusCode::UNAUTHORIZED, "token_expired").await;
     }
     e.finish().await;
 }
@@ -455,7 +342,7 @@ async fn default_lifetimes_keep_tokens_working() {
     assert_eq!(c.session_ttl_secs, 12 * 3600);
     let device = s.enroll("usr-insp-1").await;
     for _ in 0..3 {
-        assert_eq!(me(&s, &device).await.status(), StatusCode::OK);
+        assert_eq!(s.me(&device).await.status(), StatusCode::OK);
     }
     s.stop().await;
 }
@@ -471,13 +358,7 @@ async fn reference_phone_numbers_only_for_the_office(pg: bool) {
     let get = |token: String| {
         let s = &s;
         async move {
-            let r = s
-                .http
-                .get(s.url("/reference"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
+            let r = s.get(&token, "/reference").await;
             assert_eq!(r.status(), StatusCode::OK);
             r.json::<ReferenceResponse>().await.unwrap().bundle.unwrap()
         }
@@ -516,7 +397,7 @@ async fn enrollment_code_guessing_is_rate_limited_per_address() {
     let limit = Config::default().enroll_failures_per_ip as usize;
     // Guesses sent together: all are counted, not only the ones that finished first.
     let codes: Vec<String> = (0..30).map(|i| format!("ZZZZZ-{i:05}")).collect();
-    let guesses = codes.iter().map(|c| enroll_with(&s, c, Uuid::now_v7()));
+    let guesses = codes.iter().map(|c| s.enroll_with(c, Uuid::now_v7()));
     let answers = futures_join_all(guesses).await;
     let wrong = answers
         .iter()
@@ -527,7 +408,7 @@ async fn enrollment_code_guessing_is_rate_limited_per_address() {
         .filter(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((wrong, limited), (limit, 30 - limit));
-    let r = enroll_with(&s, "ABCDE-FGHJK", Uuid::now_v7()).await;
+    let r = s.enroll_with("ABCDE-FGHJK", Uuid::now_v7()).await;
     api_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     s.stop().await;
 }
@@ -555,13 +436,7 @@ async fn repeating_a_lost_enrollment_is_not_guessing() {
         "token": "r".repeat(40),
     });
     for _ in 0..(Config::default().enroll_failures_per_ip + 5) {
-        let r = s
-            .http
-            .post(s.url("/enroll"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = s.enroll_raw(&body).await;
         assert_eq!(r.status(), StatusCode::OK);
     }
     s.stop().await;
@@ -574,29 +449,29 @@ async fn a_reused_device_id_cannot_take_another_users_tag(pg: bool) {
     let s = &e.s;
     let admin = s.login("usr-admin-1").await;
     let dev = Uuid::now_v7();
-    let r = enroll_with(s, &s.code_of("usr-vol-1"), dev).await;
+    let r = s.enroll_with(&s.code_of("usr-vol-1"), dev).await;
     assert_eq!(r.status(), StatusCode::OK);
     let first: EnrollResponse = r.json().await.unwrap();
 
     // Device ids travel in events: another user enrolls with the victim's.
     let code = s.code_of("usr-vol-2");
-    let r = enroll_with(s, &code, dev).await;
+    let r = s.enroll_with(&code, dev).await;
     let err = api_error(r, StatusCode::CONFLICT, "device_in_use").await;
     assert!(err.message.contains(&dev.to_string()), "{err:?}");
     // The victim's device is untouched and the refused code was not used up.
-    let me1: Me = me(s, &first.token).await.json().await.unwrap();
+    let me1: Me = s.me(&first.token).await.json().await.unwrap();
     assert_eq!(
         (me1.user_id.as_str(), me1.device_id),
         ("usr-vol-1", Some(dev))
     );
-    let r = enroll_with(s, &code, Uuid::now_v7()).await;
+    let r = s.enroll_with(&code, Uuid::now_v7()).await;
     assert_eq!(r.status(), StatusCode::OK);
     let second: EnrollResponse = r.json().await.unwrap();
     assert_ne!(second.device_tag, first.device_tag);
 
     // The same user re-enrolling the same phone keeps its tag.
-    let again = new_code(s, &admin, "usr-vol-1").await;
-    let r = enroll_with(s, &again, dev).await;
+    let again = s.new_code(&admin, "usr-vol-1").await;
+    let r = s.enroll_with(&again, dev).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.json::<EnrollResponse>().await.unwrap().device_tag,
@@ -604,10 +479,12 @@ async fn a_reused_device_id_cannot_take_another_users_tag(pg: bool) {
     );
 
     // A phone handed over after the office revoked it: the new user gets it, same tag.
-    let r = post_admin(s, &admin, &format!("/admin/devices/{dev}/revoke")).await;
+    let r = s
+        .post(&admin, &format!("/admin/devices/{dev}/revoke"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let handover = new_code(s, &admin, "usr-vol-3").await;
-    let r = enroll_with(s, &handover, dev).await;
+    let handover = s.new_code(&admin, "usr-vol-3").await;
+    let r = s.enroll_with(&handover, dev).await;
     assert_eq!(r.status(), StatusCode::OK);
     let third: EnrollResponse = r.json().await.unwrap();
     assert_eq!(third.user.id, "usr-vol-3");
@@ -623,7 +500,7 @@ both_backends!(a_reused_device_id_cannot_take_another_users_tag);
 async fn the_qr_code_ignores_a_forged_host_header() {
     let s = Server::start_temp().await;
     let admin = s.login("usr-admin-1").await;
-    let code = new_code(&s, &admin, "usr-vol-2").await;
+    let code = s.new_code(&admin, "usr-vol-2").await;
     let origin = s.base.trim_end_matches("/api/v1").to_owned();
     let r = s
         .http
@@ -652,14 +529,10 @@ async fn the_qr_code_ignores_a_forged_host_header() {
     config.public_url = "https://fieldcheck.city.example".into();
     let s = Server::start_with(config, None, true).await;
     let admin = s.login("usr-admin-1").await;
-    let code = new_code(&s, &admin, "usr-vol-2").await;
+    let code = s.new_code(&admin, "usr-vol-2").await;
     let svg = s
-        .http
-        .get(s.url(&format!("/admin/enroll-codes/{code}/qr.svg")))
-        .bearer_auth(&admin)
-        .send()
+        .get(&admin, &format!("/admin/enroll-codes/{code}/qr.svg"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -699,25 +572,17 @@ async fn no_codes_tokens_or_passwords_in_the_logs() {
 
     let s = Server::start_temp().await;
     let admin = s.login("usr-admin-1").await;
-    let code = new_code(&s, &admin, "usr-vol-2").await;
+    let code = s.new_code(&admin, "usr-vol-2").await;
     let r = s
-        .http
-        .get(s.url(&format!("/admin/enroll-codes/{code}/qr.png")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .get(&admin, &format!("/admin/enroll-codes/{code}/qr.png"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let device_token = "d".repeat(24) + &Uuid::new_v4().simple().to_string();
     let r = s
-        .http
-        .post(s.url("/enroll"))
-        .json(&json!({"code": code, "device_id": Uuid::now_v7(), "token": device_token}))
-        .send()
-        .await
-        .unwrap();
+        .enroll_raw(&json!({"code": code, "device_id": Uuid::now_v7(), "token": device_token}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(me(&s, &device_token).await.status(), StatusCode::OK);
+    assert_eq!(s.me(&device_token).await.status(), StatusCode::OK);
     s.stop().await;
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

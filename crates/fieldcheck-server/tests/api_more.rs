@@ -1006,18 +1006,9 @@ async fn partial_upload_survives_server_restart() {
     assert_eq!(r.status(), StatusCode::OK);
 
     // The next chunk is cut off mid-body while the server goes away.
-    let addr = a
-        .base
-        .trim_start_matches("http://")
-        .trim_end_matches("/api/v1")
-        .to_owned();
-    let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "PUT /api/v1/blobs/{hash}?offset=10000&size={} HTTP/1.1\r\nhost: {addr}\r\n\
-         authorization: Bearer {tok}\r\n{PROTOCOL_HEADER}: 1\r\ncontent-length: 10000\r\n\r\n",
-        data.len()
-    );
-    raw.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = a
+        .raw_chunk_head(&tok, &hash, 10_000, data.len(), 10_000)
+        .await;
     raw.write_all(&data[10_000..15_000]).await.unwrap();
     raw.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;

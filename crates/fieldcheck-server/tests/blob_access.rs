@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use fieldcheck_domain::event::{PhotoRef, PhotoRole};
-use fieldcheck_protocol::sync::{BlobState, PROTOCOL_HEADER, PushStatus};
+use fieldcheck_protocol::sync::{BlobState, PushStatus};
 use fieldcheck_server::Store;
 use fieldcheck_server::blobs::{LocalBlobs, Put, Uploads, user_key};
 use reqwest::StatusCode;
@@ -96,22 +96,8 @@ async fn photos_follow_record_visibility(store: Arc<dyn Store>) {
         )
         .await;
     assert!(matches!(r.results[0].status, PushStatus::Applied), "{r:?}");
-    let admin_user = user("usr-admin-1");
-    let r = s
-        .push(
-            &admin,
-            vec![
-                filed(&admin_user, p, t + 1),
-                dispatched(&admin_user, p, "u-jjdd", t + 2),
-            ],
-        )
+    s.file_and_dispatch(&admin, &user("usr-admin-1"), p, "u-jjdd", (t + 1, t + 2))
         .await;
-    assert!(
-        r.results
-            .iter()
-            .all(|x| matches!(x.status, PushStatus::Applied)),
-        "{r:?}"
-    );
 
     for tok in [&vol1, &hdl2, &insp1, &admin] {
         readable(&s, tok, &hash, &data).await;
@@ -337,18 +323,9 @@ async fn a_last_chunk_whose_client_left_is_still_finished() {
         .put_chunk(&tok, &hash, 0, data.len(), data[..15_000].to_vec())
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let addr = s
-        .base
-        .trim_start_matches("http://")
-        .trim_end_matches("/api/v1")
-        .to_owned();
-    let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = format!(
-        "PUT /api/v1/blobs/{hash}?offset=15000&size={} HTTP/1.1\r\nhost: {addr}\r\n\
-         authorization: Bearer {tok}\r\n{PROTOCOL_HEADER}: 1\r\ncontent-length: 15000\r\n\r\n",
-        data.len()
-    );
-    raw.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = s
+        .raw_chunk_head(&tok, &hash, 15_000, data.len(), 15_000)
+        .await;
     raw.write_all(&data[15_000..]).await.unwrap();
     // Half-close: the server sees the end of the connection right after the body.
     raw.shutdown().await.unwrap();
@@ -487,15 +464,7 @@ async fn sweep_at_chosen_instants(store: Arc<dyn Store>) {
 #[tokio::test]
 async fn openapi_documents_what_the_blob_endpoints_answer() {
     let s = Server::start_temp().await;
-    let doc: serde_json::Value = s
-        .http
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.openapi().await;
     let pattern = "^[0-9a-f]{64}$";
     let statuses = |path: &str, method: &str| -> Vec<String> {
         let mut v: Vec<String> = doc["paths"][path][method]["responses"]
@@ -543,13 +512,12 @@ async fn openapi_documents_what_the_blob_endpoints_answer() {
             "{bad}"
         );
         let r = s
-            .http
-            .post(s.url("/blobs/check"))
-            .bearer_auth(&tok)
-            .json(&serde_json::json!({ "hashes": [bad] }))
-            .send()
-            .await
-            .unwrap();
+            .post_json(
+                &tok,
+                "/blobs/check",
+                &serde_json::json!({ "hashes": [bad] }),
+            )
+            .await;
         api_error(r, StatusCode::BAD_REQUEST, "invalid_hash").await;
     }
     // Without a token 401, without the protocol header 426: both documented.

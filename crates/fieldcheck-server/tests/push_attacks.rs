@@ -3,48 +3,22 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{
-    Pg, Server, accepted, api_error, dispatched, ev, filed, now_ms, report, test_config, user,
-};
+use common::{Env, Server, accepted, api_error, dispatched, ev, filed, now_ms, report, user};
 use fieldcheck_domain::event::{EventBody, PhotoRef, PhotoRole, ProblemEdit, limits};
+use fieldcheck_domain::reference::User;
 use fieldcheck_domain::{Event, EventOutcome, Hlc, RefusalCode};
 use fieldcheck_protocol::sync::{PullItem, PushResponse, PushStatus};
 use fieldcheck_server::Config;
 use reqwest::StatusCode;
 use uuid::Uuid;
 
-/// A seeded server on SQLite or (when `pg`) PostgreSQL; `None` when PostgreSQL is skipped.
-struct Env {
-    s: Server,
-    pg: Option<Pg>,
-    _dir: tempfile::TempDir,
-}
-
-impl Env {
-    async fn new(pg: bool, tweak: impl FnOnce(&mut Config)) -> Option<Env> {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = test_config(dir.path());
-        // Batches of 500 events, as a device (or an attacker) sends them.
-        config.max_body_bytes = 4 * 1024 * 1024;
-        tweak(&mut config);
-        let (s, pg) = if pg {
-            let pg = Pg::new().await?;
-            let store: Arc<dyn fieldcheck_server::Store> = pg.store.clone();
-            (Server::start_on(config, store, None, true).await, Some(pg))
-        } else {
-            (Server::start_with(config, None, true).await, None)
-        };
-        Some(Env { s, pg, _dir: dir })
-    }
-
-    async fn finish(self) {
-        self.s.stop().await;
-        if let Some(pg) = self.pg {
-            pg.finish().await;
-        }
-    }
+/// [`Env`] for batches of 500 events, as a device (or an attacker) sends them.
+async fn batch_env(pg: bool, tweak: impl FnOnce(&mut Config)) -> Option<Env> {
+    Env::new(pg, |c| {
+        c.max_body_bytes = 4 * 1024 * 1024;
+        tweak(c);
+    })
+    .await
 }
 
 /// Runs `$name(pg)` as two tests, `$name::sqlite` and `$name::postgres`.
@@ -77,7 +51,7 @@ both_backends!(
     a_backdated_batch_is_answered_in_bounded_slices,
 );
 
-fn edit(u: &fieldcheck_domain::reference::User, p: Uuid, ms: i64, text: &str) -> Event {
+fn edit(u: &User, p: Uuid, ms: i64, text: &str) -> Event {
     ev(
         u,
         p,
@@ -103,6 +77,17 @@ fn refused_message(r: &PushResponse, i: usize) -> String {
     }
 }
 
+/// The 东街 volunteer and the office, each with a device, after her report of a new problem
+/// ten minutes ago: `(volunteer, office, her token, its token, when she reported, the problem)`.
+async fn volunteer_reported(s: &Server) -> (User, User, String, String, i64, Uuid) {
+    let (vol1, admin) = (user("usr-vol-1"), user("usr-admin-1"));
+    let (tv1, ta) = (s.enroll(&vol1.id).await, s.enroll(&admin.id).await);
+    let t = now_ms() - 600_000;
+    let p = Uuid::now_v7();
+    s.push(&tv1, vec![report(&vol1, p, "s-dj", t)]).await;
+    (vol1, admin, tv1, ta, t, p)
+}
+
 /// Pulls every page for `token` from `since`; returns the events and the last cursor.
 async fn pull_events(s: &Server, token: &str, since: u64) -> (Vec<Event>, u64) {
     let mut cursor = since;
@@ -123,7 +108,7 @@ async fn pull_events(s: &Server, token: &str, since: u64) -> (Vec<Event>, u64) {
 
 /// Item 3: replaying a known event answers only what the caller may see now.
 async fn a_replay_answers_nothing_outside_the_callers_scope(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
@@ -160,16 +145,8 @@ async fn a_replay_answers_nothing_outside_the_callers_scope(pg: bool) {
     assert!(stolen.results[0].outcome.is_none());
 
     // A unit handler replays his old accept after the problem was re-dispatched elsewhere.
-    let r = s
-        .push(
-            &ta,
-            vec![
-                filed(&admin, p, t + 1_000),
-                dispatched(&admin, p, "u-s-dj", t + 2_000),
-            ],
-        )
+    s.file_and_dispatch(&ta, &admin, p, "u-s-dj", (t + 1_000, t + 2_000))
         .await;
-    assert!(r.results.iter().all(|x| x.status == PushStatus::Applied));
     let acc = accepted(&hdl1, p, t + 3_000);
     let ret = ev(
         &hdl1,
@@ -210,7 +187,7 @@ async fn a_replay_answers_nothing_outside_the_callers_scope(pg: bool) {
 
 /// Item 5: a district change is checked against the reference data and the editor's scope.
 async fn moving_a_problem_needs_a_real_district_in_the_movers_scope(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
@@ -223,16 +200,8 @@ async fn moving_a_problem_needs_a_real_district_in_the_movers_scope(pg: bool) {
     let t = now_ms() - 60_000;
     let p = Uuid::now_v7();
     s.push(&tv1, vec![report(&vol1, p, "s-dj", t)]).await;
-    let r = s
-        .push(
-            &ta,
-            vec![
-                filed(&admin, p, t + 1),
-                dispatched(&admin, p, "u-s-dj", t + 2),
-            ],
-        )
+    s.file_and_dispatch(&ta, &admin, p, "u-s-dj", (t + 1, t + 2))
         .await;
-    assert!(r.results.iter().all(|x| x.status == PushStatus::Applied));
     let move_to = |d: &str, ms: i64, who: &fieldcheck_domain::reference::User| {
         ev(
             who,
@@ -301,15 +270,11 @@ async fn moving_a_problem_needs_a_real_district_in_the_movers_scope(pg: bool) {
 /// Item 6: the office files; a volunteer's edit made offline before the filing reached her
 /// phone still lands before it, but one she forges after pulling the filing does not.
 async fn an_edit_cannot_be_placed_before_what_its_device_had_pulled(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
-    let (vol1, admin) = (user("usr-vol-1"), user("usr-admin-1"));
-    let (tv1, ta) = (s.enroll(&vol1.id).await, s.enroll(&admin.id).await);
-    let t = now_ms() - 600_000;
-    let p = Uuid::now_v7();
-    s.push(&tv1, vec![report(&vol1, p, "s-dj", t)]).await;
+    let (vol1, admin, tv1, ta, t, p) = volunteer_reported(s).await;
     let (_, cursor) = pull_events(s, &tv1, 0).await;
     // The office files at t+10s; her phone is offline.
     let filing = filed(&admin, p, t + 10_000);
@@ -354,7 +319,7 @@ async fn an_edit_cannot_be_placed_before_what_its_device_had_pulled(pg: bool) {
 
 /// Item 7 (field sizes) and 10 (photo hashes inside events).
 async fn oversized_fields_and_bad_photo_hashes_are_refused(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
@@ -397,7 +362,7 @@ async fn oversized_fields_and_bad_photo_hashes_are_refused(pg: bool) {
 
 /// Item 10: an event's device and unit are the token's; a problem code is one problem's.
 async fn device_and_unit_are_the_tokens_and_codes_are_unique(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
@@ -407,16 +372,7 @@ async fn device_and_unit_are_the_tokens_and_codes_are_unique(pg: bool) {
         s.enroll(&vol2.id).await,
         s.enroll(&admin.id).await,
     );
-    let me: fieldcheck_protocol::sync::Me = s
-        .http
-        .get(s.url("/me"))
-        .bearer_auth(&tv1)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: fieldcheck_protocol::sync::Me = s.me(&tv1).await.json().await.unwrap();
     let t = now_ms() - 60_000;
     let p = Uuid::now_v7();
     let mut rep = report(&vol1, p, "s-dj", t);
@@ -467,7 +423,7 @@ async fn device_and_unit_are_the_tokens_and_codes_are_unique(pg: bool) {
 
 /// Item 7: a pull page stops before `max_pull_bytes` (but always carries one event).
 async fn pull_pages_are_bounded_by_bytes(pg: bool) {
-    let Some(env) = Env::new(pg, |c| c.max_pull_bytes = 6_000).await else {
+    let Some(env) = batch_env(pg, |c| c.max_pull_bytes = 6_000).await else {
         return;
     };
     let s = &env.s;
@@ -511,7 +467,7 @@ async fn pull_pages_are_bounded_by_bytes(pg: bool) {
     assert_eq!(got, 9, "every event, once");
     assert!(pages >= 3, "{pages} pages");
     // One event bigger than the limit still comes down, alone.
-    let Some(env2) = Env::new(pg, |c| c.max_pull_bytes = 100).await else {
+    let Some(env2) = batch_env(pg, |c| c.max_pull_bytes = 100).await else {
         return;
     };
     let t2 = env2.s.enroll(&vol1.id).await;
@@ -525,7 +481,7 @@ async fn pull_pages_are_bounded_by_bytes(pg: bool) {
 
 /// Item 7: per-device push rate, 429 with Retry-After; other devices are not affected.
 async fn pushes_are_rate_limited_per_device(pg: bool) {
-    let Some(env) = Env::new(pg, |c| {
+    let Some(env) = batch_env(pg, |c| {
         c.push_burst = 3;
         c.push_per_minute = 2;
     })
@@ -542,13 +498,12 @@ async fn pushes_are_rate_limited_per_device(pg: bool) {
             .await;
     }
     let r = s
-        .http
-        .post(s.url("/push"))
-        .bearer_auth(&a)
-        .json(&serde_json::json!({"events": [report(&vol1, Uuid::now_v7(), "s-dj", t)]}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &a,
+            "/push",
+            &serde_json::json!({"events": [report(&vol1, Uuid::now_v7(), "s-dj", t)]}),
+        )
+        .await;
     let retry: u64 = r
         .headers()
         .get(reqwest::header::RETRY_AFTER)
@@ -572,15 +527,11 @@ async fn pushes_are_rate_limited_per_device(pg: bool) {
 
 /// Item 7: events the fold rejects are stored, but only so many per sender per hour.
 async fn stored_rejections_have_a_quota(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
-    let (vol1, admin) = (user("usr-vol-1"), user("usr-admin-1"));
-    let (tv1, ta) = (s.enroll(&vol1.id).await, s.enroll(&admin.id).await);
-    let t = now_ms() - 600_000;
-    let p = Uuid::now_v7();
-    s.push(&tv1, vec![report(&vol1, p, "s-dj", t)]).await;
+    let (vol1, admin, tv1, ta, t, p) = volunteer_reported(s).await;
     s.push(&ta, vec![filed(&admin, p, t + 1)]).await;
     // Edits after the filing: each one stored and rejected (a volunteer may not edit now).
     let quota = fieldcheck_server::store::MAX_REJECTED_PER_HOUR as usize;
@@ -616,7 +567,7 @@ async fn stored_rejections_have_a_quota(pg: bool) {
 /// Item 7: a 500-event batch of backdated edits, each forcing a refold of a long record, is
 /// answered in slices the writer can afford; the rest is sent again and lands in the end.
 async fn a_backdated_batch_is_answered_in_bounded_slices(pg: bool) {
-    let Some(env) = Env::new(pg, |_| {}).await else {
+    let Some(env) = batch_env(pg, |_| {}).await else {
         return;
     };
     let s = &env.s;
@@ -664,15 +615,7 @@ async fn a_backdated_batch_is_answered_in_bounded_slices(pg: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_documents_push_and_pull_statuses() {
     let s = Server::start_temp().await;
-    let doc: serde_json::Value = s
-        .http
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.openapi().await;
     let push = &doc["paths"]["/api/v1/push"]["post"]["responses"];
     for status in ["200", "400", "401", "413", "426", "429"] {
         assert!(push.get(status).is_some(), "push {status}: {push}");

@@ -441,6 +441,180 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `GET path` with `token`.
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with `token` and no body (logout, the office's revoke/disable/enable).
+    pub async fn post(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with `token` and a JSON body.
+    pub async fn post_json(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /enroll` with this body, whatever the answer.
+    pub async fn enroll_raw(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/enroll"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /enroll` with `code` for `device`, whatever the answer.
+    pub async fn enroll_with(&self, code: &str, device: Uuid) -> reqwest::Response {
+        self.enroll_raw(
+            &serde_json::json!({"code": code, "device_id": device, "device_name": "test"}),
+        )
+        .await
+    }
+
+    /// `POST /login`, whatever the answer.
+    pub async fn login_as(&self, user: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/login"))
+            .json(&serde_json::json!({"username": user, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /me` with `token`, whatever the answer.
+    pub async fn me(&self, token: &str) -> reqwest::Response {
+        self.get(token, "/me").await
+    }
+
+    /// A fresh enrollment code for `user`, issued by the office (`admin`) over HTTP.
+    pub async fn new_code(&self, admin: &str, user: &str) -> String {
+        let r = self
+            .post_json(
+                admin,
+                "/admin/enroll-codes",
+                &serde_json::json!({"user_id": user, "ttl_minutes": 30}),
+            )
+            .await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        r.json::<fieldcheck_protocol::sync::CreateEnrollCodeResponse>()
+            .await
+            .unwrap()
+            .code
+    }
+
+    /// The office (`admin`, with `token`) files `p` at `at.0` and dispatches it to `unit` at
+    /// `at.1`; both must apply.
+    pub async fn file_and_dispatch(
+        &self,
+        token: &str,
+        admin: &User,
+        p: Uuid,
+        unit: &str,
+        at: (i64, i64),
+    ) {
+        let r = self
+            .push(
+                token,
+                vec![filed(admin, p, at.0), dispatched(admin, p, unit, at.1)],
+            )
+            .await;
+        assert!(
+            r.results
+                .iter()
+                .all(|x| x.status == fieldcheck_protocol::sync::PushStatus::Applied),
+            "{r:?}"
+        );
+    }
+
+    /// The server's OpenAPI document.
+    pub async fn openapi(&self) -> serde_json::Value {
+        let r = self.http.get(self.url("/openapi.json")).send().await;
+        r.unwrap().json().await.unwrap()
+    }
+
+    /// A raw connection that has sent the head of `PUT /blobs/{hash}?offset&size` with
+    /// `content_length` body bytes to come: the test sends (part of) the body itself.
+    pub async fn raw_chunk_head(
+        &self,
+        token: &str,
+        hash: &str,
+        offset: usize,
+        size: usize,
+        content_length: usize,
+    ) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let addr = self
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches("/api/v1")
+            .to_owned();
+        let mut raw = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "PUT /api/v1/blobs/{hash}?offset={offset}&size={size} HTTP/1.1\r\nhost: {addr}\r\n\
+             authorization: Bearer {token}\r\n{}: 1\r\ncontent-length: {content_length}\r\n\r\n",
+            fieldcheck_protocol::sync::PROTOCOL_HEADER
+        );
+        raw.write_all(head.as_bytes()).await.unwrap();
+        raw
+    }
+}
+
+/// A seeded server in a temporary directory ([`test_config`], then `tweak`) on SQLite or
+/// (when `pg`) PostgreSQL in a test schema; `None` when PostgreSQL is skipped.
+pub struct Env {
+    pub s: Server,
+    pub pg: Option<Pg>,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn new(pg: bool, tweak: impl FnOnce(&mut fieldcheck_server::Config)) -> Option<Env> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let (s, pg) = if pg {
+            let pg = Pg::new().await?;
+            let store: Arc<dyn Store> = pg.store.clone();
+            (Server::start_on(config, store, None, true).await, Some(pg))
+        } else {
+            (Server::start_with(config, None, true).await, None)
+        };
+        Some(Env { s, pg, _dir: dir })
+    }
+
+    pub async fn finish(self) {
+        self.s.stop().await;
+        if let Some(pg) = self.pg {
+            pg.finish().await;
+        }
+    }
+}
+
 /// Asserts an `ApiError` answer with this status and code (and a message).
 pub async fn api_error(
     r: reqwest::Response,
