@@ -52,7 +52,8 @@ impl RefusalCode {
         }
     }
 
-    pub fn parse(s: &str) -> Option<RefusalCode> {
+    /// Every code, for lookups and for the tests that pin each one to its words in the UI.
+    pub const ALL: [RefusalCode; 19] = {
         use RefusalCode::*;
         [
             NotFound,
@@ -75,8 +76,10 @@ impl RefusalCode {
             InvalidField,
             WrongEntity,
         ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+    };
+
+    pub fn parse(s: &str) -> Option<RefusalCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
     }
 }
 
