@@ -283,9 +283,8 @@ fn fold_fresh(conn: &Connection, entity: EntityKind, events: &[&Event]) -> Resul
             f.outcomes
         }
         EntityKind::Inspection => {
-            let f = fold_inspection(events.iter().copied(), |tid, v| {
-                crate::reference::template(conn, tid, v).ok().flatten()
-            });
+            let templates = started_templates(conn, events.iter().copied())?;
+            let f = fold_inspection(events.iter().copied(), |tid, v| templates.get(tid, v));
             if let Some(i) = &f.state {
                 save_inspection(conn, i, rejected_in(&f))?;
             }
@@ -650,6 +649,43 @@ fn unsent_events(conn: &Connection, entity_id: Uuid) -> Result<Vec<Event>> {
     rows.map(|b| Ok(serde_json::from_str(&b?)?)).collect()
 }
 
+/// The checklists that an inspection's `started` events name, read *before* folding: the
+/// fold's lookup cannot fail, so reading inside it would turn a transient database error into
+/// "template missing", which the fold records as a permanent rejection of the inspection.
+/// Here the error fails the write instead, and the write is tried again.
+struct StartedTemplates(Vec<ChecklistTemplate>);
+
+impl StartedTemplates {
+    fn get(&self, id: &str, version: u32) -> Option<ChecklistTemplate> {
+        self.0
+            .iter()
+            .find(|t| t.id == id && t.version == version)
+            .cloned()
+    }
+}
+
+fn started_templates<'a>(
+    conn: &Connection,
+    events: impl IntoIterator<Item = &'a Event>,
+) -> Result<StartedTemplates> {
+    let mut found: Vec<ChecklistTemplate> = Vec::new();
+    for ev in events {
+        if let fieldcheck_domain::EventBody::InspectionStarted {
+            template_id,
+            template_version,
+            ..
+        } = &ev.body
+            && !found
+                .iter()
+                .any(|t| &t.id == template_id && t.version == *template_version)
+            && let Some(t) = crate::reference::template(conn, template_id, *template_version)?
+        {
+            found.push(t);
+        }
+    }
+    Ok(StartedTemplates(found))
+}
+
 /// Recomputes a record from all its events and stores the projection and every outcome.
 pub(crate) fn refold(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<()> {
     let events = entity_events(conn, id)?;
@@ -673,12 +709,14 @@ pub(crate) fn refold(conn: &Connection, entity: EntityKind, id: Uuid) -> Result<
             }
         }
         EntityKind::Inspection => {
-            let template = |tid: &str, v| crate::reference::template(conn, tid, v).ok().flatten();
-            let f = fold_inspection(&events, template);
+            let templates = started_templates(conn, &events)?;
+            let f = fold_inspection(&events, |tid, v| templates.get(tid, v));
             let rejected = store_outcomes(conn, &f)? + refused_count(conn, id)?;
             let unsent = match &f.state {
                 None if creation_refusal(conn, id)?.is_some() => {
-                    fold_inspection(&unsent_events(conn, id)?, template).state
+                    let unsent = unsent_events(conn, id)?;
+                    let templates = started_templates(conn, &unsent)?;
+                    fold_inspection(&unsent, |tid, v| templates.get(tid, v)).state
                 }
                 _ => None,
             };

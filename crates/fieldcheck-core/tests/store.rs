@@ -663,3 +663,45 @@ fn an_over_long_description_is_refused_when_made_and_writes_nothing() {
     let id = report(&mut s, &vol, &"垃圾".repeat(1000), "p-009");
     assert_eq!(s.problem(id).unwrap().description.chars().count(), 2000);
 }
+
+#[test]
+fn a_database_error_reading_a_checklist_fails_the_write_instead_of_rejecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = demo_store(&dir);
+    let insp = s.actor("usr-insp-2").unwrap();
+    let tpl = s
+        .templates()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.point_type.as_str() == "farmers_market")
+        .unwrap();
+    // Another inspector's device started an inspection of the market; it arrives by pull.
+    let started = Event::new(
+        uuid::Uuid::now_v7(),
+        &insp,
+        "other-device",
+        Hlc::new(chrono::Utc::now().timestamp_millis(), 0, "other-device"),
+        EventBody::InspectionStarted {
+            point_id: "p-009".into(),
+            template_id: tpl.id.clone(),
+            template_version: tpl.version,
+            location: None,
+        },
+    );
+    // The checklists cannot be read (standing in for a transient I/O error).
+    s.connection()
+        .execute_batch("ALTER TABLE ref_templates RENAME TO ref_templates_away")
+        .unwrap();
+    assert!(s.apply_remote(std::slice::from_ref(&started)).is_err());
+    assert!(s.inspection(started.entity_id).is_err(), "nothing written");
+    // Once the database answers again, the same event applies: not a "template missing"
+    // rejection recorded for good.
+    s.connection()
+        .execute_batch("ALTER TABLE ref_templates_away RENAME TO ref_templates")
+        .unwrap();
+    s.apply_remote(std::slice::from_ref(&started)).unwrap();
+    let i = s.inspection(started.entity_id).unwrap();
+    assert_eq!(i.template_id, tpl.id);
+    let h = s.history(started.entity_id).unwrap();
+    assert_eq!(h[0].outcome, EventOutcome::Applied);
+}
