@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .route("/bridge/problem", post(problem))
         .route("/bridge/problem_resend", post(problem_resend))
         .route("/bridge/problem_discard", post(problem_discard))
+        .route("/bridge/inspection_discard", post(inspection_discard))
         .route("/bridge/ledger", post(ledger))
         .route("/bridge/stats", post(stats))
         .route("/bridge/settings", post(settings))
@@ -491,13 +492,18 @@ async fn template(
 pub struct InspectionView {
     pub inspection: Inspection,
     pub template: ChecklistTemplate,
+    /// The server refused this inspection's start: it exists only on this device, and the
+    /// way forward is to discard it (`inspection_discard`).
+    pub refused: Option<ServerRefusal>,
 }
 
 fn view(st: &Store, inspection: Inspection) -> Result<InspectionView, BridgeError> {
     let template = st.template(&inspection.template_id, inspection.template_version)?;
+    let refused = st.creation_refusal(inspection.id)?;
     Ok(InspectionView {
         inspection,
         template,
+        refused,
     })
 }
 
@@ -759,25 +765,50 @@ struct Discarded {
     code: String,
 }
 
+fn confirmed(a: &DiscardArgs) -> Result<(), BridgeError> {
+    if a.confirm {
+        return Ok(());
+    }
+    Err(BridgeError::Coded {
+        status: StatusCode::BAD_REQUEST,
+        code: "confirmation_required".into(),
+        message: "discarding removes the record from this device for good: send confirm: true once the person agreed".into(),
+    })
+}
+
 /// Removes a report the server refused from this device, once the person confirmed.
 async fn problem_discard(
     State(s): State<AppState>,
     Args(a): Args<DiscardArgs>,
 ) -> ApiResult<Discarded> {
     s.run(move |st| {
-        if !a.confirm {
-            return Err(BridgeError::Coded {
-                status: StatusCode::BAD_REQUEST,
-                code: "confirmation_required".into(),
-                message: "discarding removes the record from this device for good: send confirm: true once the person agreed".into(),
-            });
-        }
+        confirmed(&a)?;
         let who = current_actor(st)?;
         let p = st.discard_problem(&who, a.id)?;
         Ok(Discarded {
             discarded: p.id,
             code: p.code,
         })
+    })
+    .await
+    .map(Json)
+}
+
+#[derive(Serialize)]
+struct InspectionDiscarded {
+    discarded: Uuid,
+}
+
+/// Removes an inspection the server refused from this device, once the person confirmed.
+async fn inspection_discard(
+    State(s): State<AppState>,
+    Args(a): Args<DiscardArgs>,
+) -> ApiResult<InspectionDiscarded> {
+    s.run(move |st| {
+        confirmed(&a)?;
+        let who = current_actor(st)?;
+        let i = st.discard_inspection(&who, a.id)?;
+        Ok(InspectionDiscarded { discarded: i.id })
     })
     .await
     .map(Json)

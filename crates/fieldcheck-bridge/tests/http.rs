@@ -1022,3 +1022,26 @@ async fn a_refused_report_is_shown_with_its_reason_resent_corrected_or_discarded
     b.stop().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn only_a_refused_inspection_can_be_discarded_and_only_when_confirmed() {
+    let b = Bridge::demo().await;
+    let started = b.ok("inspection_start", json!({"point_id": "p-010"})).await;
+    let id = started["inspection"]["id"].as_str().unwrap().to_owned();
+    // Nothing refused it: the view says so, and it cannot be discarded.
+    assert!(started["refused"].is_null(), "{started}");
+    let (status, e) = b.err("inspection_discard", json!({"id": id})).await;
+    assert_eq!((status, e.code.as_str()), (400, "confirmation_required"));
+    let (_, e) = b
+        .err("inspection_discard", json!({"id": id, "confirm": true}))
+        .await;
+    assert_eq!(e.code, "invalid_input", "{}", e.message);
+    assert!(
+        e.message.contains("not refused by the server"),
+        "{}",
+        e.message
+    );
+    let v = b.ok("inspection", json!({"id": id})).await;
+    assert_eq!(v["inspection"]["id"], id.as_str());
+    b.stop().await;
+}

@@ -218,6 +218,14 @@ pub enum InspectCmd {
     },
     /// Show an inspection with its items and score.
     Show { inspection: String },
+    /// Remove an inspection the server refused (e.g. of a point outside your districts) from
+    /// this device, with what was recorded in it. Needs --yes: this cannot be undone.
+    Discard {
+        inspection: String,
+        /// Yes, remove it for good.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Inspections of a point, newest first.
     History { point: String },
 }

@@ -438,6 +438,38 @@ fn inspect(cli: &Cli, store: &mut Store, cmd: &InspectCmd, out: &Out) -> Result<
             let i = store.inspection(inspection_id(inspection)?)?;
             let t = store.template(&i.template_id, i.template_version)?;
             out.inspection(&i, &t, Some(&store.history(i.id)?));
+            if let Some(r) = store.creation_refusal(i.id)? {
+                out.note(
+                    &format!(
+                        "the server refused this inspection ({}: {}); it is only on this device: `inspect discard {} --yes` removes it",
+                        r.code, r.message, i.id
+                    ),
+                    &format!(
+                        "服务器未接收此巡查（{}：{}），它只保存在本设备上；`inspect discard {} --yes` 可放弃",
+                        r.code, r.message, i.id
+                    ),
+                );
+            }
+        }
+        InspectCmd::Discard { inspection, yes } => {
+            let id = inspection_id(inspection)?;
+            store.inspection(id)?;
+            if !yes {
+                return Err(CoreError::Invalid(format!(
+                    "discarding removes inspection {id} and what was recorded in it from this device for good: add --yes to confirm"
+                ))
+                .into());
+            }
+            let who = actor(cli, store)?;
+            let gone = store.discard_inspection(&who, id)?;
+            if out.json {
+                println!("{}", serde_json::json!({ "discarded": gone.id }));
+            } else {
+                out.ok(
+                    &format!("discarded inspection {}", gone.id),
+                    &format!("已放弃巡查 {}", gone.id),
+                );
+            }
         }
         InspectCmd::History { point } => {
             store.point(point)?;

@@ -883,3 +883,52 @@ fn a_refused_report_stays_with_its_reason_and_is_corrected_sent_again_or_discard
     assert_eq!(count(&r, "pushed") + count(&r, "refused"), 0, "{r}");
     assert!(!server.has_problem(wid));
 }
+
+#[test]
+fn a_refused_inspection_stays_with_its_reason_and_is_discarded_knowingly() {
+    let server = Server::start();
+    // A point the inspector's device knows and the city's server does not (a local import
+    // the office never published): the device lets her inspect it, the server refuses it.
+    let insp = Device::enrolled(&server, "usr-insp-1");
+    let points: Vec<Value> =
+        serde_json::from_str(include_str!("../../../data/demo/points.json")).unwrap();
+    let mut local = points.iter().find(|p| p["id"] == "p-005").unwrap().clone();
+    local["id"] = "p-local-1".into();
+    let file = insp.dir.path().join("points.json");
+    std::fs::write(&file, serde_json::to_string(&vec![local]).unwrap()).unwrap();
+    insp.ok(&["import", file.to_str().unwrap()]);
+    let started = insp.json(&["inspect", "start", "--point", "p-local-1"]);
+    let id = started["inspection"]["id"].as_str().unwrap().to_owned();
+    let r = insp.sync();
+    let refused = r["refused"].as_array().unwrap();
+    assert!(refused.iter().any(|x| x["code"] == "invalid_event"), "{r}");
+    // Still on the device, with the reason and the way forward.
+    let shown = insp.run(&["--lang", "en", "inspect", "show", &id]);
+    assert!(shown.status.success());
+    let note = String::from_utf8_lossy(&shown.stderr);
+    assert!(
+        note.contains("the server refused this inspection"),
+        "{note}"
+    );
+    assert!(
+        note.contains("invalid_event") && note.contains("inspect discard"),
+        "{note}"
+    );
+    // Discarding needs --yes, and only a refused record can go.
+    let o = insp.run(&["inspect", "discard", &id]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--yes"));
+    insp.ok(&["inspect", "discard", &id, "--yes"]);
+    assert!(!insp.run(&["inspect", "show", &id]).status.success());
+    // An inspection the server took cannot be discarded.
+    let home = insp.json(&["inspect", "start", "--point", "p-005"]);
+    let home_id = home["inspection"]["id"].as_str().unwrap().to_owned();
+    insp.sync();
+    let o = insp.run(&["inspect", "discard", &home_id, "--yes"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not refused by the server"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

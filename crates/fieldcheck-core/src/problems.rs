@@ -471,31 +471,44 @@ impl Store {
         self.write(|tx, _| {
             let cur = load_problem(tx, problem_id)?
                 .ok_or_else(|| CoreError::not_found("problem", problem_id.to_string()))?;
-            let id = problem_id.to_string();
-            let on_server = tx
-                .prepare_cached(
-                    "SELECT 1 FROM events WHERE entity_id = ?1 AND (origin = 'remote'
-                     OR (pushed_at IS NOT NULL AND refused = 0 AND superseded_by IS NULL))",
-                )?
-                .exists([&id])?;
-            if creation_refusal(tx, problem_id)?.is_none() || on_server {
-                return Err(CoreError::Invalid(format!(
-                    "problem {} is not a refused report: only a record the server refused can be discarded",
-                    cur.code
-                )));
-            }
             if cur.reporter != actor.user_id {
                 return Err(CoreError::Invalid(format!(
                     "only {} who reported problem {} can discard it",
                     cur.reporter, cur.code
                 )));
             }
-            tx.prepare_cached("DELETE FROM photo_links WHERE entity_id = ?1")?
-                .execute([&id])?;
-            tx.prepare_cached("DELETE FROM events WHERE entity_id = ?1")?
-                .execute([&id])?;
-            tx.prepare_cached("DELETE FROM problems WHERE id = ?1")?
-                .execute([&id])?;
+            discard_unsent(
+                tx,
+                EntityKind::Problem,
+                problem_id,
+                &format!("problem {}", cur.code),
+            )?;
+            Ok(cur)
+        })
+    }
+
+    /// As [`Store::discard_problem`], for an inspection whose start the server refused (an
+    /// inspection of a point outside the inspector's districts): only by its inspector.
+    pub fn discard_inspection(
+        &mut self,
+        actor: &Actor,
+        inspection_id: Uuid,
+    ) -> Result<crate::domain::inspection::Inspection> {
+        self.write(|tx, _| {
+            let cur = crate::store::load_inspection(tx, inspection_id)?
+                .ok_or_else(|| CoreError::not_found("inspection", inspection_id.to_string()))?;
+            if cur.inspector != actor.user_id {
+                return Err(CoreError::Invalid(format!(
+                    "only {} who made inspection {inspection_id} can discard it",
+                    cur.inspector
+                )));
+            }
+            discard_unsent(
+                tx,
+                EntityKind::Inspection,
+                inspection_id,
+                &format!("inspection {inspection_id}"),
+            )?;
             Ok(cur)
         })
     }
@@ -547,4 +560,31 @@ fn default_deadline(conn: &Connection, p: &Problem, now: DateTime<Utc>) -> Resul
     let cat = reference::category(conn, &p.category)?
         .ok_or_else(|| CoreError::not_found("category", &p.category))?;
     Ok(reference::calendar(conn)?.deadline(now, cat.deadline))
+}
+
+/// Removes every trace of a record no replica has — its creation refused by the server and
+/// none of its events stored there — from this device. Photo files stay (they may be shared).
+fn discard_unsent(tx: &Connection, kind: EntityKind, id: Uuid, label: &str) -> Result<()> {
+    let key = id.to_string();
+    let on_server = tx
+        .prepare_cached(
+            "SELECT 1 FROM events WHERE entity_id = ?1 AND (origin = 'remote'
+             OR (pushed_at IS NOT NULL AND refused = 0 AND superseded_by IS NULL))",
+        )?
+        .exists([&key])?;
+    if creation_refusal(tx, id)?.is_none() || on_server {
+        return Err(CoreError::Invalid(format!(
+            "{label} was not refused by the server: only a record the server refused can be discarded"
+        )));
+    }
+    tx.prepare_cached("DELETE FROM photo_links WHERE entity_id = ?1")?
+        .execute([&key])?;
+    tx.prepare_cached("DELETE FROM events WHERE entity_id = ?1")?
+        .execute([&key])?;
+    let projection = match kind {
+        EntityKind::Problem => "DELETE FROM problems WHERE id = ?1",
+        EntityKind::Inspection => "DELETE FROM inspections WHERE id = ?1",
+    };
+    tx.prepare_cached(projection)?.execute([&key])?;
+    Ok(())
 }

@@ -145,6 +145,8 @@ export interface Inspection {
 export interface InspectionView {
   inspection: Inspection
   template: Template
+  /** The server refused this inspection's start: it exists only on this device. */
+  refused?: ServerRefusal | null
 }
 export interface ProblemPhoto {
   hash: string
@@ -337,6 +339,8 @@ export const api = {
     c<ProblemDetail>('problem_resend', { id, ...fix }),
   /** Removes a refused report from this device; only after the person confirmed. */
   discard: (id: string) => c<{ discarded: string; code: string }>('problem_discard', { id, confirm: true }),
+  /** Removes an inspection the server refused from this device; only after the person confirmed. */
+  inspectionDiscard: (id: string) => c<{ discarded: string }>('inspection_discard', { id, confirm: true }),
   ledger: (query: ProblemQuery, mine = false) => c<Page<LedgerRow>>('ledger', { query, mine }),
   settings: () => c<Settings>('settings'),
   /** `allow_insecure`: the person confirmed enrolling over plain http (`insecure_server`). */
