@@ -52,12 +52,23 @@ try {
     await page.locator('[data-test=before-photo]').waitFor()
     return decodeURIComponent(page.url().split('/problems/')[1])
   }
+  // The Sync screen still shows the previous run's result and count when it opens: wait for
+  // *this* run to finish (a new finished_at_ms) before reading its report.
   const syncNow = async () => {
+    const before = (await bridgeCall('sync_status')).finished_at_ms ?? null
     await go('/sync')
     await page.locator('[data-test=sync-now]').click()
+    const deadline = Date.now() + 60000
+    let status
+    for (;;) {
+      status = await bridgeCall('sync_status')
+      if (!status.running && (status.finished_at_ms ?? null) !== before) break
+      assert(Date.now() < deadline, `sync did not finish: ${JSON.stringify(status)}`)
+      await new Promise((ok) => setTimeout(ok, 100))
+    }
     await page.locator('[data-test=sync-result]').waitFor({ timeout: 60000 })
     await page.locator('[data-test=pending-records] .van-cell__value').getByText('0', { exact: true }).waitFor()
-    return (await bridgeCall('sync_status')).last_report
+    return status.last_report
   }
 
   step('a quick report by GPS alone gets its place on the device')
