@@ -445,7 +445,6 @@ fn now_ms() -> i64 {
         (status = 401, description = "The code's user is disabled or no longer in the reference data (`user_disabled`)", body = ApiError),
         (status = 409, description = "The device id is enrolled for another user and not revoked (`device_in_use`)", body = ApiError),
         (status = 413, description = "Body over `max_body_bytes` (`too_large`)", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
         (status = 429, description = "Too many wrong codes from this address (`rate_limited`; `enroll_failures_per_ip` per `auth_window_secs`)", body = ApiError),
     )
 )]
@@ -532,7 +531,6 @@ async fn enroll(
         (status = 400, description = "Bad body, or `username` over 128 / `password` over 1024 characters (`malformed_request`, naming the field)", body = ApiError),
         (status = 401, description = "Wrong user or password (`unauthorized`), or the right password of a disabled user (`user_disabled`)", body = ApiError),
         (status = 413, description = "Body over `max_body_bytes` (`too_large`)", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
         (status = 429, description = "Too many failed logins for this user from this address (`login_failures_per_user`) or from this address (`login_failures_per_ip`) within `auth_window_secs` (`rate_limited`)", body = ApiError),
     )
 )]
@@ -597,8 +595,6 @@ async fn login(
     tag = "sync",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "Missing or unknown token (`unauthorized`), expired (`token_expired`), revoked (`token_revoked`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -620,7 +616,6 @@ async fn me(caller: Caller) -> Json<Me> {
     responses(
         (status = 204, description = "The token is revoked; its next use answers 401 `token_revoked`"),
         (status = 401, description = "Missing or unknown token (`unauthorized`), expired (`token_expired`), already revoked (`token_revoked`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -650,9 +645,7 @@ async fn logout(State(state): St, caller: Caller) -> Result<StatusCode, ServerEr
             Events after the last answered one are not answered when the server's per-request \
             work bound is reached: send them again", body = PushResponse),
         (status = 400, description = "Malformed body (the message names the field)", body = ApiError),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the user disabled", body = ApiError),
         (status = 413, description = "Body over `max_body_bytes` or more than 500 events", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
         (status = 429, description = "Too many pushes from this device (`rate_limited`); \
             retry after the `Retry-After` seconds", body = ApiError,
             headers(("Retry-After" = u64, description = "Seconds until a push is accepted again"))),
@@ -709,8 +702,6 @@ struct PullQuery {
             before the event whose body would take it past `max_pull_bytes` (4 MiB by default; \
             at least one event is always sent) and says `more`", body = PullResponse),
         (status = 400, description = "Bad query (not a number)", body = ApiError),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the user disabled", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -753,9 +744,7 @@ pub fn valid_hash(hash: &str) -> bool {
     responses(
         (status = 200, description = "Per hash, in request order: `complete` when the blob is stored and the caller may read it (see `GET /blobs/{hash}`); otherwise the caller's own upload: the offset to resume from, 0 when it has none. A fully staged upload is finished by this call (`complete`, or offset 0 when its bytes did not verify and were discarded). Whether anyone else stored or uploads a hash is never revealed.", body = BlobCheckResponse),
         (status = 400, description = "Malformed body, or a hash that is not 64 lowercase hex characters (`invalid_hash`)", body = ApiError),
-        (status = 401, description = "Missing or invalid token", body = ApiError),
         (status = 413, description = "Body over `max_body_bytes`", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -810,11 +799,9 @@ struct PutQuery {
         (status = 200, description = "Chunk staged (`offset` = bytes staged), or the blob is already stored and readable by the caller (`complete`)", body = BlobState),
         (status = 201, description = "This chunk completed the blob and it verified; it is stored", body = BlobState),
         (status = 400, description = "Invalid hash (`invalid_hash`) or query (`malformed_request`)", body = ApiError),
-        (status = 401, description = "Missing or invalid token", body = ApiError),
         (status = 409, description = "`offset` is not the bytes of the caller's upload staged so far (`bad_offset`; ask /blobs/check)", body = ApiError),
         (status = 413, description = "Chunk over `max_chunk_bytes` or blob over `max_blob_bytes` (`too_large`)", body = ApiError),
         (status = 422, description = "The bytes do not hash to the name or to `size` (`hash_mismatch`); the upload is discarded, send it again from 0", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -873,9 +860,7 @@ async fn blob_put(
     responses(
         (status = 200, description = "The blob (immutable: cache it by hash)", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "Invalid hash (`invalid_hash`)", body = ApiError),
-        (status = 401, description = "Missing or invalid token", body = ApiError),
         (status = 404, description = "Not stored (yet), or the caller may not read it: admins, whoever may see a record that refers to it, and its uploader may (`not_found` either way)", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -923,8 +908,6 @@ struct ReferenceQuery {
     responses(
         (status = 200, description = "Current version, with the bundle when it differs. Users' phone numbers are included for admins only (others see their own)", body = ReferenceResponse),
         (status = 400, description = "Bad query (`malformed_request`)", body = ApiError),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the user disabled", body = ApiError),
-        (status = 426, description = "Client protocol too old", body = ApiError),
     ),
     security(("bearer" = []))
 )]

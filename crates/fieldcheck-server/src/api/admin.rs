@@ -117,10 +117,8 @@ async fn qr_payload(
     params(("code" = String, Path, description = "The enrollment code as issued")),
     responses(
         (status = 200, description = "QR code (SVG) of `fieldcheck://enroll?server=…&code=…`; `server` is `public_url`, or without it this server's own address on the connection (never the Host header)", content_type = "image/svg+xml", body = String),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown, expired or used code", body = fieldcheck_protocol::ApiError),
-        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -150,10 +148,8 @@ pub(crate) async fn enroll_qr_svg(
     params(("code" = String, Path, description = "The enrollment code as issued")),
     responses(
         (status = 200, description = "QR code (PNG)", content_type = "image/png", body = Vec<u8>),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown, expired or used code", body = fieldcheck_protocol::ApiError),
-        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -184,9 +180,7 @@ pub(crate) async fn enroll_qr_png(
     responses(
         (status = 200, description = "Every token of the device stopped working (its next request answers 401 `token_revoked`); the device may be enrolled again, also for another user", body = RevokeResponse),
         (status = 400, description = "`device_id` is not a UUID (`malformed_request`)", body = fieldcheck_protocol::ApiError),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
-        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -210,10 +204,8 @@ pub(crate) async fn revoke_device(
     params(("user_id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Every token of the user (devices and sessions) stopped working; the user may still sign in or enroll again", body = RevokeResponse),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown user", body = fieldcheck_protocol::ApiError),
-        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -262,10 +254,8 @@ async fn set_disabled(
     params(("user_id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Disabled: every token of the user answers 401 `user_disabled` from the next request, sign-in and enrollment are refused; tokens are kept, so enabling restores them", body = UserAccess),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin, or disables themselves", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown user", body = fieldcheck_protocol::ApiError),
-        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
@@ -284,10 +274,8 @@ pub(crate) async fn disable_user(
     params(("user_id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Enabled again (a user missing from the reference data stays refused: `removed`)", body = UserAccess),
-        (status = 401, description = "Missing, unknown, expired or revoked token, or the caller disabled", body = fieldcheck_protocol::ApiError),
         (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
         (status = 404, description = "Unknown user", body = fieldcheck_protocol::ApiError),
-        (status = 426, description = "Client protocol too old", body = fieldcheck_protocol::ApiError),
     ),
     security(("bearer" = []))
 )]
