@@ -12,17 +12,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, FixedOffset, Utc};
 use fieldcheck_core::domain::category::Category;
 use fieldcheck_core::domain::checklist::{ChecklistTemplate, ItemResult};
 use fieldcheck_core::domain::i18n::{Lang, Text};
 use fieldcheck_core::domain::inspection::Inspection;
-use fieldcheck_core::domain::lifecycle::{roles_allowed, states_allowed};
 use fieldcheck_core::domain::reference::{District, LatLon, Point, PointType, Unit, User};
-use fieldcheck_core::domain::{Actor, Location, Problem, ProblemStatus, Role};
+use fieldcheck_core::domain::{Actor, Location, Problem, ProblemStatus};
 use fieldcheck_core::{
-    CoreError, EventRecord, LedgerRow, NewProblem, Page, PhotoInfo, ProblemAction, ProblemQuery,
-    Resend, ServerRefusal, StartInspection, Stats, Store,
+    CoreError, LedgerRow, NewProblem, Page, PhotoInfo, ProblemAction, ProblemQuery, Resend,
+    ServerRefusal, StartInspection, Stats, Store,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -149,30 +147,14 @@ async fn unknown_command(uri: axum::http::Uri) -> BridgeError {
 
 // ---------------------------------------------------------------- who am I
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Me {
-    pub user: Option<User>,
-    pub device_id: Uuid,
-    pub device_tag: String,
-    /// Local events not yet pushed to the server (records waiting to sync).
-    pub pending_sync: u64,
-    /// Photos that records here refer to but whose files are not on this device.
-    pub missing_photos: usize,
-}
+pub use fieldcheck_core::Me;
 
 pub(crate) fn me_of(store: &Store) -> Result<Me, BridgeError> {
-    Ok(Me {
-        user: store.current_user()?,
-        device_id: store.device().device_id,
-        device_tag: store.device().tag.clone(),
-        pending_sync: store.outbox_len()?,
-        missing_photos: store.missing_photos()?.len(),
-    })
+    Ok(store.me()?)
 }
 
 fn current_actor(store: &Store) -> Result<Actor, BridgeError> {
-    let user = store.current_user()?.ok_or(CoreError::NoUser)?;
-    Ok(store.actor(&user.id)?)
+    Ok(store.current_actor()?)
 }
 
 async fn me(State(s): State<AppState>) -> ApiResult<Me> {
@@ -202,146 +184,23 @@ async fn login(State(s): State<AppState>, Args(a): Args<LoginArgs>) -> ApiResult
 
 // ---------------------------------------------------------------- home
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Home {
-    pub me: Me,
-    pub inspections_today: u64,
-    pub reported_today: u64,
-    /// What waits for the signed-in person's role (to file, rectify, verify, …).
-    pub todo: Page<LedgerRow>,
-    pub todo_query: ProblemQuery,
-    pub overdue: u64,
-    /// Inspections the signed-in person started and has not finished, newest first.
-    pub open_inspections: Vec<OpenInspection>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OpenInspection {
-    pub inspection: Inspection,
-    pub point_name: String,
-}
-
-fn open_inspections(st: &Store, user_id: &str) -> Result<Vec<OpenInspection>, BridgeError> {
-    let ids: Vec<String> = {
-        let mut q = st
-            .connection()
-            .prepare_cached(
-                "SELECT id FROM inspections WHERE inspector = ?1 AND status = 'in_progress'
-                 ORDER BY started_at DESC LIMIT 10",
-            )
-            .map_err(CoreError::from)?;
-        q.query_map([user_id], |r| r.get(0))
-            .and_then(Iterator::collect)
-            .map_err(CoreError::from)?
-    };
-    ids.iter()
-        .map(|id| {
-            let inspection = st.inspection(parse_uuid("inspection", id)?)?;
-            let point_name = st
-                .point(&inspection.point_id)
-                .map(|p| p.name)
-                .unwrap_or_default();
-            Ok(OpenInspection {
-                inspection,
-                point_name,
-            })
-        })
-        .collect()
-}
-
-/// The ledger query for "what waits for me", by role.
-fn todo_query(actor: &Actor) -> ProblemQuery {
-    use ProblemStatus as S;
-    let mut q = ProblemQuery {
-        limit: 5,
-        sort: fieldcheck_core::ProblemSort::Deadline,
-        ..Default::default()
-    };
-    match actor.role {
-        Role::Admin => q.statuses = vec![S::Reported, S::Returned, S::Verified, S::Reopened],
-        Role::Inspector => q.statuses = vec![S::Rectified],
-        Role::UnitHandler => {
-            q.statuses = vec![S::Dispatched, S::Rectifying];
-            q.unit_id = actor.unit_id.clone();
-        }
-        Role::Volunteer => {
-            q.reporter = Some(actor.user_id.clone());
-            q.statuses = ProblemStatus::ALL
-                .into_iter()
-                .filter(|s| !s.is_terminal())
-                .collect();
-        }
-    }
-    q
-}
-
-fn local_midnight_utc(store: &Store) -> Result<DateTime<Utc>, BridgeError> {
-    let off = store.calendar()?.utc_offset_minutes * 60;
-    let tz = FixedOffset::east_opt(off).unwrap_or_else(|| FixedOffset::east_opt(0).expect("0"));
-    let local = store.now().with_timezone(&tz);
-    let midnight = local
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight exists");
-    Ok(DateTime::<Utc>::from_naive_utc_and_offset(midnight, Utc) - Duration::seconds(off.into()))
-}
+pub use fieldcheck_core::{Home, OpenInspection};
 
 async fn home(State(s): State<AppState>) -> ApiResult<Home> {
-    s.run(|st| {
-        let me = me_of(st)?;
-        let actor = current_actor(st)?;
-        let since = local_midnight_utc(st)?;
-        let inspections_today: i64 = st
-            .connection()
-            .query_row(
-                "SELECT count(*) FROM inspections WHERE inspector = ?1 AND started_at >= ?2",
-                (&actor.user_id, since.timestamp_millis()),
-                |r| r.get(0),
-            )
-            .map_err(CoreError::from)?;
-        let reported_today = st
-            .list_problems(&ProblemQuery {
-                reporter: Some(actor.user_id.clone()),
-                reported_from: Some(since),
-                limit: 1,
-                ..Default::default()
-            })?
-            .total;
-        let q = todo_query(&actor);
-        let todo = st.list_problems(&q)?;
-        let overdue = st
-            .list_problems(&ProblemQuery {
-                overdue: true,
-                unit_id: q.unit_id.clone(),
-                reporter: q.reporter.clone(),
-                limit: 1,
-                ..Default::default()
-            })?
-            .total;
-        let open_inspections = open_inspections(st, &actor.user_id)?;
-        Ok(Home {
-            open_inspections,
-            me,
-            inspections_today: inspections_today as u64,
-            reported_today,
-            todo,
-            todo_query: ProblemQuery { limit: 50, ..q },
-            overdue,
-        })
-    })
-    .await
-    .map(Json)
+    s.run(|st| Ok(st.home()?)).await.map(Json)
 }
 
 // ---------------------------------------------------------------- reference data
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PointTypeInfo {
     pub code: String,
     pub name: Text,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Reference {
     pub districts: Vec<District>,
     pub units: Vec<Unit>,
@@ -387,6 +246,7 @@ struct PointsArgs {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PointRow {
     #[serde(flatten)]
     pub point: Point,
@@ -435,6 +295,7 @@ struct IdArgs {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PointDetail {
     pub point: Point,
     pub inspections: Vec<Inspection>,
@@ -489,6 +350,7 @@ async fn template(
 // ---------------------------------------------------------------- inspections
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InspectionView {
     pub inspection: Inspection,
     pub template: ChecklistTemplate,
@@ -632,98 +494,20 @@ async fn problem_act(
     .map(Json)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ProblemDetail {
-    pub problem: Problem,
-    pub overdue: bool,
-    /// Every event in fold order, rejected ones included (shown on the record).
-    pub history: Vec<EventRecord>,
-    /// The actions (ProblemAction tags) the signed-in person may take now; for a report the
-    /// server refused, only `resend` and `discard`.
-    pub allowed_actions: Vec<String>,
-    /// The server refused this record's report: it exists only on this device.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<ServerRefusal>,
-}
-
-/// Action tag and event kind, in the order the UI offers them.
-const ACTIONS: [(&str, &str); 13] = [
-    ("file", "problem.filed"),
-    ("reject", "problem.rejected"),
-    ("dispatch", "problem.dispatched"),
-    ("accept", "problem.accepted"),
-    ("return", "problem.returned"),
-    ("rectify", "problem.rectified"),
-    ("request_extension", "problem.extension_requested"),
-    ("decide_extension", "problem.extension_decided"),
-    ("verify", "problem.verified"),
-    ("close", "problem.closed"),
-    ("recheck", "problem.rechecked"),
-    ("add_photos", "problem.photos_added"),
-    ("edit", "problem.edited"),
-];
-
-/// What `actor` may do to `p` now, by the same role and state tables the lifecycle uses.
-/// (The lifecycle still decides; this only keeps buttons that would surely fail out of view.)
-pub fn allowed_actions(p: &Problem, actor: &Actor) -> Vec<String> {
-    ACTIONS
-        .iter()
-        .filter(|(action, kind)| {
-            if !roles_allowed(kind).contains(&actor.role)
-                || !states_allowed(kind).contains(&p.status)
-            {
-                return false;
-            }
-            if actor.role == Role::UnitHandler && actor.unit_id != p.unit_id {
-                return false;
-            }
-            if actor.role == Role::Volunteer && p.reporter != actor.user_id {
-                return false;
-            }
-            match *action {
-                "request_extension" => p.extension.is_none(),
-                "decide_extension" => p.extension.is_some(),
-                _ => true,
-            }
-        })
-        .map(|(a, _)| (*a).to_owned())
-        .collect()
-}
+pub use fieldcheck_core::ProblemDetail;
 
 fn detail(st: &Store, problem: Problem) -> Result<ProblemDetail, BridgeError> {
-    let refused = st.creation_refusal(problem.id)?;
-    let allowed = match (st.current_user()?, &refused) {
-        // Anything else would be refused too: the way forward is to correct and send it
-        // again, or to discard it (its reporter only).
-        (Some(u), Some(_)) if u.id == problem.reporter => {
-            vec!["resend".to_owned(), "discard".to_owned()]
-        }
-        (_, Some(_)) | (None, _) => vec![],
-        (Some(u), None) => allowed_actions(&problem, &st.actor(&u.id)?),
-    };
-    Ok(ProblemDetail {
-        overdue: problem.is_overdue(st.now()),
-        history: st.history(problem.id)?,
-        allowed_actions: allowed,
-        refused,
-        problem,
-    })
+    Ok(st.problem_detail(problem)?)
 }
 
 async fn problem(State(s): State<AppState>, Args(a): Args<IdArgs>) -> ApiResult<ProblemDetail> {
     s.run(move |st| {
-        let p = st.find_problem(&a.id)?;
-        // Volunteer mode: someone else's report is not there for a volunteer, as in the ledger.
-        if let Some(u) = st.current_user()?
-            && u.role == Role::Volunteer
-            && p.reporter != u.id
-        {
-            return Err(CoreError::NotFound {
-                what: "problem",
-                id: a.id.clone(),
-            }
-            .into());
-        }
+        // What the device shows the person signed in (a volunteer: their own reports only,
+        // as in the ledger); someone else's report is not there for them.
+        let p = match st.current_user()? {
+            Some(u) => st.find_problem_visible(&a.id, &st.scope(&u.id)?)?,
+            None => st.find_problem(&a.id)?,
+        };
         detail(st, p)
     })
     .await
@@ -829,12 +613,12 @@ async fn ledger(
 ) -> ApiResult<Page<LedgerRow>> {
     s.run(move |st| {
         let mut q = a.query;
-        // Volunteer mode: a volunteer sees the status of their own reports only.
-        let volunteer = st
-            .current_user()?
-            .is_some_and(|u| u.role == Role::Volunteer);
-        if a.mine || volunteer {
+        if a.mine {
             q.reporter = Some(current_actor(st)?.user_id);
+        }
+        // What the device shows this person (a volunteer: their own reports only).
+        if let Some(u) = st.current_user()? {
+            q = q.within(&st.scope(&u.id)?);
         }
         Ok(st.list_problems(&q)?)
     })
@@ -849,6 +633,7 @@ async fn stats(State(s): State<AppState>) -> ApiResult<Stats> {
 // ---------------------------------------------------------------- settings, demo
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Settings {
     pub db_path: String,
     pub db_bytes: u64,
@@ -907,6 +692,7 @@ async fn settings(State(s): State<AppState>) -> ApiResult<Settings> {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DemoSeeded {
     pub created: usize,
     pub me: Me,

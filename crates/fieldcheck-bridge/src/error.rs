@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// The JSON body of every error response. `code` is stable; the UI switches on it.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,

@@ -17,6 +17,8 @@ pub mod api;
 pub mod error;
 pub mod guard;
 pub mod sync;
+#[cfg(feature = "ts")]
+pub mod wire_ts;
 
 pub use api::AppState;
 pub use error::{BridgeError, ErrorBody};

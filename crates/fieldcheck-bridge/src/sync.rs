@@ -22,6 +22,7 @@ use crate::error::{BridgeError, ErrorBody};
 
 /// What the last and the current run did (in memory; a restarted bridge starts empty).
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RunState {
     pub running: bool,
     /// Running totals of the current (or last) run.
@@ -55,6 +56,7 @@ impl Syncer {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncStatus {
     pub enrolled: bool,
     pub server: Option<String>,
@@ -193,6 +195,7 @@ pub struct EnrollArgs {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EnrollResult {
     pub server: String,
     pub user: User,

@@ -12,10 +12,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
+use fieldcheck_core::domain::calendar::WorkCalendar;
 use fieldcheck_core::domain::checklist::ItemResult;
 use fieldcheck_core::domain::event::{EntityKind, ProblemEdit, RejectReason};
 use fieldcheck_core::domain::i18n::Lang;
 use fieldcheck_core::domain::reference::{LatLon, PointType};
+use fieldcheck_core::domain::scope::Scope;
 use fieldcheck_core::domain::{Actor, PhotoRole};
 use fieldcheck_core::{
     CoreError, NewProblem, ProblemAction, ProblemQuery, ProblemSort, Resend, StartInspection, Store,
@@ -65,6 +67,25 @@ fn actor(cli: &Cli, store: &Store) -> Result<Actor> {
     Ok(store.actor(&id)?)
 }
 
+/// Whose view the ledger commands show: `--as`, else the person signed in. Nobody signed
+/// in: all the device holds, as before there were people on it.
+fn viewer(cli: &Cli, store: &Store) -> Result<Option<Scope>> {
+    let id = match &cli.as_user {
+        Some(u) => Some(u.clone()),
+        None => store.current_user()?.map(|u| u.id),
+    };
+    Ok(id.map(|id| store.scope(&id)).transpose()?)
+}
+
+/// The ledger query narrowed to what the device shows the viewer (a volunteer: their own
+/// reports), exactly as the app's ledger is.
+fn within(cli: &Cli, store: &Store, q: ProblemQuery) -> Result<ProblemQuery> {
+    Ok(match viewer(cli, store)? {
+        Some(scope) => q.within(&scope),
+        None => q,
+    })
+}
+
 fn refdata_kind(kind: Option<&str>) -> Result<Option<fieldcheck_refdata::Kind>> {
     kind.map(|k| {
         fieldcheck_refdata::Kind::parse(k).ok_or_else(|| {
@@ -76,12 +97,14 @@ fn refdata_kind(kind: Option<&str>) -> Result<Option<fieldcheck_refdata::Kind>> 
     .transpose()
 }
 
-fn offset(store: &Store) -> Result<i32> {
-    Ok(store.calendar()?.utc_offset_minutes)
+fn calendar(store: &Store) -> Result<WorkCalendar> {
+    Ok(store.calendar()?)
 }
 
 fn run(cli: Cli, out: &Out) -> Result<()> {
     let mut store = open(&cli)?;
+    // Times are shown in the city's zone, the zone they are typed in.
+    let out = &out.in_zone_of(&calendar(&store)?);
     match &cli.command {
         Command::Init | Command::Whoami => {
             let user = store.current_user()?;
@@ -173,11 +196,11 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Inspect(cmd) => inspect(&cli, &mut store, cmd, out)?,
         Command::Problem(cmd) => problem(&cli, &mut store, cmd, out)?,
         Command::List(args) => {
-            let q = query(&store, args, None)?;
+            let q = within(&cli, &store, query(&store, args, None)?)?;
             out.ledger(&store.list_problems(&q)?);
         }
         Command::Search { text, list } => {
-            let q = query(&store, list, Some(text.clone()))?;
+            let q = within(&cli, &store, query(&store, list, Some(text.clone()))?)?;
             out.ledger(&store.list_problems(&q)?);
         }
         Command::Show { id } => {
@@ -194,7 +217,10 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
                     out.inspection(&i, &t, Some(&store.history(i.id)?));
                 }
                 Some(EntityKind::Problem) => {
-                    let p = store.find_problem(id)?;
+                    let p = match viewer(&cli, &store)? {
+                        Some(scope) => store.find_problem_visible(id, &scope)?,
+                        None => store.find_problem(id)?,
+                    };
                     let hist = store.history(p.id)?;
                     let refused = store.creation_refusal(p.id)?;
                     out.problem_detail(&p, &hist, refused.as_ref(), store.now());
@@ -277,7 +303,7 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
 }
 
 fn query(store: &Store, a: &ListArgs, text: Option<String>) -> Result<ProblemQuery> {
-    let off = offset(store)?;
+    let cal = calendar(store)?;
     Ok(ProblemQuery {
         statuses: a
             .status
@@ -292,12 +318,12 @@ fn query(store: &Store, a: &ListArgs, text: Option<String>) -> Result<ProblemQue
         reported_from: a
             .from
             .as_deref()
-            .map(|d| parse::day_start(d, off))
+            .map(|d| parse::day_start(d, &cal))
             .transpose()?,
         reported_to: a
             .to
             .as_deref()
-            .map(|d| parse::day_start(d, off).map(|t| t + chrono::Duration::days(1)))
+            .map(|d| parse::day_start(d, &cal).map(|t| t + chrono::Duration::days(1)))
             .transpose()?,
         overdue: a.overdue,
         with_rejections: a.conflicts,
@@ -481,7 +507,7 @@ fn inspect(cli: &Cli, store: &mut Store, cmd: &InspectCmd, out: &Out) -> Result<
 
 fn problem(cli: &Cli, store: &mut Store, cmd: &ProblemCmd, out: &Out) -> Result<()> {
     let who = actor(cli, store)?;
-    let off = offset(store)?;
+    let cal = calendar(store)?;
     let (id, action) = match cmd {
         ProblemCmd::Add {
             category,
@@ -622,7 +648,7 @@ fn problem(cli: &Cli, store: &mut Store, cmd: &ProblemCmd, out: &Out) -> Result<
                 unit_id: unit.clone(),
                 deadline: deadline
                     .as_deref()
-                    .map(|d| parse::instant(d, off))
+                    .map(|d| parse::instant(d, &cal))
                     .transpose()?,
                 note: note.clone(),
             },
@@ -664,9 +690,19 @@ fn problem(cli: &Cli, store: &mut Store, cmd: &ProblemCmd, out: &Out) -> Result<
         ProblemCmd::Close { id, note } => (id, ProblemAction::Close { note: note.clone() }),
         ProblemCmd::Extend { id, until, reason } => (
             id,
-            ProblemAction::RequestExtension {
-                until: parse::instant(until, off)?,
-                reason: reason.clone(),
+            // A bare date goes to the core as a day, which it turns into the close of
+            // business there, as it does for the app.
+            match parse::date(until) {
+                Some(day) => ProblemAction::RequestExtension {
+                    until: None,
+                    until_date: Some(day),
+                    reason: reason.clone(),
+                },
+                None => ProblemAction::RequestExtension {
+                    until: Some(parse::instant(until, &cal)?),
+                    until_date: None,
+                    reason: reason.clone(),
+                },
             },
         ),
         ProblemCmd::DecideExtension {

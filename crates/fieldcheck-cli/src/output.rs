@@ -4,6 +4,7 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use fieldcheck_core::domain::calendar::WorkCalendar;
 use fieldcheck_core::domain::category::{Category, DeadlineUnit};
 use fieldcheck_core::domain::checklist::{ChecklistTemplate, ItemKind, ItemResult};
 use fieldcheck_core::domain::event::kind_label;
@@ -19,13 +20,9 @@ use serde_json::json;
 pub struct Out {
     pub lang: Lang,
     pub json: bool,
-}
-
-/// Local time for display: China Standard Time, where FieldCheck is used.
-fn local(t: DateTime<Utc>) -> String {
-    t.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset"))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    /// The city's zone ([`WorkCalendar::tz`]): times are shown as the city reads them, the
+    /// zone they are typed in (`parse::instant`), whatever the zone of this machine.
+    tz: FixedOffset,
 }
 
 fn table(header: Vec<&str>) -> Table {
@@ -35,8 +32,30 @@ fn table(header: Vec<&str>) -> Table {
 }
 
 impl Out {
+    /// Output in the default calendar's zone until the device's calendar is known
+    /// ([`Out::in_zone_of`]).
     pub fn new(lang: Lang, json: bool) -> Self {
-        Out { lang, json }
+        Out {
+            lang,
+            json,
+            tz: WorkCalendar::default().tz(),
+        }
+    }
+
+    /// The same output, showing times in the calendar's zone.
+    pub fn in_zone_of(&self, cal: &WorkCalendar) -> Self {
+        Out {
+            lang: self.lang,
+            json: self.json,
+            tz: cal.tz(),
+        }
+    }
+
+    /// An instant as the city reads it: local date and time in the calendar's zone.
+    pub fn local(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
     }
 
     fn t<'a>(&self, en: &'a str, zh: &'a str) -> &'a str {
@@ -587,7 +606,7 @@ impl Out {
         for i in list {
             t.add_row(vec![
                 i.id.to_string(),
-                local(i.started_at),
+                self.local(i.started_at),
                 i.inspector.clone(),
                 format!("{:.1}", i.score.percent),
                 i.score.failed_items.to_string(),
@@ -607,7 +626,7 @@ impl Out {
             p.description
         );
         if let Some(d) = p.deadline {
-            println!("{}: {}", self.t("Deadline", "整改时限"), local(d));
+            println!("{}: {}", self.t("Deadline", "整改时限"), self.local(d));
         }
     }
 
@@ -641,8 +660,8 @@ impl Out {
                 p.category.clone(),
                 p.description.chars().take(30).collect(),
                 p.unit_id.clone().unwrap_or_default(),
-                p.deadline.map(local).unwrap_or_default(),
-                local(p.reported_at),
+                p.deadline.map(|d| self.local(d)).unwrap_or_default(),
+                self.local(p.reported_at),
             ]);
         }
         println!("{t}");
@@ -689,7 +708,7 @@ impl Out {
             } => format!(
                 "→ {unit_id}, {} {} {}",
                 self.t("due", "时限"),
-                local(*deadline),
+                self.local(*deadline),
                 note(n)
             ),
             B::ProblemReturned { reason } => reason.clone(),
@@ -707,7 +726,7 @@ impl Out {
                     note(n)
                 )
             }
-            B::ExtensionRequested { until, reason } => format!("{} {reason}", local(*until)),
+            B::ExtensionRequested { until, reason } => format!("{} {reason}", self.local(*until)),
             B::ExtensionDecided { approved, note: n } => format!(
                 "{} {}",
                 if *approved {
@@ -753,7 +772,7 @@ impl Out {
         for h in hist {
             let e = &h.event;
             t.add_row(vec![
-                local(e.at()),
+                self.local(e.at()),
                 format!("{} ({})", e.actor, e.role.label(self.lang)),
                 kind_label(e.kind(), self.lang).to_owned(),
                 self.event_detail(e),
@@ -872,7 +891,7 @@ impl Out {
         line(("Unit", "责任单位"), p.unit_id.clone().unwrap_or_default());
         line(
             ("Deadline", "整改时限"),
-            p.deadline.map(local).unwrap_or_default(),
+            p.deadline.map(|d| self.local(d)).unwrap_or_default(),
         );
         if p.is_overdue(now) {
             line(("Overdue", "超期"), self.t("yes", "是").into());
@@ -885,7 +904,7 @@ impl Out {
         if let Some(x) = &p.extension {
             line(
                 ("Extension requested", "延期申请"),
-                format!("{} — {}", local(x.until), x.reason),
+                format!("{} — {}", self.local(x.until), x.reason),
             );
         }
         for ph in &p.photos {
@@ -922,6 +941,7 @@ impl Out {
             self.t("On time", "按期结案率"),
             self.t("Overdue", "超期未办"),
             self.t("Reworked", "返工"),
+            self.t("Rework rate", "返工率"),
         ]);
         for (i, u) in s.units.iter().enumerate() {
             let name = units
@@ -938,6 +958,7 @@ impl Out {
                 format!("{:.1}%", u.on_time_rate * 100.0),
                 u.overdue_open.to_string(),
                 u.reworked.to_string(),
+                format!("{:.1}%", u.rework_rate * 100.0),
             ]);
         }
         println!("{t}");

@@ -1,7 +1,8 @@
 //! Parsing of the small value formats people type: coordinates, dates, enum names.
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use fieldcheck_core::domain::calendar::WorkCalendar;
 use fieldcheck_core::domain::{Location, LocationSource, ProblemStatus, Severity};
 
 use crate::args::Place;
@@ -44,40 +45,39 @@ pub fn place(p: &Place) -> Result<Option<Location>> {
     }))
 }
 
-/// RFC 3339, or a local date-time / date in the work calendar's offset. A bare date means
-/// the end of that day.
-pub fn instant(s: &str, offset_minutes: i32) -> Result<DateTime<Utc>> {
+/// RFC 3339, or a local date-time / date in the city's calendar zone. A bare date means the
+/// close of business of that day there ([`WorkCalendar::close_of_business`]): "by the 5th".
+pub fn instant(s: &str, cal: &WorkCalendar) -> Result<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(d.with_timezone(&Utc));
     }
-    let tz = FixedOffset::east_opt(offset_minutes * 60).context("bad calendar offset")?;
+    if let Some(d) = date(s) {
+        return Ok(cal.close_of_business(d));
+    }
     let local = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
-        .or_else(|_| {
-            NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(|d| d.and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid")))
-        })
         .map_err(|_| {
             anyhow!(
                 "cannot read {s:?} as a time (use 2026-11-30, \"2026-11-30 17:30\" or RFC 3339)"
             )
         })?;
-    Ok(tz
+    Ok(cal
+        .tz()
         .from_local_datetime(&local)
         .single()
         .context("ambiguous local time")?
         .with_timezone(&Utc))
 }
 
-pub fn day_start(s: &str, offset_minutes: i32) -> Result<DateTime<Utc>> {
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| anyhow!("cannot read {s:?} as a date (YYYY-MM-DD)"))?;
-    let tz = FixedOffset::east_opt(offset_minutes * 60).context("bad calendar offset")?;
-    Ok(tz
-        .from_local_datetime(&d.and_time(NaiveTime::MIN))
-        .single()
-        .context("ambiguous local time")?
-        .with_timezone(&Utc))
+/// A bare date (`YYYY-MM-DD`), which the core turns into an instant by the calendar.
+pub fn date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+/// The first instant of a day in the city's calendar zone.
+pub fn day_start(s: &str, cal: &WorkCalendar) -> Result<DateTime<Utc>> {
+    let d = date(s).ok_or_else(|| anyhow!("cannot read {s:?} as a date (YYYY-MM-DD)"))?;
+    Ok(cal.day_start(d))
 }
 
 pub fn status(s: &str) -> Result<ProblemStatus> {
@@ -109,8 +109,44 @@ mod tests {
         assert!(latlon("119.3,26.08").is_err());
         assert!(latlon("200,26").is_err());
         assert!(latlon("abc,1").is_err());
-        let t = instant("2026-11-30 17:30", 480).unwrap();
+        let cal = WorkCalendar::default();
+        let t = instant("2026-11-30 17:30", &cal).unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-30T09:30:00+00:00");
-        assert!(instant("next tuesday", 480).is_err());
+        assert!(instant("next tuesday", &cal).is_err());
+    }
+
+    #[test]
+    fn dates_are_read_in_the_calendar_zone() {
+        let west = WorkCalendar {
+            utc_offset_minutes: -300,
+            ..WorkCalendar::default()
+        };
+        // A bare date is the close of business there (17:30), not 23:59:59.
+        assert_eq!(
+            instant("2026-12-05", &WorkCalendar::default())
+                .unwrap()
+                .to_rfc3339(),
+            "2026-12-05T09:30:00+00:00"
+        );
+        assert_eq!(
+            instant("2026-12-05", &west).unwrap().to_rfc3339(),
+            "2026-12-05T22:30:00+00:00"
+        );
+        assert_eq!(
+            instant("2026-12-05 08:00", &west).unwrap().to_rfc3339(),
+            "2026-12-05T13:00:00+00:00"
+        );
+        // RFC 3339 carries its own offset.
+        assert_eq!(
+            instant("2026-12-05T08:00:00+08:00", &west)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-12-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            day_start("2026-12-05", &west).unwrap().to_rfc3339(),
+            "2026-12-05T05:00:00+00:00"
+        );
+        assert!(day_start("5/12/2026", &west).is_err());
     }
 }

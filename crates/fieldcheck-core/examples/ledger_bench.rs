@@ -500,7 +500,8 @@ fn main() {
                 Step::RequestExtension => (
                     handler.unwrap(),
                     ProblemAction::RequestExtension {
-                        until: tr.deadline.unwrap_or(end) + chrono::Duration::days(3),
+                        until: Some(tr.deadline.unwrap_or(end) + chrono::Duration::days(3)),
+                        until_date: None,
                         reason: "需协调多个部门，申请延期".into(),
                     },
                 ),

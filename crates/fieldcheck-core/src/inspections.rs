@@ -1,5 +1,6 @@
 //! Checklist inspections of registered points, and problems raised from failed items.
 
+use chrono::{DateTime, Utc};
 use fieldcheck_domain::checklist::ItemResult;
 use fieldcheck_domain::inspection::Inspection;
 use fieldcheck_domain::{Actor, Event, EventBody, Location, PhotoRef, PhotoRole, Problem};
@@ -11,6 +12,8 @@ use crate::problems::NewProblem;
 use crate::store::{Store, commit_inspection_event, load_inspection};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct StartInspection {
     pub point_id: String,
     /// A specific template (id, version); by default the newest one for the point's type.
@@ -85,6 +88,26 @@ impl Store {
         )?;
         let rows = st.query_map([point_id], |r| r.get::<_, String>(0))?;
         rows.map(|s| Ok(serde_json::from_str(&s?)?)).collect()
+    }
+
+    /// Inspections `inspector` started and has not finished, newest first, at most `limit`.
+    pub fn open_inspections(&self, inspector: &str, limit: u32) -> Result<Vec<Inspection>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT state FROM inspections WHERE inspector = ?1 AND status = 'in_progress'
+             ORDER BY started_at DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map((inspector, limit), |r| r.get::<_, String>(0))?;
+        rows.map(|s| Ok(serde_json::from_str(&s?)?)).collect()
+    }
+
+    /// How many inspections `inspector` started at or after `since`.
+    pub fn inspections_started_since(&self, inspector: &str, since: DateTime<Utc>) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM inspections WHERE inspector = ?1 AND started_at >= ?2",
+            (inspector, since.timestamp_millis()),
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Raises a problem from a failed item, prefilled with the point, the item, its category,

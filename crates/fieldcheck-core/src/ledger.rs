@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use fieldcheck_domain::i18n::Lang;
+use fieldcheck_domain::rates::{self, UnitTally};
 use fieldcheck_domain::{Event, EventOutcome, Problem, ProblemStatus, RefusalCode};
 use rusqlite::types::Value;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ProblemSort {
     #[default]
     Newest,
@@ -47,6 +49,7 @@ impl ProblemSort {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProblemQuery {
     #[serde(default)]
     pub statuses: Vec<ProblemStatus>,
@@ -108,6 +111,7 @@ impl Default for ProblemQuery {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LedgerRow {
     #[serde(flatten)]
     pub problem: Problem,
@@ -120,6 +124,7 @@ pub struct LedgerRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -129,6 +134,7 @@ pub struct Page<T> {
 
 /// One event of a record's history, with what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EventRecord {
     pub event: Event,
     #[serde(flatten)]
@@ -147,6 +153,7 @@ pub struct EventRecord {
 
 /// Why the server would not store an event (`PushStatus::Refused`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerRefusal {
     pub code: String,
     pub message: String,
@@ -278,9 +285,9 @@ impl Store {
         }
         if q.overdue {
             let now = arg(Value::Integer(self.now().timestamp_millis()), &mut args);
-            conds.push(format!(
-                "status IN ('dispatched', 'rectifying') AND deadline < {now}"
-            ));
+            // The domain's form, which is also the predicate of `problems_open_deadline`:
+            // the `INDEXED BY` below fails loudly if the two ever part.
+            conds.push(fieldcheck_domain::problem::sql::overdue(&now));
         }
         if q.with_rejections {
             conds.push("rejected_events > 0".into());
@@ -481,48 +488,37 @@ impl Store {
             }
         }
         let now = self.now().timestamp_millis();
-        let mut st = self.conn.prepare(
-            "SELECT unit_id,
-                    count(*),
-                    sum(status IN ('rectified', 'verified', 'closed')),
-                    sum(status = 'closed'),
-                    sum(status = 'closed' AND rectified_at IS NOT NULL AND rectified_at <= deadline),
-                    sum(status IN ('dispatched', 'rectifying') AND deadline < ?1),
-                    sum(rework_count > 0)
+        // Counted in SQL for speed, with the domain's definitions (`rates::sql`); the store's
+        // tests pin the result to `UnitTally::add` over folded problems.
+        let sums: Vec<String> = rates::sql::counts("?1")
+            .iter()
+            .map(|c| format!("sum({c})"))
+            .collect();
+        let mut st = self.conn.prepare(&format!(
+            "SELECT unit_id, count(*), {}
              FROM problems
-             WHERE unit_id IS NOT NULL AND status NOT IN ('rejected', 'returned')
+             WHERE {}
              GROUP BY unit_id",
-        )?;
+            sums.join(", "),
+            rates::sql::assigned_where()
+        ))?;
         let mut units = st
             .query_map([now], |r| {
-                let assigned: u64 = r.get(1)?;
-                let rectified: u64 = r.get(2)?;
-                let closed_on_time: u64 = r.get(4)?;
-                let rate = |n: u64| {
-                    if assigned == 0 {
-                        0.0
-                    } else {
-                        n as f64 / assigned as f64
-                    }
+                // `sum` over no rows is NULL; a group has at least one row, but say so.
+                let n = |i| r.get::<_, Option<u64>>(i).map(Option::unwrap_or_default);
+                let tally = UnitTally {
+                    assigned: r.get(1)?,
+                    rectified: n(2)?,
+                    closed: n(3)?,
+                    closed_on_time: n(4)?,
+                    overdue_open: n(5)?,
+                    reworked: n(6)?,
                 };
-                Ok(UnitStats {
-                    unit_id: r.get(0)?,
-                    assigned,
-                    rectified,
-                    closed: r.get(3)?,
-                    closed_on_time,
-                    overdue_open: r.get(5)?,
-                    reworked: r.get(6)?,
-                    rectification_rate: rate(rectified),
-                    on_time_rate: rate(closed_on_time),
-                })
+                Ok(UnitStats::new(r.get(0)?, &tally))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         units.sort_by(|a, b| {
-            b.rectification_rate
-                .total_cmp(&a.rectification_rate)
-                .then(a.overdue_open.cmp(&b.overdue_open))
-                .then(a.unit_id.cmp(&b.unit_id))
+            rates::ranking_order((&a.unit_id, &a.tally()), (&b.unit_id, &b.tally()))
         });
         let total = by_status.iter().map(|(_, n)| n).sum();
         let overdue = units.iter().map(|u| u.overdue_open).sum();
@@ -536,6 +532,7 @@ impl Store {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnitStats {
     pub unit_id: String,
     pub assigned: u64,
@@ -548,9 +545,42 @@ pub struct UnitStats {
     pub rectification_rate: f64,
     /// Closed with the rectification on time ÷ assigned (按期结案率).
     pub on_time_rate: f64,
+    /// Sent back for rework at least once ÷ assigned (返工率).
+    pub rework_rate: f64,
+}
+
+impl UnitStats {
+    /// A ranking row from a unit's tally, with its rates as the domain defines them.
+    pub fn new(unit_id: String, t: &UnitTally) -> UnitStats {
+        UnitStats {
+            unit_id,
+            assigned: t.assigned,
+            rectified: t.rectified,
+            closed: t.closed,
+            closed_on_time: t.closed_on_time,
+            overdue_open: t.overdue_open,
+            reworked: t.reworked,
+            rectification_rate: t.rectification_rate(),
+            on_time_rate: t.on_time_rate(),
+            rework_rate: t.rework_rate(),
+        }
+    }
+
+    /// The counts the rates come from.
+    pub fn tally(&self) -> UnitTally {
+        UnitTally {
+            assigned: self.assigned,
+            rectified: self.rectified,
+            closed: self.closed,
+            closed_on_time: self.closed_on_time,
+            overdue_open: self.overdue_open,
+            reworked: self.reworked,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Stats {
     pub total: u64,
     pub overdue: u64,

@@ -17,6 +17,8 @@ pub mod reference;
 mod search;
 mod store;
 pub mod sync;
+pub mod views;
+mod visibility;
 
 pub use error::{CoreError, Result};
 pub use inspections::StartInspection;
@@ -26,6 +28,7 @@ pub use ledger::{
 pub use photos::PhotoInfo;
 pub use problems::{NewProblem, ProblemAction, Resend};
 pub use store::{DeviceInfo, Store};
+pub use views::{Home, Me, OpenInspection, ProblemDetail, todo_query};
 
 pub use fieldcheck_domain as domain;
 pub use fieldcheck_protocol as protocol;

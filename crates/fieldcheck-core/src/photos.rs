@@ -14,6 +14,7 @@ use crate::store::Store;
 
 /// A photo stored on this device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PhotoInfo {
     /// SHA-256 of the display copy: the id used in events.
     pub hash: String,

@@ -1,7 +1,7 @@
 //! Problem actions: each one validated against reference data, turned into an event, folded
 //! by the domain rules and committed with its projection in one transaction.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use fieldcheck_domain::event::{ProblemEdit, ProblemReported, RejectReason};
 use fieldcheck_domain::lifecycle::apply_problem;
 use fieldcheck_domain::placement::place;
@@ -23,6 +23,8 @@ use fieldcheck_domain::event::EntityKind;
 
 /// What a person fills in to report a problem.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct NewProblem {
     pub category: String,
     #[serde(default)]
@@ -50,6 +52,8 @@ pub struct NewProblem {
 /// they may report in, or a registered point (which brings its district). Neither: as it was
 /// (the office may have widened their districts meanwhile).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub struct Resend {
     #[serde(default)]
     pub district_id: Option<String>,
@@ -60,6 +64,8 @@ pub struct Resend {
 /// Every lifecycle action a person can take on an existing problem.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 pub enum ProblemAction {
     Edit(ProblemEdit),
     AddPhotos {
@@ -97,8 +103,14 @@ pub enum ProblemAction {
     Close {
         note: Option<String>,
     },
+    /// To an instant (`until`), or to a day (`until_date`, what a person picks in a date
+    /// field): the close of business of that day in the city's calendar zone, never the
+    /// zone of the device it was typed on. Exactly one of the two.
     RequestExtension {
-        until: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_date: Option<NaiveDate>,
         reason: String,
     },
     DecideExtension {
@@ -183,15 +195,7 @@ impl Store {
             }
             let photos = photo_refs(tx, &n.photos, PhotoRole::Before)?;
             let prefix = reference::code_prefix(tx, n.district_id.as_deref())?;
-            let local_date = ctx
-                .now
-                .with_timezone(
-                    &chrono::FixedOffset::east_opt(
-                        reference::calendar(tx)?.utc_offset_minutes * 60,
-                    )
-                    .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero")),
-                )
-                .date_naive();
+            let local_date = reference::calendar(tx)?.local_day(ctx.now);
             let seq = next_counter(tx, "problem_seq")?;
             let code =
                 fieldcheck_domain::code::problem_code(&prefix, local_date, &ctx.device.tag, seq);
@@ -316,7 +320,20 @@ impl Store {
                     )
                 }
                 ProblemAction::Close { note } => (EventBody::ProblemClosed { note }, vec![]),
-                ProblemAction::RequestExtension { until, reason } => {
+                ProblemAction::RequestExtension {
+                    until,
+                    until_date,
+                    reason,
+                } => {
+                    let until = match (until, until_date) {
+                        (Some(at), None) => at,
+                        (None, Some(day)) => reference::calendar(tx)?.close_of_business(day),
+                        _ => {
+                            return Err(CoreError::Invalid(
+                                "an extension needs either `until` (an instant) or `until_date` (a day), not both or neither".into(),
+                            ));
+                        }
+                    };
                     (EventBody::ExtensionRequested { until, reason }, vec![])
                 }
                 ProblemAction::DecideExtension { approved, note } => {

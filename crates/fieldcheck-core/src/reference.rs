@@ -1,13 +1,14 @@
 //! Reference data on the device: import (all-or-nothing, validated), lookups, export.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::BTreeSet;
 
 use fieldcheck_domain::calendar::WorkCalendar;
 use fieldcheck_domain::category::{Category, default_categories};
 use fieldcheck_domain::checklist::{ChecklistTemplate, default_templates};
 use fieldcheck_domain::reference::{
-    District, DistrictLevel, Point, PointType, Unit, User, validate_districts,
+    District, DistrictLevel, HeldReference, Point, PointType, Unit, User, validate_reference,
 };
+use fieldcheck_domain::scope::DistrictTree;
 use fieldcheck_protocol::ReferenceBundle;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::de::DeserializeOwned;
@@ -253,136 +254,45 @@ pub(crate) fn code_prefix(conn: &Connection, district_id: Option<&str>) -> Resul
     Ok("FC".into())
 }
 
-/// The district and everything under it (a street's communities), for ledger filters.
-pub(crate) fn district_and_descendants(conn: &Connection, id: &str) -> Result<Vec<String>> {
-    let mut st = conn.prepare_cached(
-        "WITH RECURSIVE sub(id) AS (
-             SELECT id FROM ref_districts WHERE id = ?1
-             UNION SELECT d.id FROM ref_districts d JOIN sub ON d.parent_id = sub.id)
-         SELECT id FROM sub",
-    )?;
-    let ids = st
-        .query_map([id], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    if ids.is_empty() {
-        return Err(CoreError::not_found("district", id));
-    }
-    Ok(ids)
+/// The district tree as the device holds it.
+pub(crate) fn district_tree(conn: &Connection) -> Result<DistrictTree> {
+    Ok(DistrictTree::new(&all::<District>(
+        conn,
+        "SELECT data FROM ref_districts",
+    )?))
 }
 
-fn invalid(msg: String) -> CoreError {
-    CoreError::Invalid(msg)
+/// The district and everything under it (a street's communities), for ledger filters.
+pub(crate) fn district_and_descendants(conn: &Connection, id: &str) -> Result<Vec<String>> {
+    let tree = district_tree(conn)?;
+    if !tree.contains(id) {
+        return Err(CoreError::not_found("district", id));
+    }
+    Ok(tree.descendants_of([id]).into_iter().collect())
 }
 
 pub(crate) fn import_into(conn: &Connection, b: &ReferenceBundle) -> Result<ImportSummary> {
     // Validate against what is stored plus what arrives, so a bundle may refer to records
     // imported earlier and a file of points alone is enough once districts are known.
-    let mut districts: HashMap<String, District> =
-        all::<District>(conn, "SELECT data FROM ref_districts")?
-            .into_iter()
-            .map(|d| (d.id.clone(), d))
-            .collect();
-    for d in &b.districts {
-        if d.id.trim().is_empty() {
-            return Err(invalid("a district has an empty id".into()));
-        }
-        districts.insert(d.id.clone(), d.clone());
-    }
-    let tree: Vec<District> = districts.values().cloned().collect();
-    validate_districts(&tree)?;
-    let mut units: HashSet<String> = conn
-        .prepare("SELECT id FROM ref_units")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for u in &b.units {
-        if u.id.trim().is_empty() {
-            return Err(invalid("a unit has an empty id".into()));
-        }
-        if let Some(d) = &u.district_id
-            && !districts.contains_key(d)
-        {
-            return Err(invalid(format!(
-                "unit {} refers to unknown district {d}",
-                u.id
-            )));
-        }
-        units.insert(u.id.clone());
-    }
-    for p in &b.points {
-        if p.id.trim().is_empty() || p.name.trim().is_empty() {
-            return Err(invalid(format!("point {:?} needs an id and a name", p.id)));
-        }
-        if !districts.contains_key(&p.district_id) {
-            return Err(invalid(format!(
-                "point {} refers to unknown district {}",
-                p.id, p.district_id
-            )));
-        }
-        if !p.location.is_valid() || p.line.iter().any(|l| !l.is_valid()) {
-            return Err(invalid(format!(
-                "point {} has a coordinate outside WGS-84 range",
-                p.id
-            )));
-        }
-        for u in p.territorial_unit_id.iter().chain(&p.sector_unit_ids) {
-            if !units.contains(u) {
-                return Err(invalid(format!(
-                    "point {} refers to unknown unit {u}",
-                    p.id
-                )));
-            }
-        }
-    }
-    for c in &b.categories {
-        if c.code.trim().is_empty() || c.minor.zh.trim().is_empty() {
-            return Err(invalid(format!(
-                "category {:?} needs a code and a name",
-                c.code
-            )));
-        }
-        if c.deadline.amount == 0 {
-            return Err(invalid(format!("category {} has a zero deadline", c.code)));
-        }
-    }
+    let held = HeldReference {
+        districts: all(conn, "SELECT data FROM ref_districts")?,
+        unit_ids: conn
+            .prepare("SELECT id FROM ref_units")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<BTreeSet<String>>>()?,
+    };
+    validate_reference(b.parts(), &held)?;
+    // A template version is immutable: devices keep inspections scored against it.
     for t in &b.templates {
-        t.validate()?;
         if let Some(existing) = template(conn, &t.id, t.version)?
             && existing != *t
         {
-            return Err(invalid(format!(
+            return Err(CoreError::Invalid(format!(
                 "checklist template {} v{} already exists with different content; \
                  give the changed template a new version",
                 t.id, t.version
             )));
         }
-    }
-    for u in &b.users {
-        if u.id.trim().is_empty() {
-            return Err(invalid("a user has an empty id".into()));
-        }
-        match (&u.role, &u.unit_id) {
-            (fieldcheck_domain::Role::UnitHandler, None) => {
-                return Err(invalid(format!("unit handler {} needs a unit", u.id)));
-            }
-            (_, Some(unit)) if !units.contains(unit) => {
-                return Err(invalid(format!(
-                    "user {} refers to unknown unit {unit}",
-                    u.id
-                )));
-            }
-            _ => {}
-        }
-        for d in &u.district_ids {
-            if !districts.contains_key(d) {
-                return Err(invalid(format!(
-                    "user {} refers to unknown district {d}",
-                    u.id
-                )));
-            }
-        }
-    }
-    if let Some(cal) = &b.calendar {
-        cal.validate()?;
     }
 
     // Parents before children so that the foreign keys hold at every statement.

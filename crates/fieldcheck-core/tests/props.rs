@@ -66,7 +66,8 @@ fn action(kind: u8, unit: &str, n: u8) -> ProblemAction {
             },
         },
         9 => ProblemAction::RequestExtension {
-            until: t("2027-01-01T00:00:00Z"),
+            until: Some(t("2027-01-01T00:00:00Z")),
+            until_date: None,
             reason: "协调中".into(),
         },
         10 => ProblemAction::DecideExtension {

@@ -82,9 +82,28 @@ impl WorkCalendar {
         Ok(())
     }
 
-    fn tz(&self) -> FixedOffset {
+    /// The city's local time zone. Every "which day", "today" and "what time" a person reads
+    /// or types is in this zone, never in the zone of the machine showing it.
+    pub fn tz(&self) -> FixedOffset {
         FixedOffset::east_opt(self.utc_offset_minutes * 60)
             .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
+    /// The city's calendar day an instant falls on (problem codes, "today" counts, bulletins).
+    pub fn local_day(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.tz()).date_naive()
+    }
+
+    /// The first instant of a city calendar day.
+    pub fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
+        self.local(day, NaiveTime::MIN)
+    }
+
+    /// The close of business of a city calendar day (end of its last working period), which
+    /// is what a date typed as a deadline or an extension means ("by the 5th").
+    pub fn close_of_business(&self, day: NaiveDate) -> DateTime<Utc> {
+        let close = self.periods.last().map(|p| p.end).unwrap_or(NaiveTime::MIN);
+        self.local(day, close)
     }
 
     pub fn is_working_day(&self, d: NaiveDate) -> bool {
@@ -110,7 +129,7 @@ impl WorkCalendar {
     /// count; a start outside them begins counting at the next period.
     pub fn add_working_hours(&self, start: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
         let mut remaining = Duration::hours(i64::from(hours));
-        let mut day = start.with_timezone(&self.tz()).date_naive();
+        let mut day = self.local_day(start);
         let mut cursor = start;
         // Bounded: a calendar with at least one working weekday reaches the next one in ≤ 7 days
         // plus however many holidays are listed.
@@ -138,7 +157,7 @@ impl WorkCalendar {
 
     /// Close of business of the `days`-th working day after the day `start` falls on.
     pub fn add_working_days(&self, start: DateTime<Utc>, days: u32) -> DateTime<Utc> {
-        let mut day = start.with_timezone(&self.tz()).date_naive();
+        let mut day = self.local_day(start);
         let mut left = days;
         let max_days = 3660 + self.holidays.len();
         for _ in 0..max_days {
@@ -150,8 +169,7 @@ impl WorkCalendar {
                 left -= 1;
             }
         }
-        let close = self.periods.last().map(|p| p.end).unwrap_or(NaiveTime::MIN);
-        self.local(day, close)
+        self.close_of_business(day)
     }
 
     pub fn deadline(&self, start: DateTime<Utc>, rule: DeadlineRule) -> DateTime<Utc> {
@@ -234,6 +252,104 @@ mod tests {
         assert_eq!(
             cal.deadline(cn(2026, 11, 28, 23, 0), rule),
             cn(2026, 11, 29, 1, 0)
+        );
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_local_day_turns_at_local_midnight() {
+        let cal = WorkCalendar::default();
+        // 23:30 in Fuzhou is 15:30 UTC: still the 30th there; half an hour later the 1st.
+        assert_eq!(
+            cal.local_day(utc("2026-11-30T15:30:00Z")),
+            day(2026, 11, 30)
+        );
+        assert_eq!(
+            cal.local_day(utc("2026-11-30T15:59:59Z")),
+            day(2026, 11, 30)
+        );
+        assert_eq!(cal.local_day(utc("2026-11-30T16:00:00Z")), day(2026, 12, 1));
+        // Early morning in Fuzhou is still the previous day in UTC.
+        assert_eq!(cal.local_day(utc("2026-11-30T20:00:00Z")), day(2026, 12, 1));
+        assert_eq!(cal.day_start(day(2026, 12, 1)), utc("2026-11-30T16:00:00Z"));
+        assert_eq!(cal.tz().local_minus_utc(), 8 * 3600);
+    }
+
+    #[test]
+    fn another_offset_moves_the_day_and_the_close_of_business() {
+        // A city five hours behind UTC, closing at 17:30 local.
+        let cal = WorkCalendar {
+            utc_offset_minutes: -300,
+            ..WorkCalendar::default()
+        };
+        assert_eq!(
+            cal.local_day(utc("2026-12-01T04:59:00Z")),
+            day(2026, 11, 30)
+        );
+        assert_eq!(cal.local_day(utc("2026-12-01T05:00:00Z")), day(2026, 12, 1));
+        assert_eq!(cal.day_start(day(2026, 12, 1)), utc("2026-12-01T05:00:00Z"));
+        assert_eq!(
+            cal.close_of_business(day(2026, 12, 5)),
+            utc("2026-12-05T22:30:00Z")
+        );
+        // Half-hour offsets too (India: +05:30).
+        let cal = WorkCalendar {
+            utc_offset_minutes: 330,
+            ..WorkCalendar::default()
+        };
+        assert_eq!(
+            cal.local_day(utc("2026-11-30T18:29:00Z")),
+            day(2026, 11, 30)
+        );
+        assert_eq!(cal.local_day(utc("2026-11-30T18:30:00Z")), day(2026, 12, 1));
+    }
+
+    #[test]
+    fn close_of_business_is_the_end_of_the_last_working_period() {
+        let mut cal = WorkCalendar::default();
+        // "By the 5th" in Fuzhou: 17:30 there, 09:30 UTC, on any day of the week.
+        assert_eq!(
+            cal.close_of_business(day(2026, 12, 5)),
+            utc("2026-12-05T09:30:00Z")
+        );
+        assert_eq!(
+            cal.close_of_business(day(2026, 12, 5)),
+            cn(2026, 12, 5, 17, 30)
+        );
+        cal.periods.push(WorkPeriod {
+            start: NaiveTime::from_hms_opt(19, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+        });
+        assert_eq!(
+            cal.close_of_business(day(2026, 12, 5)),
+            cn(2026, 12, 5, 21, 0)
+        );
+        // The close of business of a day falls on that day.
+        assert_eq!(
+            cal.local_day(cal.close_of_business(day(2026, 12, 5))),
+            day(2026, 12, 5)
+        );
+    }
+
+    #[test]
+    fn an_offset_out_of_range_falls_back_to_utc_rather_than_panicking() {
+        // `validate` refuses such a calendar on import; reading one never panics.
+        let cal = WorkCalendar {
+            utc_offset_minutes: 100_000,
+            ..WorkCalendar::default()
+        };
+        assert!(cal.validate().is_err());
+        assert_eq!(cal.tz().local_minus_utc(), 0);
+        assert_eq!(
+            cal.local_day(utc("2026-11-30T23:59:00Z")),
+            day(2026, 11, 30)
         );
     }
 

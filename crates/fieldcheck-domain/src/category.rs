@@ -8,6 +8,7 @@ use crate::i18n::Text;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DeadlineUnit {
     /// Counted only inside the calendar's working periods.
     WorkingHours,
@@ -19,6 +20,7 @@ pub enum DeadlineUnit {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DeadlineRule {
     pub amount: u32,
     pub unit: DeadlineUnit,
@@ -26,6 +28,7 @@ pub struct DeadlineRule {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Category {
     /// Stable code, e.g. `SR-02` (市容环境 / 暴露垃圾).
     pub code: String,

@@ -9,6 +9,7 @@ use crate::reference::PointType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Comparison {
     /// The measured value must be at least the threshold (e.g. posters ≥ 5).
     AtLeast,
@@ -19,6 +20,7 @@ pub enum Comparison {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ItemKind {
     /// Full points when it passes, none when it fails.
     PassFail,
@@ -35,6 +37,7 @@ pub enum ItemKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChecklistItem {
     pub id: String,
     pub text: Text,
@@ -52,6 +55,7 @@ pub struct ChecklistItem {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChecklistTemplate {
     pub id: String,
     pub version: u32,
@@ -132,6 +136,7 @@ pub fn default_templates() -> Vec<ChecklistTemplate> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "result", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ItemResult {
     Pass,
     Fail,
@@ -197,6 +202,7 @@ pub fn item_points(item: &ChecklistItem, result: &ItemResult) -> Result<Option<f
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Score {
     pub earned: f64,
     pub possible: f64,

@@ -17,6 +17,8 @@ pub fn device_tag(device_id: &uuid::Uuid) -> String {
         .collect()
 }
 
+/// `date` is the city's calendar day of the report
+/// ([`crate::calendar::WorkCalendar::local_day`]), not the day on the device's own clock zone.
 pub fn problem_code(prefix: &str, date: NaiveDate, device_tag: &str, seq: u64) -> String {
     let prefix = if prefix.trim().is_empty() {
         "FC"

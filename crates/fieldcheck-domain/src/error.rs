@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RefusalCode {
     NotFound,
     AlreadyExists,
@@ -112,6 +113,10 @@ pub enum DomainError {
     UnknownCategory(String),
     #[error("invalid reference data: {0}")]
     InvalidReference(String),
+    /// A record of the input is incomplete or names something that does not exist (a point
+    /// in an unknown district). The devices' stable code for bad input, wherever it is found.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     #[error(transparent)]
     Refused(#[from] Refusal),
 }
@@ -123,6 +128,7 @@ impl DomainError {
             DomainError::InvalidCalendar(_) => "invalid_calendar",
             DomainError::UnknownCategory(_) => "unknown_category",
             DomainError::InvalidReference(_) => "invalid_reference",
+            DomainError::InvalidInput(_) => "invalid_input",
             DomainError::Refused(r) => r.code.as_str(),
         }
     }

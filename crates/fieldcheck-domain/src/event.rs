@@ -15,6 +15,7 @@ use crate::role::{Actor, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PhotoRole {
     /// 整改前
     Before,
@@ -42,6 +43,7 @@ impl PhotoRole {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PhotoRef {
     /// SHA-256 (hex) of the display copy: the photo's identity across devices.
     pub hash: String,
@@ -74,6 +76,7 @@ impl EntityKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProblemReported {
     pub code: String,
     pub category: String,
@@ -101,6 +104,7 @@ pub struct ProblemReported {
 /// Descriptive fields; each present field overwrites (last HLC wins, field by field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProblemEdit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -125,6 +129,7 @@ impl ProblemEdit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum RejectReason {
     /// Same problem as an existing record (its code).
     Duplicate {
@@ -138,6 +143,7 @@ pub enum RejectReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "payload")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum EventBody {
     #[serde(rename = "problem.reported")]
     ProblemReported(Box<ProblemReported>),
@@ -242,6 +248,7 @@ impl EventBody {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Event {
     pub id: Uuid,
     pub entity_id: Uuid,
@@ -435,6 +442,7 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum EventOutcome {
     Applied,
     Rejected { code: RefusalCode, message: String },

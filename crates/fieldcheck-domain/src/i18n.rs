@@ -28,6 +28,7 @@ impl Lang {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Text {
     pub zh: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]

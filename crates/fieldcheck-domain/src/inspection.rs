@@ -14,6 +14,7 @@ use crate::role::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum InspectionStatus {
     InProgress,
     Finished,
@@ -29,6 +30,7 @@ impl InspectionStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecordedItem {
     pub result: ItemResult,
     pub failed: bool,
@@ -39,6 +41,7 @@ pub struct RecordedItem {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Inspection {
     pub id: Uuid,
     pub point_id: String,

@@ -5,6 +5,7 @@
 //! The device store, the server and the UI bridge all call into this crate, so that every
 //! replica decides the same thing from the same events.
 
+pub mod actions;
 pub mod calendar;
 pub mod category;
 pub mod checklist;
@@ -18,8 +19,10 @@ pub mod inspection;
 pub mod lifecycle;
 pub mod placement;
 pub mod problem;
+pub mod rates;
 pub mod reference;
 pub mod role;
+pub mod scope;
 pub mod wire;
 
 pub use error::{DomainError, Refusal, RefusalCode};

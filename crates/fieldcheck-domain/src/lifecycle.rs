@@ -5,7 +5,8 @@
 use crate::error::{Refusal, RefusalCode};
 use crate::event::{Event, EventBody, PhotoRole, RejectReason};
 use crate::problem::{ExtensionRequest, Problem, ProblemPhoto, ProblemStatus as S};
-use crate::role::Role;
+use crate::role::{Actor, Role};
+use uuid::Uuid;
 
 /// The roles that may send each kind of problem event.
 pub fn roles_allowed(kind: &str) -> &'static [Role] {
@@ -75,22 +76,84 @@ fn require_reason(text: &str, what: &str) -> Result<(), Refusal> {
     }
 }
 
-/// Applies one problem event to the current state (None before the problem exists) and
-/// returns the new state, or the refusal that leaves the state as it was.
-pub fn apply_problem(state: Option<&Problem>, ev: &Event) -> Result<Problem, Refusal> {
-    let kind = ev.kind();
+/// Whether `role` may send a problem event of `kind` at all, whatever the record.
+fn may_send(kind: &str, role: Role) -> Result<(), Refusal> {
     if !kind.starts_with("problem.") {
         return Err(refuse(
             RefusalCode::WrongEntity,
             format!("{kind} is not a problem event"),
         ));
     }
-    if !roles_allowed(kind).contains(&ev.role) {
+    if !roles_allowed(kind).contains(&role) {
         return Err(refuse(
             RefusalCode::RoleNotAllowed,
-            format!("a {} may not send {kind}", ev.role.as_str()),
+            format!("a {} may not send {kind}", role.as_str()),
         ));
     }
+    Ok(())
+}
+
+/// Whether `actor` may send an event of `kind` to the existing problem `cur`, as far as that
+/// depends on the record and the person alone: role, state, unit assignment, a volunteer's
+/// ownership, a pending extension. What remains for [`apply_problem`] depends on the event's
+/// own payload (a reason, an after-photo, a later deadline), which every kind can satisfy, so
+/// this is also exactly what a screen may offer (`actions::actions_offered`).
+pub fn precondition(cur: &Problem, kind: &str, actor: &Actor) -> Result<(), Refusal> {
+    may_send(kind, actor.role)?;
+    if kind == "problem.reported" {
+        return Err(already_reported(cur.id));
+    }
+    if !states_allowed(kind).contains(&cur.status) {
+        return Err(refuse(
+            RefusalCode::InvalidTransition,
+            format!(
+                "{kind} is not allowed on a problem that is {}",
+                cur.status.as_str()
+            ),
+        ));
+    }
+    // Unit handlers act only on problems dispatched to their own unit.
+    if actor.role == Role::UnitHandler && (actor.unit_id.is_none() || actor.unit_id != cur.unit_id)
+    {
+        return Err(refuse(
+            RefusalCode::NotAssignedUnit,
+            format!(
+                "problem {} is not assigned to unit {}",
+                cur.code,
+                actor.unit_id.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    }
+    match kind {
+        "problem.edited" => {
+            check_own_if_volunteer(cur, actor)?;
+            if actor.role == Role::Volunteer && cur.status != S::Reported {
+                return Err(refuse(
+                    RefusalCode::InvalidTransition,
+                    "a volunteer may edit a report only until the office files it",
+                ));
+            }
+        }
+        "problem.photos_added" => check_own_if_volunteer(cur, actor)?,
+        "problem.extension_requested" if cur.extension.is_some() => {
+            return Err(refuse(
+                RefusalCode::ExtensionPending,
+                "an extension request is already waiting for a decision",
+            ));
+        }
+        "problem.extension_decided" if cur.extension.is_none() => {
+            return Err(no_pending_extension());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Applies one problem event to the current state (None before the problem exists) and
+/// returns the new state, or the refusal that leaves the state as it was.
+pub fn apply_problem(state: Option<&Problem>, ev: &Event) -> Result<Problem, Refusal> {
+    let kind = ev.kind();
+    may_send(kind, ev.role)?;
     let at = ev.at();
 
     let EventBody::ProblemReported(r) = &ev.body else {
@@ -100,14 +163,12 @@ pub fn apply_problem(state: Option<&Problem>, ev: &Event) -> Result<Problem, Ref
                 format!("problem {} does not exist", ev.entity_id),
             ));
         };
+        precondition(cur, kind, &ev.actor())?;
         return apply_to_existing(cur, ev);
     };
 
     if state.is_some() {
-        return Err(refuse(
-            RefusalCode::AlreadyExists,
-            format!("problem {} was already reported", ev.entity_id),
-        ));
+        return Err(already_reported(ev.entity_id));
     }
     if r.description.trim().is_empty() && ev.photos.is_empty() {
         return Err(refuse(
@@ -177,41 +238,14 @@ fn photos_of(ev: &Event, default_role: PhotoRole) -> Vec<ProblemPhoto> {
         .collect()
 }
 
+/// The payload's part of applying `ev` to `cur`, once [`precondition`] has passed.
 fn apply_to_existing(cur: &Problem, ev: &Event) -> Result<Problem, Refusal> {
-    let kind = ev.kind();
-    if !states_allowed(kind).contains(&cur.status) {
-        return Err(refuse(
-            RefusalCode::InvalidTransition,
-            format!(
-                "{kind} is not allowed on a problem that is {}",
-                cur.status.as_str()
-            ),
-        ));
-    }
-    // Unit handlers act only on problems dispatched to their own unit.
-    if ev.role == Role::UnitHandler && (ev.actor_unit.is_none() || ev.actor_unit != cur.unit_id) {
-        return Err(refuse(
-            RefusalCode::NotAssignedUnit,
-            format!(
-                "problem {} is not assigned to unit {}",
-                cur.code,
-                ev.actor_unit.as_deref().unwrap_or("(none)")
-            ),
-        ));
-    }
     let at = ev.at();
     let mut p = cur.clone();
     p.updated_at = at;
     match &ev.body {
         EventBody::ProblemReported(_) => unreachable!("handled by apply_problem"),
         EventBody::ProblemEdited(edit) => {
-            check_own_if_volunteer(cur, ev)?;
-            if ev.role == Role::Volunteer && cur.status != S::Reported {
-                return Err(refuse(
-                    RefusalCode::InvalidTransition,
-                    "a volunteer may edit a report only until the office files it",
-                ));
-            }
             if edit.is_empty() {
                 return Err(refuse(
                     RefusalCode::InvalidField,
@@ -252,7 +286,6 @@ fn apply_to_existing(cur: &Problem, ev: &Event) -> Result<Problem, Refusal> {
             }
         }
         EventBody::ProblemPhotosAdded { .. } => {
-            check_own_if_volunteer(cur, ev)?;
             if ev.photos.is_empty() {
                 return Err(refuse(RefusalCode::PhotoRequired, "no photos to add"));
             }
@@ -363,12 +396,6 @@ fn apply_to_existing(cur: &Problem, ev: &Event) -> Result<Problem, Refusal> {
         }
         EventBody::ExtensionRequested { until, reason } => {
             require_reason(reason, "an extension request")?;
-            if cur.extension.is_some() {
-                return Err(refuse(
-                    RefusalCode::ExtensionPending,
-                    "an extension request is already waiting for a decision",
-                ));
-            }
             if cur.deadline.is_some_and(|d| *until <= d) {
                 return Err(refuse(
                     RefusalCode::DeadlineNotLater,
@@ -383,11 +410,9 @@ fn apply_to_existing(cur: &Problem, ev: &Event) -> Result<Problem, Refusal> {
             });
         }
         EventBody::ExtensionDecided { approved, note } => {
+            // Checked by `precondition`; refused again rather than trusted, never a panic.
             let Some(req) = &cur.extension else {
-                return Err(refuse(
-                    RefusalCode::NoPendingExtension,
-                    "there is no extension request to decide",
-                ));
+                return Err(no_pending_extension());
             };
             if *approved {
                 p.deadline = Some(req.until);
@@ -414,8 +439,22 @@ fn apply_to_existing(cur: &Problem, ev: &Event) -> Result<Problem, Refusal> {
     Ok(p)
 }
 
-fn check_own_if_volunteer(cur: &Problem, ev: &Event) -> Result<(), Refusal> {
-    if ev.role == Role::Volunteer && cur.reporter != ev.actor {
+fn already_reported(id: Uuid) -> Refusal {
+    refuse(
+        RefusalCode::AlreadyExists,
+        format!("problem {id} was already reported"),
+    )
+}
+
+fn no_pending_extension() -> Refusal {
+    refuse(
+        RefusalCode::NoPendingExtension,
+        "there is no extension request to decide",
+    )
+}
+
+fn check_own_if_volunteer(cur: &Problem, actor: &Actor) -> Result<(), Refusal> {
+    if actor.role == Role::Volunteer && cur.reporter != actor.user_id {
         return Err(refuse(
             RefusalCode::NotOwnRecord,
             "a volunteer may change only their own reports",

@@ -18,11 +18,10 @@
 //! 3. otherwise the reporter's own district (the one with the nearest registered point when
 //!    they have several). An admin has no district of their own: the report stays unplaced.
 
-use std::collections::{BTreeSet, HashMap};
-
 use serde::{Deserialize, Serialize};
 
 use crate::reference::{District, DistrictLevel, LatLon, Point};
+use crate::scope::DistrictTree;
 
 /// A registered point this close to the fix is where the report is.
 pub const AT_POINT_M: f64 = 60.0;
@@ -36,6 +35,7 @@ pub const NEARBY_M: f64 = 1000.0;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PlacementSource {
     /// A registered point within [`AT_POINT_M`]: point and district are that point's.
     NearPoint,
@@ -58,6 +58,7 @@ impl PlacementSource {
 /// The device's placement of a report, as recorded on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Placement {
     pub source: PlacementSource,
     /// Metres from the fix to the point that decided it (whole metres; none for the
@@ -91,7 +92,8 @@ pub fn place(
     if !fix.is_valid() {
         return None;
     }
-    let own = with_descendants(reporter_districts, districts);
+    let tree = DistrictTree::new(districts);
+    let own = tree.descendants_of(reporter_districts);
     let mut near: Vec<(f64, &Point)> = points
         .iter()
         .filter(|p| p.active)
@@ -116,11 +118,9 @@ pub fn place(
         });
     }
     if let Some((d, p)) = near.first().filter(|(d, _)| *d <= NEARBY_M) {
-        let by_id: HashMap<&str, &District> =
-            districts.iter().map(|d| (d.id.as_str(), d)).collect();
         let mut district = p.district_id.as_str();
         if *d > SAME_COMMUNITY_M
-            && let Some(c) = by_id.get(district)
+            && let Some(c) = tree.get(district)
             && c.level == DistrictLevel::Community
             && let Some(parent) = &c.parent_id
         {
@@ -137,7 +137,7 @@ pub fn place(
     }
     // The reporter's district whose registered points come nearest, else their first.
     let nearest_own = |rd: &String| {
-        let under = with_descendants(std::slice::from_ref(rd), districts);
+        let under = tree.descendants_of([rd]);
         near.iter()
             .find(|(_, p)| under.contains(p.district_id.as_str()))
             .map_or(f64::INFINITY, |(d, _)| *d)
@@ -157,23 +157,6 @@ pub fn place(
 
 fn whole_metres(d: f64) -> u32 {
     d.round().clamp(0.0, f64::from(u32::MAX)) as u32
-}
-
-/// The districts and everything below them.
-fn with_descendants<'a>(ids: &'a [String], districts: &'a [District]) -> BTreeSet<&'a str> {
-    let mut set: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-    // The tree is at most three levels deep; a fixpoint also survives any input order.
-    loop {
-        let before = set.len();
-        for d in districts {
-            if d.parent_id.as_deref().is_some_and(|p| set.contains(p)) {
-                set.insert(d.id.as_str());
-            }
-        }
-        if set.len() == before {
-            return set;
-        }
-    }
 }
 
 /// Metres from the fix to a point: its location, or the nearest part of its centre line.

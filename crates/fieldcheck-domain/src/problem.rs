@@ -13,6 +13,7 @@ use crate::role::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ProblemStatus {
     /// 已上报: reported, waiting for the office.
     Reported,
@@ -87,9 +88,15 @@ impl ProblemStatus {
         if lang == Lang::En { en } else { zh }
     }
 
+    /// Waiting for the responsible unit: the states in which a deadline can be missed. The
+    /// order is the one the device's partial index `problems_open_deadline` was declared with
+    /// (see [`sql::awaiting_unit`]).
+    pub const AWAITING_UNIT: [ProblemStatus; 2] =
+        [ProblemStatus::Dispatched, ProblemStatus::Rectifying];
+
     /// Waiting for the responsible unit: the states in which a deadline can be missed.
     pub fn awaits_unit(self) -> bool {
-        matches!(self, ProblemStatus::Dispatched | ProblemStatus::Rectifying)
+        ProblemStatus::AWAITING_UNIT.contains(&self)
     }
 
     pub fn is_terminal(self) -> bool {
@@ -102,6 +109,7 @@ impl ProblemStatus {
 )]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Severity {
     Low,
     #[default]
@@ -148,6 +156,7 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LocationSource {
     Gps,
     Exif,
@@ -180,6 +189,7 @@ impl LocationSource {
 /// A WGS-84 position with the accuracy the receiver reported and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
@@ -208,6 +218,7 @@ impl Location {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProblemPhoto {
     pub hash: String,
     pub role: PhotoRole,
@@ -217,6 +228,7 @@ pub struct ProblemPhoto {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ExtensionRequest {
     pub until: DateTime<Utc>,
     pub reason: String,
@@ -226,6 +238,7 @@ pub struct ExtensionRequest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Problem {
     pub id: Uuid,
     pub code: String,
@@ -263,11 +276,71 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// Waiting for its unit past the deadline. Compared in whole milliseconds, the precision
+    /// every store keeps, so that the SQL form ([`sql::overdue`]) selects exactly these.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.status.awaits_unit() && self.deadline.is_some_and(|d| d < now)
+        self.status.awaits_unit()
+            && self
+                .deadline
+                .is_some_and(|d| d.timestamp_millis() < now.timestamp_millis())
     }
 
     pub fn has_photo(&self, role: PhotoRole) -> bool {
         self.photos.iter().any(|p| p.role == role)
+    }
+}
+
+/// The SQL forms of the problem rules, for a store that projects problems into a table with a
+/// text `status` column ([`ProblemStatus::as_str`]) and instants in Unix milliseconds. Only
+/// text is produced here; the store runs it. A store's query that must use the partial index
+/// over open deadlines has to repeat [`awaiting_unit`] exactly (SQLite matches an index's
+/// predicate by its form), which is why the index and the queries take it from here.
+pub mod sql {
+    use super::ProblemStatus;
+
+    /// `status IN ('a', 'b')` for the given states, in the given order.
+    pub fn status_in(statuses: &[ProblemStatus]) -> String {
+        let list: Vec<String> = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        format!("status IN ({})", list.join(", "))
+    }
+
+    /// The SQL form of [`ProblemStatus::awaits_unit`]; also the predicate of the device's
+    /// partial index `problems_open_deadline` (migrations/device/0003_thin_ledger.sql).
+    pub fn awaiting_unit() -> String {
+        status_in(&ProblemStatus::AWAITING_UNIT)
+    }
+
+    /// The SQL form of [`super::Problem::is_overdue`], `now` being a placeholder or a literal
+    /// in Unix milliseconds (`?1`). A NULL deadline makes it NULL, which no filter or `sum`
+    /// counts, as a problem without a deadline is never overdue.
+    pub fn overdue(now: &str) -> String {
+        format!("{} AND deadline < {now}", awaiting_unit())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_forms_follow_the_states() {
+        assert_eq!(
+            sql::awaiting_unit(),
+            "status IN ('dispatched', 'rectifying')"
+        );
+        assert_eq!(
+            sql::overdue("?3"),
+            "status IN ('dispatched', 'rectifying') AND deadline < ?3"
+        );
+        for s in ProblemStatus::ALL {
+            assert_eq!(
+                s.awaits_unit(),
+                sql::awaiting_unit().contains(&format!("'{}'", s.as_str())),
+                "{s:?}"
+            );
+        }
     }
 }

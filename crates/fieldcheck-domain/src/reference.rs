@@ -1,7 +1,12 @@
 //! Reference data the city office maintains and devices pull: districts, units, points, users.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::WorkCalendar;
+use crate::category::Category;
+use crate::checklist::ChecklistTemplate;
 use crate::error::DomainError;
 use crate::i18n::{Lang, Text};
 use crate::role::Role;
@@ -9,6 +14,7 @@ use crate::role::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DistrictLevel {
     /// 区 / 县
     District,
@@ -30,6 +36,7 @@ impl DistrictLevel {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct District {
     pub id: String,
     pub name: Text,
@@ -44,6 +51,7 @@ pub struct District {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum UnitKind {
     SubDistrictOffice,
     Community,
@@ -129,6 +137,7 @@ impl UnitKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Unit {
     pub id: String,
     pub name: Text,
@@ -143,6 +152,7 @@ pub struct Unit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PointType {
     MainRoad,
     SecondaryRoad,
@@ -266,6 +276,7 @@ impl PointType {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LatLon {
     pub lat: f64,
     pub lon: f64,
@@ -292,6 +303,7 @@ impl LatLon {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Point {
     pub id: String,
     pub name: String,
@@ -322,6 +334,7 @@ fn yes() -> bool {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct User {
     pub id: String,
     pub name: String,
@@ -387,6 +400,119 @@ pub fn validate_districts(districts: &[District]) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Reference data as it arrives: the parts of a bundle (or of one imported file).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReferenceParts<'a> {
+    pub districts: &'a [District],
+    pub units: &'a [Unit],
+    pub points: &'a [Point],
+    pub categories: &'a [Category],
+    pub templates: &'a [ChecklistTemplate],
+    pub users: &'a [User],
+    pub calendar: Option<&'a WorkCalendar>,
+}
+
+/// What the arriving data may refer to besides itself: a device merges each bundle into what
+/// it holds, so a file of points alone is enough once its districts and units are known. The
+/// server stores whole bundles and holds nothing besides (`HeldReference::default()`).
+#[derive(Debug, Clone, Default)]
+pub struct HeldReference {
+    pub districts: Vec<District>,
+    pub unit_ids: BTreeSet<String>,
+}
+
+/// Checks reference data before anything of it is stored: every record has its id (and
+/// name), the district tree holds together with what is held (`validate_districts`), every
+/// unit, point and user names districts and units that exist, coordinates are WGS-84,
+/// categories have a deadline, templates and the calendar are well formed. The first fault
+/// found is the answer, naming the record and what it refers to. Whether a template version
+/// differs from a stored one is the store's question (it needs the stored template).
+pub fn validate_reference(
+    incoming: ReferenceParts<'_>,
+    held: &HeldReference,
+) -> Result<(), DomainError> {
+    let invalid = |msg: String| Err(DomainError::InvalidInput(msg));
+    // Arriving districts replace held ones of the same id.
+    let mut districts: BTreeMap<&str, &District> =
+        held.districts.iter().map(|d| (d.id.as_str(), d)).collect();
+    for d in incoming.districts {
+        if d.id.trim().is_empty() {
+            return invalid("a district has an empty id".into());
+        }
+        districts.insert(d.id.as_str(), d);
+    }
+    let tree: Vec<District> = districts.values().map(|d| (*d).clone()).collect();
+    validate_districts(&tree)?;
+    let mut units: BTreeSet<&str> = held.unit_ids.iter().map(String::as_str).collect();
+    for u in incoming.units {
+        if u.id.trim().is_empty() {
+            return invalid("a unit has an empty id".into());
+        }
+        if let Some(d) = &u.district_id
+            && !districts.contains_key(d.as_str())
+        {
+            return invalid(format!("unit {} refers to unknown district {d}", u.id));
+        }
+        units.insert(u.id.as_str());
+    }
+    for p in incoming.points {
+        if p.id.trim().is_empty() || p.name.trim().is_empty() {
+            return invalid(format!("point {:?} needs an id and a name", p.id));
+        }
+        if !districts.contains_key(p.district_id.as_str()) {
+            return invalid(format!(
+                "point {} refers to unknown district {}",
+                p.id, p.district_id
+            ));
+        }
+        if !p.location.is_valid() || p.line.iter().any(|l| !l.is_valid()) {
+            return invalid(format!(
+                "point {} has a coordinate outside WGS-84 range",
+                p.id
+            ));
+        }
+        for u in p.territorial_unit_id.iter().chain(&p.sector_unit_ids) {
+            if !units.contains(u.as_str()) {
+                return invalid(format!("point {} refers to unknown unit {u}", p.id));
+            }
+        }
+    }
+    for c in incoming.categories {
+        if c.code.trim().is_empty() || c.minor.zh.trim().is_empty() {
+            return invalid(format!("category {:?} needs a code and a name", c.code));
+        }
+        if c.deadline.amount == 0 {
+            return invalid(format!("category {} has a zero deadline", c.code));
+        }
+    }
+    for t in incoming.templates {
+        t.validate()?;
+    }
+    for u in incoming.users {
+        if u.id.trim().is_empty() {
+            return invalid("a user has an empty id".into());
+        }
+        match (&u.role, &u.unit_id) {
+            (Role::UnitHandler, None) => {
+                return invalid(format!("unit handler {} needs a unit", u.id));
+            }
+            (_, Some(unit)) if !units.contains(unit.as_str()) => {
+                return invalid(format!("user {} refers to unknown unit {unit}", u.id));
+            }
+            _ => {}
+        }
+        for d in &u.district_ids {
+            if !districts.contains_key(d.as_str()) {
+                return invalid(format!("user {} refers to unknown district {d}", u.id));
+            }
+        }
+    }
+    if let Some(cal) = incoming.calendar {
+        cal.validate()?;
+    }
+    Ok(())
+}
+
 impl District {
     fn level_name(&self) -> &'static str {
         match self.level {
@@ -394,5 +520,224 @@ impl District {
             DistrictLevel::Street => "street",
             DistrictLevel::Community => "community",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::WorkCalendar;
+    use crate::category::default_categories;
+    use crate::checklist::default_templates;
+
+    fn district(id: &str, level: DistrictLevel, parent: Option<&str>) -> District {
+        District {
+            id: id.into(),
+            name: Text::new(id, id),
+            level,
+            parent_id: parent.map(Into::into),
+            code_prefix: (level == DistrictLevel::District).then(|| "GL".into()),
+        }
+    }
+
+    struct City {
+        districts: Vec<District>,
+        units: Vec<Unit>,
+        points: Vec<Point>,
+        users: Vec<User>,
+    }
+
+    fn city() -> City {
+        City {
+            districts: vec![
+                district("gl", DistrictLevel::District, None),
+                district("s-a", DistrictLevel::Street, Some("gl")),
+                district("c-1", DistrictLevel::Community, Some("s-a")),
+            ],
+            units: vec![Unit {
+                id: "u-1".into(),
+                name: Text::new("单位", "Unit"),
+                kind: UnitKind::Sanitation,
+                district_id: Some("gl".into()),
+                contact: None,
+            }],
+            points: vec![Point {
+                id: "p-1".into(),
+                name: "东街".into(),
+                point_type: PointType::MainRoad,
+                location: LatLon {
+                    lat: 26.08,
+                    lon: 119.3,
+                },
+                line: vec![],
+                address: String::new(),
+                district_id: "c-1".into(),
+                territorial_unit_id: Some("u-1".into()),
+                sector_unit_ids: vec![],
+                active: true,
+            }],
+            users: vec![User {
+                id: "usr-1".into(),
+                name: "张三".into(),
+                role: Role::UnitHandler,
+                unit_id: Some("u-1".into()),
+                district_ids: vec!["s-a".into()],
+                phone: None,
+            }],
+        }
+    }
+
+    fn check(c: &City, held: &HeldReference) -> Result<(), DomainError> {
+        let (categories, templates) = (default_categories(), default_templates());
+        let calendar = WorkCalendar::default();
+        validate_reference(
+            ReferenceParts {
+                districts: &c.districts,
+                units: &c.units,
+                points: &c.points,
+                categories: &categories,
+                templates: &templates,
+                users: &c.users,
+                calendar: Some(&calendar),
+            },
+            held,
+        )
+    }
+
+    fn refused(c: &City) -> (String, String) {
+        let e = check(c, &HeldReference::default()).unwrap_err();
+        (e.code().to_owned(), e.to_string())
+    }
+
+    #[test]
+    fn a_whole_city_holds_together() {
+        check(&city(), &HeldReference::default()).unwrap();
+    }
+
+    #[test]
+    fn each_fault_names_the_record_and_what_it_refers_to() {
+        let mut c = city();
+        c.points[0].district_id = "nowhere".into();
+        assert_eq!(
+            refused(&c),
+            (
+                "invalid_input".into(),
+                "invalid input: point p-1 refers to unknown district nowhere".into()
+            )
+        );
+        let mut c = city();
+        c.points[0].sector_unit_ids.push("u-x".into());
+        assert_eq!(
+            refused(&c).1,
+            "invalid input: point p-1 refers to unknown unit u-x"
+        );
+        let mut c = city();
+        c.points[0].location.lat = 91.0;
+        assert_eq!(
+            refused(&c).1,
+            "invalid input: point p-1 has a coordinate outside WGS-84 range"
+        );
+        let mut c = city();
+        c.units[0].district_id = Some("gone".into());
+        assert_eq!(
+            refused(&c).1,
+            "invalid input: unit u-1 refers to unknown district gone"
+        );
+        let mut c = city();
+        c.users[0].unit_id = None;
+        assert_eq!(
+            refused(&c).1,
+            "invalid input: unit handler usr-1 needs a unit"
+        );
+        let mut c = city();
+        c.users[0].district_ids.push("far".into());
+        assert_eq!(
+            refused(&c).1,
+            "invalid input: user usr-1 refers to unknown district far"
+        );
+        let mut c = city();
+        c.districts[0].id = " ".into();
+        assert_eq!(refused(&c).1, "invalid input: a district has an empty id");
+        // The tree itself: its own code, as before.
+        let mut c = city();
+        c.districts[2].parent_id = Some("gl".into());
+        assert_eq!(
+            refused(&c),
+            (
+                "invalid_reference".into(),
+                "invalid reference data: community c-1 has parent gl of level district, \
+                 expected Street"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn categories_templates_and_the_calendar_are_checked() {
+        let mut categories = default_categories();
+        categories[0].deadline.amount = 0;
+        let code = categories[0].code.clone();
+        let e = validate_reference(
+            ReferenceParts {
+                categories: &categories,
+                ..ReferenceParts::default()
+            },
+            &HeldReference::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("invalid input: category {code} has a zero deadline")
+        );
+        let mut templates = default_templates();
+        templates[0].items.clear();
+        let e = validate_reference(
+            ReferenceParts {
+                templates: &templates,
+                ..ReferenceParts::default()
+            },
+            &HeldReference::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_template");
+        let calendar = WorkCalendar {
+            utc_offset_minutes: 100_000,
+            ..WorkCalendar::default()
+        };
+        let e = validate_reference(
+            ReferenceParts {
+                calendar: Some(&calendar),
+                ..ReferenceParts::default()
+            },
+            &HeldReference::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "invalid_calendar");
+    }
+
+    #[test]
+    fn arriving_data_may_refer_to_what_is_held() {
+        let c = city();
+        // Points and users alone, once the districts and units are held.
+        let points_only = City {
+            districts: vec![],
+            units: vec![],
+            ..city()
+        };
+        assert!(check(&points_only, &HeldReference::default()).is_err());
+        let held = HeldReference {
+            districts: c.districts.clone(),
+            unit_ids: ["u-1".to_owned()].into(),
+        };
+        check(&points_only, &held).unwrap();
+        // An arriving district replaces the held one of the same id.
+        let mut moved = city();
+        moved.districts = vec![district("c-1", DistrictLevel::Community, Some("gl"))];
+        assert_eq!(refused_with(&moved, &held).0, "invalid_reference");
+    }
+
+    fn refused_with(c: &City, held: &HeldReference) -> (String, String) {
+        let e = check(c, held).unwrap_err();
+        (e.code().to_owned(), e.to_string())
     }
 }

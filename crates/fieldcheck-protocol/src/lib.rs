@@ -44,6 +44,19 @@ impl ReferenceBundle {
             && self.users.is_empty()
             && self.calendar.is_none()
     }
+
+    /// The bundle as the domain's `validate_reference` takes it.
+    pub fn parts(&self) -> fieldcheck_domain::reference::ReferenceParts<'_> {
+        fieldcheck_domain::reference::ReferenceParts {
+            districts: &self.districts,
+            units: &self.units,
+            points: &self.points,
+            categories: &self.categories,
+            templates: &self.templates,
+            users: &self.users,
+            calendar: self.calendar.as_ref(),
+        }
+    }
 }
 
 /// The error body every API and IPC boundary returns: a stable code and a sentence.

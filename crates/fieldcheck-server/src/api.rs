@@ -37,6 +37,7 @@ use crate::policy::Viewer;
 use crate::store::{AppendCtx, Store};
 
 mod admin;
+pub mod console;
 pub mod openapi;
 
 /// Shared by all handlers.
@@ -115,6 +116,8 @@ impl IntoResponse for ServerError {
             E::Unauthorized | E::TokenExpired | E::TokenRevoked | E::UserDisabled(_) => {
                 StatusCode::UNAUTHORIZED
             }
+            E::NotSignedIn | E::SessionExpired | E::WrongCredentials => StatusCode::UNAUTHORIZED,
+            E::CsrfRejected(_) | E::NoConsoleAccess(_) => StatusCode::FORBIDDEN,
             E::DeviceInUse(_) => StatusCode::CONFLICT,
             E::EnrollRateLimited => StatusCode::TOO_MANY_REQUESTS,
             E::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -383,6 +386,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/users/{user_id}/revoke", post(admin::revoke_user))
         .route("/admin/users/{user_id}/disable", post(admin::disable_user))
         .route("/admin/users/{user_id}/enable", post(admin::enable_user))
+        .merge(console_routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -397,6 +401,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redacted_request_span))
         .layer(middleware::from_fn(split_conn_addrs))
         .with_state(state)
+}
+
+/// The console's routes (`api/console.rs`): cookie sessions, refusing cross-site writes.
+fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/console/session",
+            post(console::sign_in)
+                .get(console::current_session)
+                .delete(console::sign_out),
+        )
+        .route("/console/problems", get(console::problems))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            console::same_origin_only,
+        ))
 }
 
 /// The request span of the trace layer without secrets: an enrollment code in a QR path
@@ -539,18 +559,7 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ServerError> {
-    for (field, value, max) in [
-        ("username", &req.username, MAX_USERNAME_CHARS),
-        ("password", &req.password, MAX_PASSWORD_CHARS),
-    ] {
-        // Characters, as the schema's `maxLength` counts them; bounded in bytes either way.
-        let len = value.chars().count();
-        if len > max {
-            return Err(ServerError::Malformed(format!(
-                "{field} is {len} characters long; at most {max} are allowed"
-            )));
-        }
-    }
+    check_credential_lengths(&req)?;
     let ip = addr.ip();
     // The attempt counts as a failure before the password is checked: 30 concurrent guesses
     // cannot all get past the limit while the first ones are still hashing.
@@ -587,6 +596,24 @@ async fn login(
         user: stored.user,
         expires_at_ms: expires,
     }))
+}
+
+/// A sign-in's username and password within the schema's `maxLength`, checked before any
+/// lookup, hashing or counting (`/login` and the console's sign-in).
+fn check_credential_lengths(req: &LoginRequest) -> Result<(), ServerError> {
+    for (field, value, max) in [
+        ("username", &req.username, MAX_USERNAME_CHARS),
+        ("password", &req.password, MAX_PASSWORD_CHARS),
+    ] {
+        // Characters, as the schema's `maxLength` counts them; bounded in bytes either way.
+        let len = value.chars().count();
+        if len > max {
+            return Err(ServerError::Malformed(format!(
+                "{field} is {len} characters long; at most {max} are allowed"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[utoipa::path(

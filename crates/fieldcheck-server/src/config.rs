@@ -22,7 +22,8 @@ pub struct Config {
     pub blob_store: String,
     /// Endpoint and credentials of `s3://` blob storage.
     pub s3: S3Config,
-    /// Base URL devices use to reach this server, put into enrollment QR codes. Empty:
+    /// Base URL devices use to reach this server, put into enrollment QR codes (and the
+    /// console's own origin: an `https://` URL marks its session cookie `Secure`). Empty:
     /// `http://<ip:port>`, the server's own address on the connection the QR was asked over
     /// (never the request's Host header, which the client chooses). Behind a proxy or TLS
     /// front, set it.
@@ -62,6 +63,10 @@ pub struct Config {
     /// An upload left unfinished this long (no chunk since) is deleted by the sweeper; the
     /// device then starts that photo again from its first byte.
     pub staged_upload_ttl_secs: u64,
+    /// A console session ends after this long without a request (each request slides it).
+    pub console_idle_secs: u64,
+    /// ...and this long after sign-in whatever happens.
+    pub console_max_secs: u64,
 }
 
 impl Default for Config {
@@ -89,6 +94,8 @@ impl Default for Config {
             enroll_failures_per_ip: 10,
             auth_window_secs: 60,
             staged_upload_ttl_secs: 7 * 86_400,
+            console_idle_secs: 30 * 60,
+            console_max_secs: 12 * 3600,
         }
     }
 }
@@ -119,6 +126,8 @@ impl fmt::Debug for Config {
             .field("enroll_failures_per_ip", &self.enroll_failures_per_ip)
             .field("auth_window_secs", &self.auth_window_secs)
             .field("staged_upload_ttl_secs", &self.staged_upload_ttl_secs)
+            .field("console_idle_secs", &self.console_idle_secs)
+            .field("console_max_secs", &self.console_max_secs)
             .finish()
     }
 }
@@ -170,6 +179,15 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Config {
+    /// Whether browsers reach the server over https (a `https://` `public_url`): the console's
+    /// cookie is then `Secure`.
+    pub fn behind_https(&self) -> bool {
+        self.public_url
+            .trim()
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    }
+
     /// Defaults, overlaid by `file` (when given), overlaid by `FIELDCHECK_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
         let mut config = match file {
@@ -243,6 +261,8 @@ impl Config {
                 "ENROLL_FAILURES_PER_IP" => self.enroll_failures_per_ip = num(&key, &value)?,
                 "AUTH_WINDOW_SECS" => self.auth_window_secs = num(&key, &value)?,
                 "STAGED_UPLOAD_TTL_SECS" => self.staged_upload_ttl_secs = num(&key, &value)?,
+                "CONSOLE_IDLE_SECS" => self.console_idle_secs = num(&key, &value)?,
+                "CONSOLE_MAX_SECS" => self.console_max_secs = num(&key, &value)?,
                 // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
                 _ => {}
             }

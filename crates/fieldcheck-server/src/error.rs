@@ -31,12 +31,25 @@ pub enum StoreError {
     /// Enrollment refused: the device id belongs to another user's unrevoked device.
     #[error("device {0} is enrolled for another user")]
     DeviceInUse(uuid::Uuid),
+    /// A reference bundle that does not hold together (`policy::check_bundle`): nothing of it
+    /// was stored. The message names the record and what is wrong with it.
+    #[error("reference data refused, nothing stored: {0}")]
+    InvalidReference(fieldcheck_domain::DomainError),
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
         StoreError::Corrupt(e.to_string())
     }
+}
+
+/// Stable codes of the console's own refusals (`ApiError::code`), next to the protocol's.
+pub mod console_codes {
+    pub const NOT_SIGNED_IN: &str = "not_signed_in";
+    pub const SESSION_EXPIRED: &str = "session_expired";
+    pub const WRONG_CREDENTIALS: &str = "wrong_credentials";
+    pub const CSRF_REJECTED: &str = "csrf_rejected";
+    pub const NO_CONSOLE_ACCESS: &str = "no_console_access";
 }
 
 /// What a request can fail with.
@@ -86,6 +99,22 @@ pub enum ServerError {
     PushRateLimited { retry_after_secs: u64 },
     #[error("{0} not found")]
     NotFound(String),
+    /// Console: no session cookie, or one the server does not know (signed out).
+    #[error("not signed in to the console (or signed out); sign in")]
+    NotSignedIn,
+    /// Console: the session was idle too long or reached its absolute lifetime.
+    #[error("the console session has expired; sign in again")]
+    SessionExpired,
+    /// Console sign-in with a wrong username or password (which one is not said).
+    #[error("wrong username or password")]
+    WrongCredentials,
+    /// Console: a state-changing request without the session's CSRF token, or from another
+    /// site; the message says which.
+    #[error("{0}")]
+    CsrfRejected(String),
+    /// Console: the user's role has no console (volunteers).
+    #[error("{0}")]
+    NoConsoleAccess(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("i/o error: {0}")]
@@ -116,6 +145,11 @@ impl ServerError {
             ServerError::DeviceInUse(_) => codes::DEVICE_IN_USE,
             ServerError::PushRateLimited { .. } => codes::RATE_LIMITED,
             ServerError::NotFound(_) => codes::NOT_FOUND,
+            ServerError::NotSignedIn => console_codes::NOT_SIGNED_IN,
+            ServerError::SessionExpired => console_codes::SESSION_EXPIRED,
+            ServerError::WrongCredentials => console_codes::WRONG_CREDENTIALS,
+            ServerError::CsrfRejected(_) => console_codes::CSRF_REJECTED,
+            ServerError::NoConsoleAccess(_) => console_codes::NO_CONSOLE_ACCESS,
             ServerError::Store(_) | ServerError::Io(_) | ServerError::Blob(_) => codes::INTERNAL,
         }
     }

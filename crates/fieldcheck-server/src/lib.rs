@@ -15,6 +15,7 @@ pub mod error;
 pub mod policy;
 pub mod push_limit;
 pub mod qr;
+pub mod session;
 pub mod store;
 
 pub use config::Config;

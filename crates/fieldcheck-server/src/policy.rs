@@ -1,12 +1,12 @@
 //! Who may see and send what: pure functions over the user, the reference data and a
 //! record's scope attributes. Storage calls them inside its transactions; they do no I/O.
 
-use std::collections::BTreeSet;
-
+use fieldcheck_domain::DomainError;
 use fieldcheck_domain::event::{Event, EventBody};
 use fieldcheck_domain::lifecycle::roles_allowed;
-use fieldcheck_domain::reference::User;
+use fieldcheck_domain::reference::{HeldReference, User, validate_reference};
 use fieldcheck_domain::role::Role;
+use fieldcheck_domain::scope::{DistrictTree, Scope};
 use fieldcheck_protocol::ReferenceBundle;
 
 /// Stable codes of push refusals (`PushStatus::Refused::code`), next to the domain's codes.
@@ -31,16 +31,14 @@ pub mod refusal {
     pub const TOO_MANY_REJECTED: &str = "too_many_rejected";
 }
 
-/// The attributes of a record that decide who sees it. Stored with every event so that a pull
-/// can reconstruct what a device could see at any cursor.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScopeAttrs {
-    /// The record's lowest-level district (problem district, or the inspected point's).
-    pub district: Option<String>,
-    /// The unit a problem is dispatched to.
-    pub unit: Option<String>,
-    /// The reporter of a problem or the inspector of an inspection.
-    pub owner: Option<String>,
+/// The attributes of a record that decide who sees it (the domain's rule). Stored with every
+/// event so that a pull can reconstruct what a device could see at any cursor.
+pub use fieldcheck_domain::scope::RecordScope as ScopeAttrs;
+
+/// Checks a reference bundle before the server stores it, with the same rules a device
+/// applies when it installs one. A server bundle is whole: it may refer only to itself.
+pub fn check_bundle(bundle: &ReferenceBundle) -> Result<(), DomainError> {
+    validate_reference(bundle.parts(), &HeldReference::default())
 }
 
 /// A push refusal: not stored, reported per event.
@@ -57,13 +55,12 @@ fn refused(code: &'static str, message: impl Into<String>) -> Refused {
     }
 }
 
-/// A user together with their districts expanded to all descendants (a user scoped to a
-/// district sees every street and community below it).
+/// A user together with their scope: their districts expanded to all descendants (a user
+/// scoped to a district sees every street and community below it).
 #[derive(Debug, Clone)]
 pub struct Viewer {
     pub user: User,
-    /// `None`: the whole city.
-    pub districts: Option<BTreeSet<String>>,
+    pub scope: Scope,
     /// What the caller's token says about the sending device: its id for a device token,
     /// `web` for a web session. The server stores this as every pushed event's `device`,
     /// whatever the event says. `None` (library callers) keeps the event's own.
@@ -72,27 +69,9 @@ pub struct Viewer {
 
 impl Viewer {
     pub fn new(user: User, refs: &ReferenceBundle) -> Viewer {
-        let districts = if user.district_ids.is_empty() {
-            None
-        } else {
-            let mut set: BTreeSet<String> = user.district_ids.iter().cloned().collect();
-            // Parents always precede children in a fixpoint loop; the tree is shallow.
-            loop {
-                let before = set.len();
-                for d in &refs.districts {
-                    if d.parent_id.as_ref().is_some_and(|p| set.contains(p)) {
-                        set.insert(d.id.clone());
-                    }
-                }
-                if set.len() == before {
-                    break;
-                }
-            }
-            Some(set)
-        };
         Viewer {
+            scope: Scope::of(&user, &DistrictTree::new(&refs.districts)),
             user,
-            districts,
             device: None,
         }
     }
@@ -104,32 +83,9 @@ impl Viewer {
         self
     }
 
-    fn in_districts(&self, district: Option<&str>) -> bool {
-        match (&self.districts, district) {
-            (None, _) => true,
-            (Some(set), Some(d)) => set.contains(d),
-            (Some(_), None) => false,
-        }
-    }
-
-    fn owns(&self, attrs: &ScopeAttrs) -> bool {
-        attrs.owner.as_deref() == Some(self.user.id.as_str())
-    }
-
-    /// Pull visibility: admins everything; inspectors their districts; unit handlers problems
-    /// dispatched to their unit; volunteers their own reports. Everyone sees what they own.
+    /// Pull visibility, photo downloads: `Scope::sees`.
     pub fn can_see(&self, attrs: &ScopeAttrs) -> bool {
-        if self.owns(attrs) {
-            return true;
-        }
-        match self.user.role {
-            Role::Admin => true,
-            Role::Inspector => self.in_districts(attrs.district.as_deref()),
-            Role::UnitHandler => {
-                attrs.unit.is_some() && attrs.unit.as_deref() == self.user.unit_id.as_deref()
-            }
-            Role::Volunteer => false,
-        }
+        self.scope.sees(attrs)
     }
 
     /// May this user send this event onto a record whose current scope is `current` (`None`
@@ -196,7 +152,7 @@ impl Viewer {
             // handlers too (a handler scoped to a street cannot send it across the city).
             EventBody::ProblemEdited(edit) => {
                 if let Some(d) = &edit.district_id
-                    && !self.in_districts(Some(d))
+                    && !self.scope.in_districts(Some(d))
                 {
                     return Err(refused(
                         refusal::OUT_OF_SCOPE,
@@ -231,30 +187,7 @@ impl Viewer {
                 format!("record {} is not known to the server", ev.entity_id),
             ));
         };
-        let ok = match user.role {
-            Role::Admin => true,
-            // Inspectors act in their districts (and on what they reported themselves).
-            Role::Inspector => self.in_districts(target.district.as_deref()) || self.owns(&target),
-            // Unit handlers report in their districts (if they have any) and otherwise act only
-            // on problems dispatched to their unit (or reported by themselves). A problem
-            // re-dispatched elsewhere while the handler was offline is refused here, not folded.
-            Role::UnitHandler => {
-                if current.is_none() {
-                    self.in_districts(target.district.as_deref())
-                } else {
-                    self.can_see(&target)
-                }
-            }
-            // Volunteers report in their districts and act only on their own reports.
-            Role::Volunteer => {
-                if current.is_none() {
-                    self.in_districts(target.district.as_deref())
-                } else {
-                    self.owns(&target)
-                }
-            }
-        };
-        if !ok {
+        if !self.scope.may_act_on(&target, current.is_none()) {
             return Err(refused(
                 refusal::OUT_OF_SCOPE,
                 format!("{} is outside your scope", ev.entity_id),

@@ -49,6 +49,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/admin/users/{user_id}/revoke"),
     ("post", "/api/v1/admin/users/{user_id}/disable"),
     ("post", "/api/v1/admin/users/{user_id}/enable"),
+    ("post", "/api/v1/console/session"),
+    ("get", "/api/v1/console/session"),
+    ("delete", "/api/v1/console/session"),
+    ("get", "/api/v1/console/problems"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -134,6 +138,7 @@ async fn openapi_document_parses_and_lists_every_route() {
             "get" => s.http.get(&url),
             "post" => s.http.post(&url).json(&json!({})),
             "put" => s.http.put(&url).body(Vec::new()),
+            "delete" => s.http.delete(&url),
             _ => unreachable!(),
         };
         let r = req.send().await.unwrap();

@@ -6,7 +6,7 @@ const items: ChecklistItem[] = [
   { id: 'a', text: { zh: '地面干净' }, kind: 'pass_fail', points: 10, photo_required_on_fail: true },
   { id: 'b', text: { zh: '暴露垃圾' }, kind: 'count', deduction: 2, cap: 8, points: 10, photo_required_on_fail: true },
   { id: 'c', text: { zh: '公益广告' }, kind: 'measured', threshold: 5, comparison: 'at_least', unit: '处', points: 8, photo_required_on_fail: false },
-  { id: 'd', text: { zh: '噪声' }, kind: 'measured', threshold: 70, comparison: 'at_most', points: 4, photo_required_on_fail: false },
+  { id: 'd', text: { zh: '噪声' }, kind: 'measured', threshold: 70, comparison: 'at_most', unit: '', points: 4, photo_required_on_fail: false },
 ]
 
 describe('score (mirrors fieldcheck-domain checklist::score)', () => {

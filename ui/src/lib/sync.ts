@@ -1,4 +1,5 @@
 // Enrollment and sync: pure helpers for the Enroll and Sync screens (tested in sync.test.ts).
+import type { Progress } from '../wire/fieldcheck'
 import type { Key } from './i18n'
 
 export interface EnrollLink {
@@ -18,17 +19,8 @@ export function parseEnrollUrl(text: string): EnrollLink | null {
   return { server, code }
 }
 
-export type Phase = 'reference' | 'push' | 'photos' | 'pull' | 'done'
-export interface Progress {
-  phase: Phase
-  events_up: number
-  events_up_total: number
-  photo_bytes_up: number
-  photo_bytes_total: number
-  events_down: number
-  bytes_up: number
-  bytes_down: number
-}
+// Where a sync run is (the bridge's `sync_status` progress).
+export type { Phase, Progress } from '../wire/fieldcheck'
 
 /**
  * Overall completion 0–100 for a progress bar: reference 0–5, records 5–45, photos 45–90,

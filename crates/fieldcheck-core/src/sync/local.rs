@@ -48,6 +48,7 @@ impl fmt::Debug for Enrollment {
 /// A local event that did not land as the person meant: refused by the server (not stored),
 /// or stored but rejected by the state machine (e.g. it lost a conflict).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Rejection {
     pub event_id: Uuid,
     pub entity_id: Uuid,

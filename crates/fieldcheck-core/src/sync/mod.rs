@@ -157,6 +157,7 @@ impl Default for SyncOptions {
 /// Where a run is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Phase {
     #[default]
     Reference,
@@ -168,6 +169,7 @@ pub enum Phase {
 
 /// Running totals, handed to the progress callback after every step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Progress {
     pub phase: Phase,
     /// Events sent and answered so far, of `events_up_total` in the outbox at the start.
@@ -186,6 +188,7 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 /// What a run did, for the summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncReport {
     pub pushed: usize,
     /// Already on the server (an earlier answer was lost): not stored twice.

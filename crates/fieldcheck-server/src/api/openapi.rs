@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use fieldcheck_protocol::sync::{self, PROTOCOL_HEADER};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, ObjectBuilder, Ref, RefOr, Required, Response, ResponseBuilder, Type,
 };
@@ -43,6 +43,10 @@ use crate::config::Config;
         super::admin::revoke_user,
         super::admin::disable_user,
         super::admin::enable_user,
+        super::console::sign_in,
+        super::console::current_session,
+        super::console::sign_out,
+        super::console::problems,
         document,
     ),
     components(schemas(
@@ -66,12 +70,18 @@ use crate::config::Config;
         sync::CreateEnrollCodeResponse,
         sync::RevokeResponse,
         sync::UserAccess,
+        super::console::ConsoleSessionInfo,
+        super::console::ConsoleProblemPage,
+        super::console::ConsoleProblemRow,
+        crate::store::ledger::ProblemSource,
     )),
     modifiers(&Conventions),
     tags(
         (name = "sync", description = "Device enrollment, push, pull, reference data"),
         (name = "blobs", description = "Content-addressed photos, resumable uploads"),
         (name = "admin", description = "Office only"),
+        (name = "console", description = "The office's web console: cookie session (CSRF token \
+            in `X-CSRF-Token` on every state-changing request) and the problem ledger"),
         (name = "meta", description = "This document"),
     )
 )]
@@ -96,6 +106,13 @@ impl Modify for Conventions {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "console_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session::COOKIE_NAME,
+                "The console's session cookie from POST /api/v1/console/session",
+            ))),
         );
         for (path, item) in doc.paths.paths.iter_mut() {
             if path.ends_with("/openapi.json") {

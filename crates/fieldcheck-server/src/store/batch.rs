@@ -12,12 +12,14 @@ use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::ledger::{PROBLEM_LEDGER_COLUMNS, PROBLEM_LEDGER_UPDATE};
 use super::push::{Backend, InspectionRow, NewRow, ProblemRow, RecordRow, StoredRow};
 use super::sql::{APPEND_LOCK_KEY, attrs_from_row};
 use crate::error::StoreError;
 
 /// Row counts a multi-row SQLite statement is cut into (largest first). Every size is a
-/// separate cached statement; 12 columns × 128 rows stays far below SQLite's 32,766 variables.
+/// separate cached statement; 22 columns (problems) × 128 rows stays far below SQLite's
+/// 32,766 variables.
 const SQLITE_CHUNKS: [usize; 4] = [128, 32, 8, 1];
 
 /// Cuts `n` rows into chunk lengths from `SQLITE_CHUNKS`, largest first.
@@ -182,14 +184,16 @@ impl Backend for SqliteBatch {
             at += len;
             let text = format!(
                 "INSERT INTO problems (id, code, status, district_id, unit_id, reporter, state, \
-                 last_seq) VALUES {} ON CONFLICT (id) DO UPDATE SET code = excluded.code, \
+                 last_seq, {PROBLEM_LEDGER_COLUMNS}) VALUES {} ON CONFLICT (id) DO UPDATE SET \
+                 code = excluded.code, \
                  status = excluded.status, district_id = excluded.district_id, \
                  unit_id = excluded.unit_id, reporter = excluded.reporter, \
-                 state = excluded.state, last_seq = excluded.last_seq",
-                values_list(len, 8)
+                 state = excluded.state, last_seq = excluded.last_seq, {PROBLEM_LEDGER_UPDATE}",
+                values_list(len, 22)
             );
             let mut q = sqlx::query(AssertSqlSafe(text));
             for r in chunk {
+                let l = &r.ledger;
                 q = q
                     .bind(&r.id)
                     .bind(&r.code)
@@ -198,7 +202,21 @@ impl Backend for SqliteBatch {
                     .bind(&r.unit_id)
                     .bind(&r.reporter)
                     .bind(&r.state)
-                    .bind(r.last_seq);
+                    .bind(r.last_seq)
+                    .bind(&l.category)
+                    .bind(&l.description)
+                    .bind(&l.address)
+                    .bind(&l.point_id)
+                    .bind(&l.inspection_id)
+                    .bind(l.severity)
+                    .bind(l.reporter_role)
+                    .bind(l.source)
+                    .bind(l.rework_count)
+                    .bind(l.deadline)
+                    .bind(l.reported_at)
+                    .bind(l.updated_at)
+                    .bind(l.dispatched_at)
+                    .bind(l.closed_at);
             }
             q.execute(&mut **tx).await?;
         }
@@ -370,29 +388,46 @@ impl Backend for PgBatch {
     }
 
     async fn upsert_problems(tx: &mut PgTx, rows: &[ProblemRow]) -> Result<(), StoreError> {
-        sqlx::query(
+        fn col<T: Clone>(rows: &[ProblemRow], f: impl Fn(&ProblemRow) -> T) -> Vec<T> {
+            rows.iter().map(f).collect()
+        }
+        let text = format!(
             "INSERT INTO problems (id, code, status, district_id, unit_id, reporter, state, \
-             last_seq) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
-             $5::text[], $6::text[], $7::text[], $8::bigint[]) \
+             last_seq, {PROBLEM_LEDGER_COLUMNS}) SELECT * FROM UNNEST($1::text[], $2::text[], \
+             $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], \
+             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
+             $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], \
+             $20::bigint[], $21::bigint[], $22::bigint[]) \
              ON CONFLICT (id) DO UPDATE SET code = excluded.code, \
              status = excluded.status, district_id = excluded.district_id, \
              unit_id = excluded.unit_id, reporter = excluded.reporter, \
-             state = excluded.state, last_seq = excluded.last_seq",
-        )
-        .bind(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.code.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.status.to_owned()).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.district_id.clone())
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|r| r.unit_id.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.reporter.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.state.clone()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.last_seq).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+             state = excluded.state, last_seq = excluded.last_seq, {PROBLEM_LEDGER_UPDATE}"
+        );
+        sqlx::query(AssertSqlSafe(text))
+            .bind(col(rows, |r| r.id.clone()))
+            .bind(col(rows, |r| r.code.clone()))
+            .bind(col(rows, |r| r.status.to_owned()))
+            .bind(col(rows, |r| r.district_id.clone()))
+            .bind(col(rows, |r| r.unit_id.clone()))
+            .bind(col(rows, |r| r.reporter.clone()))
+            .bind(col(rows, |r| r.state.clone()))
+            .bind(col(rows, |r| r.last_seq))
+            .bind(col(rows, |r| r.ledger.category.clone()))
+            .bind(col(rows, |r| r.ledger.description.clone()))
+            .bind(col(rows, |r| r.ledger.address.clone()))
+            .bind(col(rows, |r| r.ledger.point_id.clone()))
+            .bind(col(rows, |r| r.ledger.inspection_id.clone()))
+            .bind(col(rows, |r| r.ledger.severity.to_owned()))
+            .bind(col(rows, |r| r.ledger.reporter_role.to_owned()))
+            .bind(col(rows, |r| r.ledger.source.to_owned()))
+            .bind(col(rows, |r| r.ledger.rework_count))
+            .bind(col(rows, |r| r.ledger.deadline))
+            .bind(col(rows, |r| r.ledger.reported_at))
+            .bind(col(rows, |r| r.ledger.updated_at))
+            .bind(col(rows, |r| r.ledger.dispatched_at))
+            .bind(col(rows, |r| r.ledger.closed_at))
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 

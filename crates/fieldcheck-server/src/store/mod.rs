@@ -19,6 +19,7 @@ use crate::error::StoreError;
 use crate::policy::{ScopeAttrs, Viewer};
 
 mod batch;
+pub mod ledger;
 pub(crate) mod push;
 mod sql;
 
@@ -95,6 +96,16 @@ pub struct BlobUpload {
     pub size: Option<u64>,
     /// The uploader's bytes verified (they may read the blob back).
     pub complete: bool,
+}
+
+/// A console session row (`console_sessions`), whatever its state, for the caller to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub user_id: String,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: i64,
+    /// The absolute end, fixed at sign-in.
+    pub expires_at_ms: i64,
 }
 
 /// Result of redeeming an enrollment code.
@@ -192,7 +203,30 @@ pub trait Store: Send + Sync {
     async fn revoke_token(&self, token_hash: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Revokes every token of a device; the number that stopped working.
     async fn revoke_device(&self, device_id: Uuid, now_ms: i64) -> Result<u64, StoreError>;
-    /// Revokes every token (devices and sessions) of a user; the number that stopped working.
+    /// Stores a new console session (its id hashed) and deletes the sessions whose absolute
+    /// end has passed or that were idle since before `idle_before_ms`.
+    async fn create_console_session(
+        &self,
+        id_hash: &str,
+        user_id: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+        idle_before_ms: i64,
+    ) -> Result<(), StoreError>;
+    async fn console_session(&self, id_hash: &str) -> Result<Option<ConsoleSession>, StoreError>;
+    /// Notes a use of the session (its idle expiry slides from here).
+    async fn touch_console_session(&self, id_hash: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Ends a session (sign-out, expiry); false when there was none.
+    async fn delete_console_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+    /// One page of the problem ledger inside `scope` (`store/ledger.rs`).
+    async fn ledger(
+        &self,
+        filter: &ledger::LedgerFilter,
+        scope: &fieldcheck_domain::scope::Scope,
+    ) -> Result<ledger::LedgerPage, StoreError>;
+
+    /// Revokes every token (devices and sessions, console sessions included) of a user; the
+    /// number that stopped working.
     async fn revoke_user(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Disables or enables a user; `None` when there is no such user.
     async fn set_user_disabled(
@@ -245,7 +279,9 @@ pub trait Store: Send + Sync {
     /// Deletes unfinished uploads last touched before `before_ms`; returns how many.
     async fn expire_blob_uploads(&self, before_ms: i64) -> Result<u64, StoreError>;
 
-    /// Stores a new reference bundle version and returns its number (1, 2, ...).
+    /// Stores a new reference bundle version and returns its number (1, 2, ...). A bundle
+    /// that fails `policy::check_bundle` is refused (`StoreError::InvalidReference`) and
+    /// nothing changes.
     async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError>;
     async fn reference_version(&self) -> Result<u64, StoreError>;
     async fn reference(&self) -> Result<Option<(u64, ReferenceBundle)>, StoreError>;

@@ -177,6 +177,48 @@ pub(crate) struct ProblemRow {
     pub reporter: String,
     pub state: String,
     pub last_seq: i64,
+    /// The ledger's columns (migration 0006, `store/ledger.rs`).
+    pub ledger: LedgerCols,
+}
+
+/// What the console's ledger filters and sorts on, copied from the folded problem.
+pub(crate) struct LedgerCols {
+    pub category: String,
+    pub description: String,
+    pub address: String,
+    pub point_id: Option<String>,
+    pub inspection_id: Option<String>,
+    pub severity: &'static str,
+    pub reporter_role: &'static str,
+    pub source: &'static str,
+    pub rework_count: i64,
+    pub deadline: Option<i64>,
+    pub reported_at: i64,
+    pub updated_at: i64,
+    pub dispatched_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
+impl LedgerCols {
+    pub fn of(p: &fieldcheck_domain::problem::Problem) -> LedgerCols {
+        use super::ledger::{ProblemSource, ms};
+        LedgerCols {
+            category: p.category.clone(),
+            description: p.description.clone(),
+            address: p.address.clone(),
+            point_id: p.point_id.clone(),
+            inspection_id: p.inspection_id.map(|i| i.to_string()),
+            severity: p.severity.as_str(),
+            reporter_role: p.reporter_role.as_str(),
+            source: ProblemSource::of(p).as_str(),
+            rework_count: i64::from(p.rework_count),
+            deadline: p.deadline.map(ms),
+            reported_at: ms(p.reported_at),
+            updated_at: ms(p.updated_at),
+            dispatched_at: p.dispatched_at.map(ms),
+            closed_at: p.closed_at.map(ms),
+        }
+    }
 }
 
 pub(crate) struct InspectionRow {
@@ -1035,6 +1077,7 @@ impl Planner {
                     reporter: p.reporter.clone(),
                     state: serde_json::to_string(p)?,
                     last_seq,
+                    ledger: LedgerCols::of(p),
                 });
             }
             if let Some(i) = &fold.inspection {

@@ -28,8 +28,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use uuid::Uuid;
 
 use super::batch::{PgBatch, SqliteBatch};
+use super::ledger::{self, Arg, LedgerFilter, LedgerPage, LedgerRow};
 use super::push::{self, GroupCommit};
-use super::{AppendCtx, BlobUpload, Enrolled, Store, StoredUser, TokenInfo, TokenRecord};
+use super::{
+    AppendCtx, BlobUpload, ConsoleSession, Enrolled, Store, StoredUser, TokenInfo, TokenRecord,
+};
 use crate::error::StoreError;
 use crate::policy::{ScopeAttrs, Viewer};
 
@@ -600,15 +603,166 @@ macro_rules! impl_store {
             }
 
             async fn revoke_user(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
-                Ok(sqlx::query(
+                let mut tx = self.pool.begin().await?;
+                let tokens = sqlx::query(
                     "UPDATE tokens SET revoked_at = $2 WHERE user_id = $1 \
                      AND revoked_at IS NULL",
                 )
                 .bind(user_id)
                 .bind(now_ms)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected())
+                .rows_affected();
+                let sessions = sqlx::query("DELETE FROM console_sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(tokens + sessions)
+            }
+
+            async fn create_console_session(
+                &self,
+                id_hash: &str,
+                user_id: &str,
+                now_ms: i64,
+                expires_at_ms: i64,
+                idle_before_ms: i64,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "DELETE FROM console_sessions WHERE expires_at <= $1 OR last_used_at < $2",
+                )
+                .bind(now_ms)
+                .bind(idle_before_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO console_sessions (id_hash, user_id, created_at, last_used_at, \
+                     expires_at) VALUES ($1, $2, $3, $3, $4)",
+                )
+                .bind(id_hash)
+                .bind(user_id)
+                .bind(now_ms)
+                .bind(expires_at_ms)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn console_session(
+                &self,
+                id_hash: &str,
+            ) -> Result<Option<ConsoleSession>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT user_id, created_at, last_used_at, expires_at FROM console_sessions \
+                     WHERE id_hash = $1",
+                )
+                .bind(id_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(|r| ConsoleSession {
+                    user_id: r.get("user_id"),
+                    created_at_ms: r.get("created_at"),
+                    last_used_at_ms: r.get("last_used_at"),
+                    expires_at_ms: r.get("expires_at"),
+                }))
+            }
+
+            async fn touch_console_session(
+                &self,
+                id_hash: &str,
+                now_ms: i64,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE console_sessions SET last_used_at = $2 WHERE id_hash = $1 \
+                     AND last_used_at < $2",
+                )
+                .bind(id_hash)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_console_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+                let n = sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+                    .bind(id_hash)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn ledger(
+                &self,
+                filter: &LedgerFilter,
+                scope: &fieldcheck_domain::scope::Scope,
+            ) -> Result<LedgerPage, StoreError> {
+                let w = ledger::where_clause(filter, scope);
+                let cond = w.sql();
+                // One snapshot: the total and the page agree.
+                let mut tx = self.pool.begin().await?;
+                let count = format!("SELECT COUNT(*) FROM problems WHERE {cond}");
+                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count));
+                for a in &w.args {
+                    q = match a {
+                        Arg::Text(t) => q.bind(t.clone()),
+                        Arg::Int(i) => q.bind(*i),
+                    };
+                }
+                let total = q.fetch_one(&mut *tx).await?;
+                let n = w.args.len();
+                let page = format!(
+                    "SELECT {} FROM problems WHERE {cond} ORDER BY {} LIMIT ${} OFFSET ${}",
+                    ledger::LEDGER_COLUMNS,
+                    ledger::order_by(filter),
+                    n + 1,
+                    n + 2
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(page));
+                for a in &w.args {
+                    q = match a {
+                        Arg::Text(t) => q.bind(t.clone()),
+                        Arg::Int(i) => q.bind(*i),
+                    };
+                }
+                let rows = q
+                    .bind(i64::from(filter.limit))
+                    .bind(i64::from(filter.offset))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                let rows = rows
+                    .iter()
+                    .map(|r| LedgerRow {
+                        id: r.get("id"),
+                        code: r.get("code"),
+                        status: r.get("status"),
+                        category: r.get("category"),
+                        description: r.get("description"),
+                        address: r.get("address"),
+                        district_id: r.get("district_id"),
+                        point_id: r.get("point_id"),
+                        unit_id: r.get("unit_id"),
+                        reporter: r.get("reporter"),
+                        reporter_role: r.get("reporter_role"),
+                        source: r.get("source"),
+                        severity: r.get("severity"),
+                        rework_count: r.get("rework_count"),
+                        reported_at_ms: r.get("reported_at"),
+                        updated_at_ms: r.get("updated_at"),
+                        deadline_ms: r.get("deadline"),
+                        dispatched_at_ms: r.get("dispatched_at"),
+                        closed_at_ms: r.get("closed_at"),
+                    })
+                    .collect();
+                Ok(LedgerPage {
+                    total: total as u64,
+                    rows,
+                })
             }
 
             async fn set_user_disabled(
@@ -801,6 +955,9 @@ macro_rules! impl_store {
             }
 
             async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError> {
+                // Devices would refuse to install it; every caller (demo seeding, the office)
+                // comes through here.
+                crate::policy::check_bundle(bundle).map_err(StoreError::InvalidReference)?;
                 let mut tx = self.begin_write().await?;
                 let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM reference")
                     .fetch_one(&mut *tx)

@@ -1,0 +1,303 @@
+//! The responsible units' rates — 整改率 (rectification rate), 按期率 (on-time rate), 返工率
+//! (rework rate) — and the order the ranking lists units in.
+//!
+//! A device counts them in SQL over its ledger for speed ([`sql`] gives the text, pinned
+//! against [`UnitTally::add`] by the device store's tests); the server and the console count
+//! the same from folded problems with [`UnitTally::add`] or [`tally_by_unit`].
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::problem::{Problem, ProblemStatus};
+
+/// Problems that never were, or no longer are, a unit's task: rejected by the office, or
+/// returned by the unit as not theirs. They count against no unit.
+pub const NOT_ASSIGNED: [ProblemStatus; 2] = [ProblemStatus::Rejected, ProblemStatus::Returned];
+
+/// The states that count as rectified: the unit reported the work done, and it may since have
+/// been verified and closed. A reopened problem is not rectified (again).
+pub const RECTIFIED: [ProblemStatus; 3] = [
+    ProblemStatus::Rectified,
+    ProblemStatus::Verified,
+    ProblemStatus::Closed,
+];
+
+/// One unit's counts over the problems assigned to it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UnitTally {
+    /// Problems assigned to the unit ([`ranked_unit`]).
+    pub assigned: u64,
+    /// Of those, rectified, verified or closed ([`RECTIFIED`]).
+    pub rectified: u64,
+    /// Of those, closed.
+    pub closed: u64,
+    /// Closed, and rectified no later than the deadline (in whole milliseconds).
+    pub closed_on_time: u64,
+    /// Waiting for the unit past the deadline ([`Problem::is_overdue`]).
+    pub overdue_open: u64,
+    /// Sent back for rework at least once: the inspector's verification of the rectification
+    /// failed (`rework_count` > 0).
+    pub reworked: u64,
+}
+
+/// The unit a problem counts against in the ranking: its responsible unit, unless the office
+/// rejected it or the unit returned it ([`NOT_ASSIGNED`]).
+pub fn ranked_unit(p: &Problem) -> Option<&str> {
+    if NOT_ASSIGNED.contains(&p.status) {
+        return None;
+    }
+    p.unit_id.as_deref()
+}
+
+fn rate(n: u64, of: u64) -> f64 {
+    if of == 0 { 0.0 } else { n as f64 / of as f64 }
+}
+
+impl UnitTally {
+    /// Counts one problem of this unit as of `now`. A problem that counts against no unit
+    /// ([`ranked_unit`] is `None`) is left out; which unit it belongs to is the caller's to
+    /// group by (see [`tally_by_unit`]).
+    pub fn add(&mut self, p: &Problem, now: DateTime<Utc>) {
+        if ranked_unit(p).is_none() {
+            return;
+        }
+        self.assigned += 1;
+        self.rectified += u64::from(RECTIFIED.contains(&p.status));
+        let closed = p.status == ProblemStatus::Closed;
+        self.closed += u64::from(closed);
+        let on_time = matches!(
+            (p.rectified_at, p.deadline),
+            (Some(r), Some(d)) if r.timestamp_millis() <= d.timestamp_millis()
+        );
+        self.closed_on_time += u64::from(closed && on_time);
+        self.overdue_open += u64::from(p.is_overdue(now));
+        self.reworked += u64::from(p.rework_count > 0);
+    }
+
+    /// 整改率: rectified, verified or closed ÷ assigned (0 with nothing assigned).
+    pub fn rectification_rate(&self) -> f64 {
+        rate(self.rectified, self.assigned)
+    }
+
+    /// 按期率 (按期结案率): closed with the rectification no later than the deadline ÷
+    /// assigned (0 with nothing assigned).
+    pub fn on_time_rate(&self) -> f64 {
+        rate(self.closed_on_time, self.assigned)
+    }
+
+    /// 返工率: problems sent back for rework at least once ÷ assigned (not ÷ rectified: a
+    /// problem reworked and not yet rectified again still counts). 0 with nothing assigned.
+    pub fn rework_rate(&self) -> f64 {
+        rate(self.reworked, self.assigned)
+    }
+}
+
+/// Every unit's tally over a set of folded problems, as of `now`.
+pub fn tally_by_unit<'a>(
+    problems: impl IntoIterator<Item = &'a Problem>,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, UnitTally> {
+    let mut out: BTreeMap<String, UnitTally> = BTreeMap::new();
+    for p in problems {
+        if let Some(u) = ranked_unit(p) {
+            out.entry(u.to_owned()).or_default().add(p, now);
+        }
+    }
+    out
+}
+
+/// The ranking order: highest rectification rate first, then fewest overdue, then unit id
+/// (so that equal units always list the same way).
+pub fn ranking_order(a: (&str, &UnitTally), b: (&str, &UnitTally)) -> Ordering {
+    b.1.rectification_rate()
+        .total_cmp(&a.1.rectification_rate())
+        .then(a.1.overdue_open.cmp(&b.1.overdue_open))
+        .then(a.0.cmp(b.0))
+}
+
+/// The SQL forms of the counts, over the device ledger's `problems` table (see
+/// [`crate::problem::sql`]). Each column is a 0/1 (or NULL) expression for `sum(…)`, in the
+/// order of [`UnitTally`]'s fields after `assigned` (which is `count(*)` under
+/// [`sql::assigned_where`]); `now` is a placeholder or literal in Unix milliseconds.
+pub mod sql {
+    use super::{NOT_ASSIGNED, RECTIFIED};
+    use crate::problem::sql::{overdue, status_in};
+
+    /// Which rows count against their `unit_id` ([`super::ranked_unit`]).
+    pub fn assigned_where() -> String {
+        format!("unit_id IS NOT NULL AND NOT ({})", status_in(&NOT_ASSIGNED))
+    }
+
+    /// `[rectified, closed, closed_on_time, overdue_open, reworked]`.
+    pub fn counts(now: &str) -> [String; 5] {
+        [
+            status_in(&RECTIFIED),
+            "status = 'closed'".into(),
+            "status = 'closed' AND rectified_at IS NOT NULL AND rectified_at <= deadline".into(),
+            overdue(now),
+            "rework_count > 0".into(),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::role::Role;
+    use crate::{ProblemStatus as S, Severity};
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
+    }
+
+    fn problem(unit: Option<&str>, status: S) -> Problem {
+        Problem {
+            id: Uuid::nil(),
+            code: "T".into(),
+            status,
+            category: "SR-02".into(),
+            description: String::new(),
+            location: None,
+            address: String::new(),
+            district_id: None,
+            point_id: None,
+            placement: None,
+            item_id: None,
+            inspection_id: None,
+            reporter: "usr-vol-1".into(),
+            reporter_role: Role::Volunteer,
+            severity: Severity::Normal,
+            unit_id: unit.map(Into::into),
+            deadline: Some(at(10)),
+            rework_count: 0,
+            recheck_count: 0,
+            duplicate_of: None,
+            status_reason: None,
+            extension: None,
+            photos: vec![],
+            reported_at: at(1),
+            dispatched_at: Some(at(2)),
+            rectified_at: None,
+            closed_at: None,
+            updated_at: at(2),
+        }
+    }
+
+    fn done(status: S, rectified_h: u32, rework: u32) -> Problem {
+        let mut p = problem(Some("u-a"), status);
+        p.rectified_at = Some(at(rectified_h));
+        p.rework_count = rework;
+        p
+    }
+
+    #[test]
+    fn four_assigned_three_rectified_two_on_time_one_reworked() {
+        let now = at(12);
+        let ps = [
+            done(S::Closed, 9, 0),               // on time
+            done(S::Closed, 10, 0),              // on time: exactly at the deadline
+            done(S::Verified, 11, 1),            // late, reworked once
+            problem(Some("u-a"), S::Rectifying), // overdue
+            problem(Some("u-a"), S::Returned),   // not theirs
+            problem(Some("u-a"), S::Rejected),   // not a task
+            problem(None, S::Filed),
+        ];
+        let by_unit = tally_by_unit(&ps, now);
+        assert_eq!(by_unit.len(), 1);
+        let t = by_unit["u-a"];
+        assert_eq!(
+            t,
+            UnitTally {
+                assigned: 4,
+                rectified: 3,
+                closed: 2,
+                closed_on_time: 2,
+                overdue_open: 1,
+                reworked: 1,
+            }
+        );
+        assert_eq!(t.rectification_rate(), 0.75);
+        assert_eq!(t.on_time_rate(), 0.5);
+        assert_eq!(t.rework_rate(), 0.25);
+    }
+
+    #[test]
+    fn closed_late_or_without_deadline_is_not_on_time() {
+        let now = at(12);
+        let mut late = done(S::Closed, 11, 0);
+        let mut no_deadline = done(S::Closed, 9, 0);
+        no_deadline.deadline = None;
+        let mut t = UnitTally::default();
+        t.add(&late, now);
+        t.add(&no_deadline, now);
+        assert_eq!((t.closed, t.closed_on_time), (2, 0));
+        // Verified on time but not closed yet: rectified, not (yet) on time.
+        late.status = S::Verified;
+        late.rectified_at = Some(at(9));
+        t.add(&late, now);
+        assert_eq!((t.rectified, t.closed_on_time), (3, 0));
+        assert_eq!(t.on_time_rate(), 0.0);
+    }
+
+    #[test]
+    fn a_reopened_problem_is_assigned_but_not_rectified() {
+        let mut p = done(S::Reopened, 9, 0);
+        p.deadline = Some(at(20));
+        let mut t = UnitTally::default();
+        t.add(&p, at(12));
+        assert_eq!((t.assigned, t.rectified, t.overdue_open), (1, 0, 0));
+        assert_eq!(t.rectification_rate(), 0.0);
+    }
+
+    #[test]
+    fn nothing_assigned_means_zero_rates() {
+        let t = UnitTally::default();
+        assert_eq!(
+            (t.rectification_rate(), t.on_time_rate(), t.rework_rate()),
+            (0.0, 0.0, 0.0)
+        );
+        let mut t = UnitTally::default();
+        t.add(&problem(Some("u-a"), S::Returned), at(12));
+        assert_eq!(t, UnitTally::default());
+    }
+
+    #[test]
+    fn ranking_by_rate_then_overdue_then_unit() {
+        let t = |assigned, rectified, overdue_open| UnitTally {
+            assigned,
+            rectified,
+            overdue_open,
+            ..Default::default()
+        };
+        let mut rows = [
+            ("u-c", t(4, 2, 0)), // 50 %, none overdue
+            ("u-b", t(2, 1, 1)), // 50 %, one overdue
+            ("u-a", t(4, 2, 0)), // 50 %, none overdue: before u-c by id
+            ("u-d", t(3, 3, 0)), // 100 %
+            ("u-e", t(0, 0, 0)), // nothing assigned: 0 %
+        ];
+        rows.sort_by(|a, b| ranking_order((a.0, &a.1), (b.0, &b.1)));
+        let order: Vec<_> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(order, ["u-d", "u-a", "u-c", "u-b", "u-e"]);
+    }
+
+    #[test]
+    fn sql_counts_name_the_same_states() {
+        assert_eq!(
+            sql::assigned_where(),
+            "unit_id IS NOT NULL AND NOT (status IN ('rejected', 'returned'))"
+        );
+        let c = sql::counts("?1");
+        assert_eq!(c[0], "status IN ('rectified', 'verified', 'closed')");
+        assert_eq!(
+            c[3],
+            "status IN ('dispatched', 'rectifying') AND deadline < ?1"
+        );
+    }
+}
