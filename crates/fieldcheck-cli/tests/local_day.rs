@@ -3,77 +3,31 @@
 //! next day in UTC+8. A bare date typed as a deadline or an extension is the close of
 //! business of that day there.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use common::{Device, data};
 use serde_json::Value;
 
-struct Device {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data")
-        .join(rel)
-}
-
-impl Device {
-    /// The demo city with its calendar moved to UTC−5, the clock at 21:00 there on Monday
-    /// 2026-11-23 (02:00 UTC on the 24th; 10:00 on the 24th in UTC+8).
-    fn west() -> Device {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("device.db");
-        let d = Device { dir, db };
-        for f in ["districts", "units", "points", "users"] {
-            d.ok(&["import", data(&format!("demo/{f}.json")).to_str().unwrap()]);
-        }
-        let mut cal: Value =
-            serde_json::from_str(&std::fs::read_to_string(data("demo/calendar.json")).unwrap())
-                .unwrap();
-        cal["utc_offset_minutes"] = (-300).into();
-        let file = d.dir.path().join("calendar.json");
-        std::fs::write(&file, cal.to_string()).unwrap();
-        d.ok(&["import", file.to_str().unwrap(), "--kind", "calendar"]);
-        d
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_fieldcheck"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env("FIELDCHECK_NOW", "2026-11-24T02:00:00Z")
-            .env("TZ", "Asia/Shanghai")
-            .env_remove("LANG")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&a)).unwrap()
-    }
+/// The demo city with its calendar moved to UTC−5, the clock at 21:00 there on Monday
+/// 2026-11-23 (02:00 UTC on the 24th; 10:00 on the 24th in UTC+8), this machine in UTC+8.
+fn west() -> Device {
+    let d = Device::new()
+        .pinned_at("2026-11-24T02:00:00Z")
+        .env("TZ", "Asia/Shanghai");
+    d.import_demo(&["districts", "units", "points", "users"]);
+    let mut cal: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("demo/calendar.json")).unwrap())
+            .unwrap();
+    cal["utc_offset_minutes"] = (-300).into();
+    let file = d.dir().join("calendar.json");
+    std::fs::write(&file, cal.to_string()).unwrap();
+    d.ok(&["import", file.to_str().unwrap(), "--kind", "calendar"]);
+    d
 }
 
 #[test]
 fn times_are_read_and_shown_in_the_calendar_zone() {
-    let d = Device::west();
+    let d = west();
     let p = d.json(&[
         "--as",
         "usr-insp-1",

@@ -7,59 +7,17 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use common::Server;
+use common::{Device, Server};
 use fieldcheck_core::Store;
 use fieldcheck_core::domain::{EventOutcome, Problem};
 use fieldcheck_core::protocol::sync::PushResponse;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-struct Device {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
 impl Device {
-    fn new() -> Device {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("device.db");
-        Device { dir, db }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_fieldcheck"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env_remove("LANG")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env_remove("FIELDCHECK_NOW")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let out = self.ok(&a);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
-    }
-
     /// Enrolls through the binary for `user` with the server's one-time code.
     fn enrolled(server: &Server, user: &str) -> Device {
-        let d = Device::new();
+        let d = Device::new().real_clock();
         let e = d.json(&[
             "enroll",
             "--server",
@@ -117,7 +75,7 @@ impl Device {
         let img = image::RgbImage::from_fn(320, 240, |x, y| {
             image::Rgb([(x % 256) as u8, (y % 256) as u8, shade])
         });
-        let path = self.dir.path().join(name);
+        let path = self.dir().join(name);
         img.save(&path).unwrap();
         path
     }
@@ -352,7 +310,7 @@ fn a_lost_push_response_doubles_nothing() {
 #[test]
 fn bad_server_code_or_token_fail_cleanly_and_write_nothing() {
     let server = Server::start();
-    let d = Device::new();
+    let d = Device::new().real_clock();
     d.ok(&["init"]);
     let meta = |d: &Device| -> Vec<(String, String)> {
         let s = d.store();
@@ -894,7 +852,7 @@ fn a_refused_inspection_stays_with_its_reason_and_is_discarded_knowingly() {
         serde_json::from_str(include_str!("../../../data/demo/points.json")).unwrap();
     let mut local = points.iter().find(|p| p["id"] == "p-005").unwrap().clone();
     local["id"] = "p-local-1".into();
-    let file = insp.dir.path().join("points.json");
+    let file = insp.dir().join("points.json");
     std::fs::write(&file, serde_json::to_string(&vec![local]).unwrap()).unwrap();
     insp.ok(&["import", file.to_str().unwrap()]);
     let started = insp.json(&["inspect", "start", "--point", "p-local-1"]);

@@ -1,71 +1,12 @@
 //! The `fieldcheck` binary acting as a volunteer sees only the volunteer's own reports, as
 //! the app does (`Scope::device_reporter`); everyone else sees all the device holds.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use common::Device;
 use serde_json::Value;
 
-struct Device {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
 impl Device {
-    fn with_demo() -> Device {
-        let dir = tempfile::tempdir().unwrap();
-        let d = Device {
-            db: dir.path().join("device.db"),
-            _dir: dir,
-        };
-        for f in ["districts", "units", "points", "users", "calendar"] {
-            let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../data/demo")
-                .join(format!("{f}.json"));
-            d.ok(&["import", file.to_str().unwrap()]);
-        }
-        d
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_fieldcheck"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(args)
-            .env("FIELDCHECK_NOW", "2026-11-23T02:00:00Z")
-            .env_remove("LANG")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&a)).unwrap()
-    }
-
-    /// A command that must fail: its one-line JSON error.
-    fn error(&self, args: &[&str]) -> Value {
-        let mut a = vec!["--json"];
-        a.extend_from_slice(args);
-        let o = self.run(&a);
-        assert!(!o.status.success(), "{args:?} should have failed");
-        serde_json::from_slice::<Value>(&o.stderr).unwrap()["error"].clone()
-    }
-
     fn report(&self, who: &str, description: &str, point: &str) -> Value {
         self.json(&[
             "--as",

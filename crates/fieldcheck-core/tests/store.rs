@@ -13,32 +13,6 @@ use fieldcheck_core::domain::{
 };
 use fieldcheck_core::{CoreError, NewProblem, ProblemAction, ProblemQuery, StartInspection, Store};
 
-fn report(
-    store: &mut Store,
-    who: &fieldcheck_core::domain::Actor,
-    desc: &str,
-    point: &str,
-) -> uuid::Uuid {
-    store
-        .report_problem(
-            who,
-            NewProblem {
-                category: "SR-02".into(),
-                description: desc.into(),
-                point_id: Some(point.into()),
-                location: Some(Location {
-                    lat: 26.0868,
-                    lon: 119.3055,
-                    accuracy_m: Some(6.0),
-                    source: LocationSource::Gps,
-                }),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .id
-}
-
 fn code(err: CoreError) -> &'static str {
     err.code()
 }

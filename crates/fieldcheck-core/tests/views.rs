@@ -4,10 +4,8 @@
 mod common;
 
 use common::*;
-use fieldcheck_core::domain::{Location, LocationSource, ProblemStatus as S, Role};
-use fieldcheck_core::{
-    CoreError, NewProblem, ProblemAction, ProblemSort, StartInspection, Store, todo_query,
-};
+use fieldcheck_core::domain::{ProblemStatus as S, Role};
+use fieldcheck_core::{CoreError, ProblemAction, ProblemSort, StartInspection, Store, todo_query};
 
 fn start_at(s: &mut Store, at: &str, point: &str) -> uuid::Uuid {
     let now = t(at);
@@ -28,23 +26,7 @@ fn report_at(s: &mut Store, at: &str, who: &str) -> uuid::Uuid {
     let now = t(at);
     s.set_now(move || now);
     let a = s.actor(who).unwrap();
-    s.report_problem(
-        &a,
-        NewProblem {
-            category: "SR-02".into(),
-            description: "路边暴露垃圾".into(),
-            point_id: Some("p-009".into()),
-            location: Some(Location {
-                lat: 26.0868,
-                lon: 119.3055,
-                accuracy_m: Some(6.0),
-                source: LocationSource::Gps,
-            }),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .id
+    report(s, &a, "路边暴露垃圾", "p-009")
 }
 
 /// The demo city is at UTC+8: 16:00 UTC is its midnight. Half an hour either side of it are

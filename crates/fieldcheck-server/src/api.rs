@@ -34,7 +34,7 @@ use crate::blobs::{BlobStore, LocalBlobs, Put, Uploads};
 use crate::config::Config;
 use crate::error::{ServerError, StoreError};
 use crate::policy::Viewer;
-use crate::store::{AppendCtx, Store};
+use crate::store::{AppendCtx, Store, StoredUser};
 
 mod admin;
 pub mod console;
@@ -559,6 +559,30 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ServerError> {
+    let stored = authenticate(&state, addr, req, ServerError::Unauthorized).await?;
+    let token = auth::new_token();
+    let now = now_ms();
+    let expires = now + (state.config.session_ttl_secs as i64) * 1000;
+    state
+        .store
+        .create_session(&auth::hash_secret(&token), &stored.user.id, now, expires)
+        .await?;
+    Ok(Json(LoginResponse {
+        token,
+        user: stored.user,
+        expires_at_ms: expires,
+    }))
+}
+
+/// The user whose username and password these are, active, or why not: the one check behind
+/// `/login` and the console's sign-in, so both count against the same limits and cost the same.
+/// A wrong username or password is `wrong_password`, each endpoint's own error for it.
+async fn authenticate(
+    state: &AppState,
+    addr: SocketAddr,
+    req: LoginRequest,
+    wrong_password: ServerError,
+) -> Result<StoredUser, ServerError> {
     check_credential_lengths(&req)?;
     let ip = addr.ip();
     // The attempt counts as a failure before the password is checked: 30 concurrent guesses
@@ -575,7 +599,7 @@ async fn login(
         .await
         .unwrap_or(false);
     let Some(stored) = stored.filter(|_| ok) else {
-        return Err(ServerError::Unauthorized);
+        return Err(wrong_password);
     };
     state.limiter.succeeded(&req.username, ip);
     if !stored.active() {
@@ -584,18 +608,7 @@ async fn login(
             stored.user.id
         )));
     }
-    let token = auth::new_token();
-    let now = now_ms();
-    let expires = now + (state.config.session_ttl_secs as i64) * 1000;
-    state
-        .store
-        .create_session(&auth::hash_secret(&token), &stored.user.id, now, expires)
-        .await?;
-    Ok(Json(LoginResponse {
-        token,
-        user: stored.user,
-        expires_at_ms: expires,
-    }))
+    Ok(stored)
 }
 
 /// A sign-in's username and password within the schema's `maxLength`, checked before any

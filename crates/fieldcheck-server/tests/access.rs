@@ -17,22 +17,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-/// Runs `$name(pg)` as two tests, `$name::sqlite` and `$name::postgres`.
-macro_rules! both_backends {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(false).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(true).await
-            }
-        }
-    };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Item 1: login
 

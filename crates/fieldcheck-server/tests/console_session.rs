@@ -9,22 +9,6 @@ use fieldcheck_server::demo::DEMO_PASSWORD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Runs `$name(pg)` as two tests, `$name::sqlite` and `$name::postgres`.
-macro_rules! both_backends {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(false).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(true).await
-            }
-        }
-    };
-}
-
 /// A server on the chosen backend. PostgreSQL must be there: these tests never pass by
 /// skipping.
 pub async fn env(pg: bool, tweak: impl FnOnce(&mut fieldcheck_server::Config)) -> Env {

@@ -9,21 +9,6 @@ use fieldcheck_domain::role::Role;
 use fieldcheck_server::StoreError;
 use reqwest::StatusCode;
 
-macro_rules! both_backends {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(false).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(true).await
-            }
-        }
-    };
-}
-
 async fn an_invalid_bundle_is_refused_and_changes_nothing(pg: bool) {
     let Some(e) = Env::new(pg, |_| {}).await else {
         return;

@@ -1,9 +1,9 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
-use fieldcheck_core::Store;
-use fieldcheck_core::domain::Actor;
+use fieldcheck_core::domain::{Actor, Location, LocationSource};
 use fieldcheck_core::protocol::ReferenceBundle;
+use fieldcheck_core::{NewProblem, Store};
 
 pub fn demo_bundle() -> ReferenceBundle {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo");
@@ -30,6 +30,28 @@ pub fn demo_store(dir: &tempfile::TempDir) -> Store {
     let now = t("2026-11-23T02:00:00Z");
     s.set_now(move || now);
     s
+}
+
+/// Reports littering (SR-02) at `point`, located by GPS at the demo's first market.
+pub fn report(store: &mut Store, who: &Actor, desc: &str, point: &str) -> uuid::Uuid {
+    store
+        .report_problem(
+            who,
+            NewProblem {
+                category: "SR-02".into(),
+                description: desc.into(),
+                point_id: Some(point.into()),
+                location: Some(Location {
+                    lat: 26.0868,
+                    lon: 119.3055,
+                    accuracy_m: Some(6.0),
+                    source: LocationSource::Gps,
+                }),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
 }
 
 pub fn user_of_role(store: &Store, role: fieldcheck_core::domain::Role) -> Actor {

@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -27,7 +26,7 @@ use fieldcheck_protocol::sync::LoginRequest;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiJson, AppState, St, check_credential_lengths, now_ms};
+use super::{ApiJson, AppState, St, authenticate, now_ms};
 use crate::auth;
 use crate::error::ServerError;
 use crate::session;
@@ -196,27 +195,7 @@ pub(super) async fn sign_in(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ServerError> {
-    check_credential_lengths(&req)?;
-    let ip = addr.ip();
-    if !state.limiter.begin(&req.username, ip, Instant::now()) {
-        return Err(ServerError::RateLimited);
-    }
-    let stored = state.store.user(&req.username).await?;
-    let hash = stored.as_ref().and_then(|u| u.password_hash.clone());
-    let password = req.password;
-    let ok = tokio::task::spawn_blocking(move || auth::verify_login(&password, hash.as_deref()))
-        .await
-        .unwrap_or(false);
-    let Some(stored) = stored.filter(|_| ok) else {
-        return Err(ServerError::WrongCredentials);
-    };
-    state.limiter.succeeded(&req.username, ip);
-    if !stored.active() {
-        return Err(ServerError::UserDisabled(format!(
-            "user {} is disabled or no longer in the reference data",
-            stored.user.id
-        )));
-    }
+    let stored = authenticate(&state, addr, req, ServerError::WrongCredentials).await?;
     console_role(&stored.user)?;
     let session_id = auth::new_token();
     let now = now_ms();

@@ -14,6 +14,26 @@ use fieldcheck_server::Store;
 use fieldcheck_server::store::{PgStore, SqliteStore};
 use uuid::Uuid;
 
+/// Runs `$name(pg)` as two tests, `$name::sqlite` and `$name::postgres`.
+#[allow(unused_macros)] // only the files with tests on both backends use it
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(false).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(true).await
+            }
+        }
+    };
+}
+
+#[allow(unused_imports)]
+pub(crate) use both_backends;
+
 pub const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 pub fn bundle() -> ReferenceBundle {
