@@ -16,7 +16,10 @@ HEADERS = {"x-fieldcheck-protocol": "1"}
 ADMIN = {"username": "usr-admin-1", "password": "fieldcheck-demo"}
 
 
-@schemathesis.auth(refresh_interval=None)
+CONSOLE = "/api/v1/console/"
+
+
+@schemathesis.auth(refresh_interval=None).apply_to(path_regex=r"^/api/v1/(?!console/)")
 class DemoAdmin:
     def __init__(self):
         self.token = None
@@ -40,3 +43,38 @@ class DemoAdmin:
 
     def set(self, case, data, context):
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+@schemathesis.auth(refresh_interval=None).apply_to(path_regex=r"^/api/v1/console/")
+class ConsoleAdmin:
+    """The console's operations run in a signed-in console session of the office admin: its
+    cookie, and its CSRF token on state-changing requests. `DELETE /console/session` ends the
+    very session it is called with, so the session is checked before each case and the admin
+    signs in again when it stopped working."""
+
+    def __init__(self):
+        self.session = None
+
+    def _valid(self):
+        if self.session is None:
+            return False
+        cookie, _ = self.session
+        r = requests.get(
+            f"{BASE}{CONSOLE}session",
+            headers=HEADERS,
+            cookies={"fieldcheck_console": cookie},
+            timeout=30,
+        )
+        return r.status_code == 200
+
+    def get(self, case, context):
+        if not self._valid():
+            r = requests.post(f"{BASE}{CONSOLE}session", json=ADMIN, headers=HEADERS, timeout=30)
+            r.raise_for_status()
+            self.session = (r.cookies["fieldcheck_console"], r.json()["csrf_token"])
+        return self.session
+
+    def set(self, case, data, context):
+        cookie, csrf = data
+        case.cookies = {**(case.cookies or {}), "fieldcheck_console": cookie}
+        case.headers = {**(case.headers or {}), "X-CSRF-Token": csrf}

@@ -208,6 +208,9 @@ pub struct Reference {
     pub point_types: Vec<PointTypeInfo>,
     /// People known on this device (the demo's "sign in as" list).
     pub users: Vec<User>,
+    /// The city's zone (the work calendar's offset, minutes east of UTC): screens show times
+    /// in it, whatever zone the phone is set to.
+    pub utc_offset_minutes: i32,
 }
 
 async fn reference(State(s): State<AppState>) -> ApiResult<Reference> {
@@ -225,6 +228,7 @@ async fn reference(State(s): State<AppState>) -> ApiResult<Reference> {
                 })
                 .collect(),
             users,
+            utc_offset_minutes: st.calendar()?.utc_offset_minutes,
         })
     })
     .await

@@ -275,6 +275,49 @@ pub struct Problem {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where a problem came from, as ledgers filter and count it. Derived from the folded problem: one
+/// found on a checklist inspection carries its inspection; otherwise a volunteer's report is a
+/// volunteer's, and anyone else's a quick report (随手拍).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemSource {
+    Inspection,
+    QuickReport,
+    Volunteer,
+}
+
+impl ProblemSource {
+    pub const ALL: [ProblemSource; 3] = [
+        ProblemSource::Inspection,
+        ProblemSource::QuickReport,
+        ProblemSource::Volunteer,
+    ];
+
+    pub fn of(p: &Problem) -> ProblemSource {
+        if p.inspection_id.is_some() {
+            ProblemSource::Inspection
+        } else if p.reporter_role == Role::Volunteer {
+            ProblemSource::Volunteer
+        } else {
+            ProblemSource::QuickReport
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemSource::Inspection => "inspection",
+            ProblemSource::QuickReport => "quick_report",
+            ProblemSource::Volunteer => "volunteer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProblemSource> {
+        ProblemSource::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 impl Problem {
     /// Waiting for its unit past the deadline. Compared in whole milliseconds, the precision
     /// every store keeps, so that the SQL form ([`sql::overdue`]) selects exactly these.

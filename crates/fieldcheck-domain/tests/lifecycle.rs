@@ -476,3 +476,24 @@ fn full_closed_loop_through_the_fold() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].0, evs.last().unwrap().id);
 }
+
+#[test]
+fn a_problem_comes_from_an_inspection_a_volunteer_or_a_quick_report() {
+    use fieldcheck_domain::problem::ProblemSource;
+    let id = Uuid::now_v7();
+    let quick = apply_problem(None, &reported(id, &actor(Role::Inspector))).unwrap();
+    assert_eq!(ProblemSource::of(&quick), ProblemSource::QuickReport);
+    let volunteer = apply_problem(None, &reported(id, &actor(Role::Volunteer))).unwrap();
+    assert_eq!(ProblemSource::of(&volunteer), ProblemSource::Volunteer);
+    // Found on a checklist inspection: an inspection's problem whoever raised it.
+    let mut ev = reported(id, &actor(Role::Inspector));
+    if let EventBody::ProblemReported(r) = &mut ev.body {
+        r.inspection_id = Some(Uuid::now_v7());
+    }
+    let found = apply_problem(None, &ev).unwrap();
+    assert_eq!(ProblemSource::of(&found), ProblemSource::Inspection);
+    for s in ProblemSource::ALL {
+        assert_eq!(ProblemSource::parse(s.as_str()), Some(s));
+        assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+    }
+}

@@ -37,10 +37,20 @@ export function statusColor(s: ProblemStatus): string {
   }
 }
 
-export function formatTime(iso: string | null | undefined): string {
-  if (!iso) return ''
-  const d = new Date(iso)
-  return d.toLocaleString(lang.value === 'en' ? 'en-GB' : 'zh-CN', {
+/**
+ * A time as the city reads it: in the work calendar's zone (`Reference.utc_offset_minutes`),
+ * whatever zone the phone is set to, so a deadline reads the same on every screen, in the
+ * CLI and on paper. Before the reference data has loaded, the phone's own zone.
+ */
+export function formatTime(iso: string | number | null | undefined): string {
+  if (iso === null || iso === undefined || iso === '') return ''
+  const ms = typeof iso === 'number' ? iso : Date.parse(iso)
+  if (!Number.isFinite(ms)) return ''
+  const offset = reference.value?.utc_offset_minutes ?? -new Date(ms).getTimezoneOffset()
+  // Shift the instant by the city's offset and format its UTC fields: an offset zone that
+  // every engine (WebKitGTK included) understands.
+  return new Date(ms + offset * 60_000).toLocaleString(lang.value === 'en' ? 'en-GB' : 'zh-CN', {
+    timeZone: 'UTC',
     month: '2-digit',
     day: '2-digit',
     hour: '2-digit',

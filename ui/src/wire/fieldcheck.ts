@@ -352,7 +352,12 @@ export type Reference = { districts: Array<District>, units: Array<Unit>, catego
 /**
  * People known on this device (the demo's "sign in as" list).
  */
-users: Array<User>, };
+users: Array<User>, 
+/**
+ * The city's zone (the work calendar's offset, minutes east of UTC): screens show times
+ * in it, whatever zone the phone is set to.
+ */
+utc_offset_minutes: number, };
 
 /**
  * Why an action or an event was refused. The code is stable: UIs and the server switch on it,

@@ -30,7 +30,8 @@ use super::{ApiJson, AppState, St, authenticate, now_ms};
 use crate::auth;
 use crate::error::ServerError;
 use crate::session;
-use crate::store::ledger::{LedgerFilter, LedgerRow, LedgerSort, ProblemSource};
+use crate::store::ledger::{LedgerFilter, LedgerRow, LedgerSort};
+use fieldcheck_domain::problem::ProblemSource;
 
 /// Largest ledger page.
 pub const MAX_LEDGER_LIMIT: u32 = 200;
@@ -253,18 +254,13 @@ pub(super) async fn current_session(
     delete,
     path = "/api/v1/console/session",
     tag = "console",
-    params(
-        // Not marked required: a request without it is answered 403 `csrf_rejected`, not the
-        // 426 the conformance run expects of a missing required header.
-        ("X-CSRF-Token" = Option<String>, Header, description = "The session's `csrf_token` \
-            (required in fact: without it, 403 `csrf_rejected`)"),
-    ),
     responses(
         (status = 204, description = "Signed out; the cookie is cleared"),
         (status = 401, description = "No session cookie or already signed out (`not_signed_in`), or expired (`session_expired`)", body = ApiError),
         (status = 403, description = "Missing or wrong `X-CSRF-Token`, or a request from another site (`csrf_rejected`)", body = ApiError),
     ),
-    security(("console_session" = []))
+    // The CSRF token is a credential of the session, sent beside its cookie.
+    security(("console_session" = [], "console_csrf" = []))
 )]
 pub(super) async fn sign_out(
     State(state): St,
@@ -356,8 +352,10 @@ fn ident(name: &str, v: Option<String>) -> Result<Option<String>, ServerError> {
     Ok(Some(v))
 }
 
+/// A day filter. Unlike the text filters, an empty value is refused: the parameter is a date,
+/// and a console that has no date leaves it out.
 fn date(name: &str, v: Option<String>) -> Result<Option<NaiveDate>, ServerError> {
-    ident(name, v)?
+    v.map(|v| v.trim().to_owned())
         .map(|v| {
             NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
                 bad(format!(

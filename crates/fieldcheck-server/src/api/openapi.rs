@@ -73,7 +73,7 @@ use crate::config::Config;
         super::console::ConsoleSessionInfo,
         super::console::ConsoleProblemPage,
         super::console::ConsoleProblemRow,
-        crate::store::ledger::ProblemSource,
+        fieldcheck_domain::problem::ProblemSource,
     )),
     modifiers(&Conventions),
     tags(
@@ -112,6 +112,14 @@ impl Modify for Conventions {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::session::COOKIE_NAME,
                 "The console's session cookie from POST /api/v1/console/session",
+            ))),
+        );
+        components.add_security_scheme(
+            "console_csrf",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-CSRF-Token",
+                "The session's `csrf_token`, on every state-changing console request \
+                 (without it: 403 `csrf_rejected`)",
             ))),
         );
         for (path, item) in doc.paths.paths.iter_mut() {

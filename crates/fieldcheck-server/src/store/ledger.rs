@@ -4,51 +4,9 @@
 //! to SQL). The SQL is the same text on both backends (`$n` placeholders).
 
 use chrono::{DateTime, Utc};
-use fieldcheck_domain::problem::{Problem, ProblemStatus, sql as problem_sql};
+use fieldcheck_domain::problem::{ProblemSource, ProblemStatus, sql as problem_sql};
 use fieldcheck_domain::role::Role;
 use fieldcheck_domain::scope::Scope;
-use serde::{Deserialize, Serialize};
-
-/// Where a problem came from, as the ledger filters it. Derived from the folded problem: one
-/// found on a checklist inspection carries its inspection; otherwise a volunteer's report is a
-/// volunteer's, and anyone else's a quick report (随手拍).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemSource {
-    Inspection,
-    QuickReport,
-    Volunteer,
-}
-
-impl ProblemSource {
-    pub const ALL: [ProblemSource; 3] = [
-        ProblemSource::Inspection,
-        ProblemSource::QuickReport,
-        ProblemSource::Volunteer,
-    ];
-
-    pub fn of(p: &Problem) -> ProblemSource {
-        if p.inspection_id.is_some() {
-            ProblemSource::Inspection
-        } else if p.reporter_role == Role::Volunteer {
-            ProblemSource::Volunteer
-        } else {
-            ProblemSource::QuickReport
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProblemSource::Inspection => "inspection",
-            ProblemSource::QuickReport => "quick_report",
-            ProblemSource::Volunteer => "volunteer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ProblemSource> {
-        ProblemSource::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-}
 
 /// Sort keys of the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

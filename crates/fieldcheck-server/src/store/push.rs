@@ -201,7 +201,8 @@ pub(crate) struct LedgerCols {
 
 impl LedgerCols {
     pub fn of(p: &fieldcheck_domain::problem::Problem) -> LedgerCols {
-        use super::ledger::{ProblemSource, ms};
+        use super::ledger::ms;
+        use fieldcheck_domain::problem::ProblemSource;
         LedgerCols {
             category: p.category.clone(),
             description: p.description.clone(),
