@@ -2,13 +2,16 @@
 # One command for the whole demo: the central server (`fieldcheck-server demo`, SQLite + blobs
 # under $DEMO_DIR/server) and the inspector app in a browser (`fieldcheck-bridge` serving ui/dist
 # over a device database in $DEMO_DIR/device.sqlite3), the device enrolled against the server as
-# the demo inspector and synced once. Prints the URL and the logins; Ctrl-C stops both.
+# the demo inspector and synced once. On its first start the server fills its ledger with eight
+# weeks of the demo city's problems (every stage, with photos), so the console at /console/ and
+# the app show real data. Prints the URLs and the logins; Ctrl-C stops both.
 #
 #   ./scripts/demo.sh            # keeps data between runs (the device stays enrolled)
-#   ./scripts/demo.sh --fresh    # starts over
+#   ./scripts/demo.sh --fresh    # starts over (a new city is seeded)
 #
 # Environment: DEMO_DIR (data-dev/demo), DEMO_SERVER_PORT (8080), DEMO_BRIDGE_PORT (8787),
-# DEMO_PROFILE (debug|release, default debug), CARGO_TARGET_DIR (target).
+# DEMO_PROFILE (debug|release, default debug), CARGO_TARGET_DIR (target),
+# FIELDCHECK_DEMO_PROBLEMS (problems in the seeded city, default 800; 0 for an empty ledger).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,9 +35,12 @@ else
 fi
 BIN="$TARGET/$PROFILE"
 
-# The UI: built once (and again when a source file is newer than the build).
-if [[ ! -f ui/dist/index.html ]] || [[ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]]; then
-  echo "==> building the UI (ui/dist)"
+# The UIs (the inspector app's ui/dist, the console's ui/dist-console): built once, and again
+# when a source file is newer than either build.
+if [[ ! -f ui/dist/index.html ]] || [[ ! -f ui/dist-console/index.html ]] \
+  || [[ -n "$(find ui/src ui/index.html ui/console ui/package.json -newer ui/dist/index.html -print -quit)" ]] \
+  || [[ -n "$(find ui/src ui/console ui/package.json -newer ui/dist-console/index.html -print -quit)" ]]; then
+  echo "==> building the UIs (ui/dist, ui/dist-console)"
   (cd ui && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run build)
 fi
 
@@ -52,7 +58,8 @@ trap stop INT TERM EXIT
 
 # Waits until file $1 contains the regex $2 (or process $3 died).
 wait_for() {
-  for _ in $(seq 1 300); do
+  # Up to two minutes: a first start renders the city's photos (a debug build takes seconds).
+  for _ in $(seq 1 600); do
     grep -qE "$2" "$1" 2>/dev/null && return 0
     kill -0 "$3" 2>/dev/null || { cat "$1" >&2; echo "failed to start (log above)" >&2; exit 1; }
     sleep 0.2
@@ -61,7 +68,7 @@ wait_for() {
   exit 1
 }
 
-echo "==> starting the server on 127.0.0.1:$SERVER_PORT"
+echo "==> starting the server on 127.0.0.1:$SERVER_PORT (a first start seeds the demo city)"
 SERVER_LOG="$DEMO_DIR/server.log"
 "$BIN/fieldcheck-server" demo --bind "127.0.0.1:$SERVER_PORT" --data-dir "$DEMO_DIR/server" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
@@ -110,8 +117,10 @@ cat <<EOF
 
   Inspector app (open in a browser; phone layout, e.g. Chrome's device toolbar at 390 × 844):
       $BRIDGE_URL
+  City office console: $SERVER_URL/console/   (sign in with a login below)
   Central server API:  $SERVER_URL/api/v1   (OpenAPI: $SERVER_URL/api/v1/openapi.json)
   Data:                $DEMO_DIR  (logs: server.log, bridge.log)
+$(grep -E '^  city: ' "$SERVER_LOG" | sed 's/^  city: /  Demo city:  /')
 
   The app is enrolled as the demo inspector, and an enrolled device keeps its enrolled user. To
   try another role, start a second device and enroll it with that user's code below:

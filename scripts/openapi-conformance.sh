@@ -36,7 +36,7 @@ FIELDCHECK_LOGIN_FAILURES_PER_USER=1000000 \
 FIELDCHECK_ENROLL_FAILURES_PER_IP=1000000 \
 FIELDCHECK_PUSH_PER_MINUTE=1000000 \
 FIELDCHECK_PUSH_BURST=1000000 \
-  "$SERVER" demo --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
+  "$SERVER" demo --problems 100 --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do
   python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \

@@ -26,9 +26,12 @@ export const assert = (ok, msg) => {
   if (!ok) throw new Error(msg)
 }
 
-/** Spawns a binary and resolves once `ready` matches its stdout (all of it so far). */
-export function startProcess(bin, args, ready, name) {
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * Spawns a binary and resolves once `ready` matches its stdout (all of it so far); `opts` are
+ * spawn's (an `env`, say).
+ */
+export function startProcess(bin, args, ready, name, opts = {}) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'], ...opts })
   return new Promise((ok, fail) => {
     let out = ''
     const timer = setTimeout(() => fail(new Error(`${name} did not start:\n${out}`)), 60000)
@@ -62,7 +65,7 @@ export async function startServer(bind, dataDir) {
   // The demo table ends with the "device:" line, printed once every code is.
   const { child, out } = await startProcess(
     serverBin,
-    ['demo', '--bind', bind, '--data-dir', dataDir],
+    ['demo', '--bind', bind, '--data-dir', dataDir, '--problems', '0'],
     /device: fieldcheck enroll --server (http:\/\/[\d.:]+)/,
     'server',
   )

@@ -110,6 +110,24 @@ pub fn typescript() -> String {
     c.visit::<StartInspection>();
     c.visit::<ItemResult>();
     c.visit::<Location>();
+    // The office's console, from fieldcheck-protocol's `console` module.
+    {
+        use fieldcheck_protocol::console::{cases, stats, *};
+        c.visit::<ConsoleSessionInfo>();
+        c.visit::<ConsoleProblemPage>();
+        c.visit::<cases::ConsoleProblemDetail>();
+        c.visit::<cases::ConsolePhotoUploaded>();
+        c.visit::<cases::DispatchPreview>();
+        c.visit::<cases::ConsoleActionRequest>();
+        c.visit::<cases::ConsoleBulkRequest>();
+        c.visit::<cases::ConsoleBulkResponse>();
+        c.visit::<stats::ConsoleReference>();
+        c.visit::<stats::ConsoleOverview>();
+        c.visit::<stats::ConsoleRanking>();
+        c.visit::<stats::RankingBy>();
+        c.visit::<stats::RankingPeriod>();
+        c.visit::<stats::ConsoleMap>();
+    }
     assert!(
         c.clashes.is_empty(),
         "TypeScript names used twice: {:?}",

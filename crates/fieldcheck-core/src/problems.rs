@@ -1,8 +1,10 @@
 //! Problem actions: each one validated against reference data, turned into an event, folded
 //! by the domain rules and committed with its projection in one transaction.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use fieldcheck_domain::event::{ProblemEdit, ProblemReported, RejectReason};
+use fieldcheck_domain::actions::{ActionError, ActionLookup, action_event};
+use fieldcheck_domain::calendar::WorkCalendar;
+use fieldcheck_domain::category::DeadlineRule;
+use fieldcheck_domain::event::ProblemReported;
 use fieldcheck_domain::lifecycle::apply_problem;
 use fieldcheck_domain::placement::place;
 use fieldcheck_domain::{
@@ -61,67 +63,54 @@ pub struct Resend {
     pub point_id: Option<String>,
 }
 
-/// Every lifecycle action a person can take on an existing problem.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
-pub enum ProblemAction {
-    Edit(ProblemEdit),
-    AddPhotos {
-        photos: Vec<String>,
-        role: PhotoRole,
-        note: Option<String>,
-    },
-    File {
-        note: Option<String>,
-    },
-    Reject {
-        reason: RejectReason,
-    },
-    /// Without a deadline, it is computed from the category's rule on the work calendar.
-    Dispatch {
-        unit_id: String,
-        deadline: Option<DateTime<Utc>>,
-        note: Option<String>,
-    },
-    Accept {
-        note: Option<String>,
-    },
-    Return {
-        reason: String,
-    },
-    Rectify {
-        photos: Vec<String>,
-        note: Option<String>,
-    },
-    Verify {
-        passed: bool,
-        note: Option<String>,
-        photos: Vec<String>,
-    },
-    Close {
-        note: Option<String>,
-    },
-    /// To an instant (`until`), or to a day (`until_date`, what a person picks in a date
-    /// field): the close of business of that day in the city's calendar zone, never the
-    /// zone of the device it was typed on. Exactly one of the two.
-    RequestExtension {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until: Option<DateTime<Utc>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        until_date: Option<NaiveDate>,
-        reason: String,
-    },
-    DecideExtension {
-        approved: bool,
-        note: Option<String>,
-    },
-    Recheck {
-        passed: bool,
-        note: Option<String>,
-        photos: Vec<String>,
-    },
+/// Every lifecycle action on an existing problem: the domain's, so the phone, the bridge and
+/// the office's console send the same thing and it becomes the same event.
+pub use fieldcheck_domain::actions::ProblemAction;
+
+/// What [`action_event`] looks up, read from the device's store inside the action's
+/// transaction.
+struct StoreLookup<'c>(&'c Connection);
+
+impl ActionLookup for StoreLookup<'_> {
+    type Error = CoreError;
+
+    fn deadline_rule(&self, category: &str) -> Result<Option<DeadlineRule>> {
+        Ok(reference::category(self.0, category)?.map(|c| c.deadline))
+    }
+
+    fn calendar(&self) -> Result<WorkCalendar> {
+        reference::calendar(self.0)
+    }
+
+    fn unit_exists(&self, unit_id: &str) -> Result<bool> {
+        reference::unit_exists(self.0, unit_id)
+    }
+
+    fn district_exists(&self, district_id: &str) -> Result<bool> {
+        Ok(reference::district(self.0, district_id)?.is_some())
+    }
+
+    fn problem_code_exists(&self, code: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM problems WHERE code = ?1")?
+            .exists([code])?)
+    }
+
+    fn photo_known(&self, hash: &str) -> Result<bool> {
+        Ok(self
+            .0
+            .prepare_cached("SELECT 1 FROM photos WHERE hash = ?1")?
+            .exists([hash])?)
+    }
+}
+
+fn action_error(e: ActionError<CoreError>) -> CoreError {
+    match e {
+        ActionError::NotFound { what, id } => CoreError::not_found(what, id),
+        ActionError::Invalid(message) => CoreError::Invalid(message),
+        ActionError::Lookup(e) => e,
+    }
 }
 
 pub(crate) fn photo_refs(
@@ -243,111 +232,8 @@ impl Store {
                     message,
                 });
             }
-            let (body, photos) = match action {
-                ProblemAction::Edit(e) => {
-                    if let Some(c) = &e.category
-                        && reference::category(tx, c)?.is_none()
-                    {
-                        return Err(CoreError::not_found("category", c));
-                    }
-                    if let Some(d) = &e.district_id
-                        && reference::district(tx, d)?.is_none()
-                    {
-                        return Err(CoreError::not_found("district", d));
-                    }
-                    (EventBody::ProblemEdited(e), vec![])
-                }
-                ProblemAction::AddPhotos { photos, role, note } => (
-                    EventBody::ProblemPhotosAdded { note },
-                    photo_refs(tx, &photos, role)?,
-                ),
-                ProblemAction::File { note } => (EventBody::ProblemFiled { note }, vec![]),
-                ProblemAction::Reject { reason } => {
-                    if let RejectReason::Duplicate { of } = &reason {
-                        let exists = tx
-                            .prepare_cached("SELECT 1 FROM problems WHERE code = ?1")?
-                            .exists([of])?;
-                        if !exists {
-                            return Err(CoreError::not_found("problem", of));
-                        }
-                    }
-                    (EventBody::ProblemRejected { reason }, vec![])
-                }
-                ProblemAction::Dispatch {
-                    unit_id,
-                    deadline,
-                    note,
-                } => {
-                    if !reference::unit_exists(tx, &unit_id)? {
-                        return Err(CoreError::not_found("unit", &unit_id));
-                    }
-                    let deadline = match deadline {
-                        Some(d) => d,
-                        None => default_deadline(tx, &cur, ctx.now)?,
-                    };
-                    (
-                        EventBody::ProblemDispatched {
-                            unit_id,
-                            deadline,
-                            note,
-                        },
-                        vec![],
-                    )
-                }
-                ProblemAction::Accept { note } => (EventBody::ProblemAccepted { note }, vec![]),
-                ProblemAction::Return { reason } => (EventBody::ProblemReturned { reason }, vec![]),
-                ProblemAction::Rectify { photos, note } => (
-                    EventBody::ProblemRectified { note },
-                    photo_refs(tx, &photos, PhotoRole::After)?,
-                ),
-                ProblemAction::Verify {
-                    passed,
-                    note,
-                    photos,
-                } => {
-                    let deadline = if passed {
-                        None
-                    } else {
-                        Some(default_deadline(tx, &cur, ctx.now)?)
-                    };
-                    (
-                        EventBody::ProblemVerified {
-                            passed,
-                            note,
-                            deadline,
-                        },
-                        photo_refs(tx, &photos, PhotoRole::Evidence)?,
-                    )
-                }
-                ProblemAction::Close { note } => (EventBody::ProblemClosed { note }, vec![]),
-                ProblemAction::RequestExtension {
-                    until,
-                    until_date,
-                    reason,
-                } => {
-                    let until = match (until, until_date) {
-                        (Some(at), None) => at,
-                        (None, Some(day)) => reference::calendar(tx)?.close_of_business(day),
-                        _ => {
-                            return Err(CoreError::Invalid(
-                                "an extension needs either `until` (an instant) or `until_date` (a day), not both or neither".into(),
-                            ));
-                        }
-                    };
-                    (EventBody::ExtensionRequested { until, reason }, vec![])
-                }
-                ProblemAction::DecideExtension { approved, note } => {
-                    (EventBody::ExtensionDecided { approved, note }, vec![])
-                }
-                ProblemAction::Recheck {
-                    passed,
-                    note,
-                    photos,
-                } => (
-                    EventBody::ProblemRechecked { passed, note },
-                    photo_refs(tx, &photos, PhotoRole::Evidence)?,
-                ),
-            };
+            let (body, photos) =
+                action_event(&cur, action, ctx.now, &StoreLookup(tx)).map_err(action_error)?;
             let ev = Event::new(
                 problem_id,
                 actor,
@@ -570,13 +456,6 @@ impl Store {
             None => Err(CoreError::not_found("problem", id_or_code)),
         }
     }
-}
-
-/// The deadline a category's rule gives when counted from `now` on the work calendar.
-fn default_deadline(conn: &Connection, p: &Problem, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
-    let cat = reference::category(conn, &p.category)?
-        .ok_or_else(|| CoreError::not_found("category", &p.category))?;
-    Ok(reference::calendar(conn)?.deadline(now, cat.deadline))
 }
 
 /// Removes every trace of a record no replica has — its creation refused by the server and

@@ -419,11 +419,6 @@ impl Store {
 
     /// The acting person as the lifecycle rules see them.
     pub fn actor(&self, user_id: &str) -> Result<fieldcheck_domain::Actor> {
-        let u = self.user(user_id)?;
-        Ok(fieldcheck_domain::Actor {
-            user_id: u.id,
-            role: u.role,
-            unit_id: u.unit_id,
-        })
+        Ok(self.user(user_id)?.actor())
     }
 }

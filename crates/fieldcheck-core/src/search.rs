@@ -1,55 +1,7 @@
-//! Ledger text search that works for Chinese: the search index holds every run of letters
-//! and digits as overlapping character bigrams, each run closed by its last character.
-//!
-//! Chinese has no spaces between words and most words are two characters, so a word
-//! tokenizer finds nothing and a trigram index cannot answer the commonest queries (积水,
-//! 井盖, 垃圾). With bigrams a two-character query is one index term, a longer one is the
-//! phrase of its consecutive bigrams, and a single character is a prefix query. The closing
-//! unigram keeps a phrase from matching across two runs (`东街 | 路灯` must not match
-//! `街路`), because it sits between the last bigram of one run and the first of the next.
-//! Latin letters are lower-cased on both sides, so codes and English text match in any case.
+//! Ledger text search on the device: the bigram index of `fieldcheck_domain::search` (one
+//! rule for the device and the server) kept in an FTS5 table beside `problems`.
 
-/// Runs of letters and digits, lower-cased: the units bigrams are taken from.
-fn runs(text: &str) -> impl Iterator<Item = Vec<char>> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|r| !r.is_empty())
-        .map(|r| r.chars().flat_map(char::to_lowercase).collect())
-}
-
-/// The index document for a record's searchable fields: space-separated terms.
-pub(crate) fn index_terms(fields: &[&str]) -> String {
-    let mut out = String::new();
-    for field in fields {
-        for run in runs(field) {
-            for pair in run.windows(2) {
-                out.extend(pair);
-                out.push(' ');
-            }
-            if let Some(last) = run.last() {
-                out.push(*last);
-                out.push(' ');
-            }
-        }
-    }
-    out.pop();
-    out
-}
-
-/// The FTS5 query for one search term (a substring of code, description or address), or
-/// `None` when the term has no letters or digits to search for.
-pub(crate) fn match_query(term: &str) -> Option<String> {
-    let parts: Vec<String> = runs(term)
-        .map(|run| {
-            if run.len() == 1 {
-                format!("\"{}\"*", run[0])
-            } else {
-                let bigrams: Vec<String> = run.windows(2).map(|p| p.iter().collect()).collect();
-                format!("\"{}\"", bigrams.join(" "))
-            }
-        })
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" AND "))
-}
+pub(crate) use fieldcheck_domain::search::{index_terms, match_query};
 
 /// Indexes every record noted in `search_pending` (new, or text changed) and clears the
 /// list; runs inside the caller's write transaction. Batching is the point: FTS5 writes one
@@ -104,30 +56,6 @@ pub(crate) fn register(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
     use rusqlite::Connection;
-
-    #[test]
-    fn bigrams_close_each_run_with_its_last_character() {
-        assert_eq!(
-            index_terms(&["积水严重，东街", "A1-b"]),
-            "积水 水严 严重 重 东街 街 a1 1 b"
-        );
-        assert_eq!(index_terms(&["", "，。"]), "");
-    }
-
-    #[test]
-    fn queries_are_phrases_of_bigrams_or_a_prefix() {
-        assert_eq!(match_query("积水").as_deref(), Some("\"积水\""));
-        assert_eq!(
-            match_query("积水严重").as_deref(),
-            Some("\"积水 水严 严重\"")
-        );
-        assert_eq!(match_query("水").as_deref(), Some("\"水\"*"));
-        assert_eq!(
-            match_query("GL-2026").as_deref(),
-            Some("\"gl\" AND \"20 02 26\"")
-        );
-        assert_eq!(match_query(" ，\"* ").as_deref(), None);
-    }
 
     /// Every substring of a run of letters and digits is found, and a substring that crosses
     /// two runs or two fields is not (the same FTS5 table and tokenizer as the store).

@@ -128,7 +128,7 @@ impl Store {
     /// The home screen of the signed-in person.
     pub fn home(&self) -> Result<Home> {
         let me = self.me()?;
-        let actor = self.current_actor()?;
+        let actor = me.user.as_ref().ok_or(CoreError::NoUser)?.actor();
         let since = self.today_start()?;
         let inspections_today = self.inspections_started_since(&actor.user_id, since)?;
         let reported_today = self

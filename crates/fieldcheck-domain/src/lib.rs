@@ -23,6 +23,7 @@ pub mod rates;
 pub mod reference;
 pub mod role;
 pub mod scope;
+pub mod search;
 pub mod wire;
 
 pub use error::{DomainError, Refusal, RefusalCode};

@@ -100,6 +100,28 @@ fn may_send(kind: &str, role: Role) -> Result<(), Refusal> {
 /// this is also exactly what a screen may offer (`actions::actions_offered`).
 pub fn precondition(cur: &Problem, kind: &str, actor: &Actor) -> Result<(), Refusal> {
     may_send(kind, actor.role)?;
+    state_allows(
+        cur,
+        kind,
+        Sender {
+            user_id: &actor.user_id,
+            role: actor.role,
+            unit_id: actor.unit_id.as_deref(),
+        },
+    )
+}
+
+/// Who sends an event, borrowed from an [`Actor`] or straight from the event (the fold runs
+/// for every stored event: no owned copy per event).
+#[derive(Clone, Copy)]
+struct Sender<'a> {
+    user_id: &'a str,
+    role: Role,
+    unit_id: Option<&'a str>,
+}
+
+/// [`precondition`] once the role may send `kind` at all.
+fn state_allows(cur: &Problem, kind: &str, actor: Sender<'_>) -> Result<(), Refusal> {
     if kind == "problem.reported" {
         return Err(already_reported(cur.id));
     }
@@ -113,14 +135,15 @@ pub fn precondition(cur: &Problem, kind: &str, actor: &Actor) -> Result<(), Refu
         ));
     }
     // Unit handlers act only on problems dispatched to their own unit.
-    if actor.role == Role::UnitHandler && (actor.unit_id.is_none() || actor.unit_id != cur.unit_id)
+    if actor.role == Role::UnitHandler
+        && (actor.unit_id.is_none() || actor.unit_id != cur.unit_id.as_deref())
     {
         return Err(refuse(
             RefusalCode::NotAssignedUnit,
             format!(
                 "problem {} is not assigned to unit {}",
                 cur.code,
-                actor.unit_id.as_deref().unwrap_or("(none)")
+                actor.unit_id.unwrap_or("(none)")
             ),
         ));
     }
@@ -163,7 +186,15 @@ pub fn apply_problem(state: Option<&Problem>, ev: &Event) -> Result<Problem, Ref
                 format!("problem {} does not exist", ev.entity_id),
             ));
         };
-        precondition(cur, kind, &ev.actor())?;
+        state_allows(
+            cur,
+            kind,
+            Sender {
+                user_id: &ev.actor,
+                role: ev.role,
+                unit_id: ev.actor_unit.as_deref(),
+            },
+        )?;
         return apply_to_existing(cur, ev);
     };
 
@@ -453,7 +484,7 @@ fn no_pending_extension() -> Refusal {
     )
 }
 
-fn check_own_if_volunteer(cur: &Problem, actor: &Actor) -> Result<(), Refusal> {
+fn check_own_if_volunteer(cur: &Problem, actor: Sender<'_>) -> Result<(), Refusal> {
     if actor.role == Role::Volunteer && cur.reporter != actor.user_id {
         return Err(refuse(
             RefusalCode::NotOwnRecord,

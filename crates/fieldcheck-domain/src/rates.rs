@@ -4,6 +4,14 @@
 //! A device counts them in SQL over its ledger for speed ([`sql`] gives the text, pinned
 //! against [`UnitTally::add`] by the device store's tests); the server and the console count
 //! the same from folded problems with [`UnitTally::add`] or [`tally_by_unit`].
+//!
+//! **Over a period** (the console's 考核排名: a week, month, quarter or any run of days) a
+//! unit is judged on the problems it *received* in the period ([`received_in`]: dispatched to
+//! it then — the last dispatch counts, so a problem re-dispatched to another unit moves to
+//! that unit and that time), counted as of now with [`UnitTally::add`]; besides, how many of
+//! those were *due* ([`is_due`]) by the period's end (by now while it runs). A cohort never
+//! changes period, so last quarter's figures only improve as its problems get done, and a
+//! problem dispatched near a period's end is judged with that period.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -110,6 +118,62 @@ pub fn tally_by_unit<'a>(
     out
 }
 
+/// Received by its unit in `from..to`: counted against a unit ([`ranked_unit`]) and last
+/// dispatched within the period.
+pub fn received_in(p: &Problem, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    ranked_unit(p).is_some() && p.dispatched_at.is_some_and(|d| from <= d && d < to)
+}
+
+/// Due by `by`: its deadline passed before then (in whole milliseconds, like overdue).
+pub fn is_due(p: &Problem, by: DateTime<Utc>) -> bool {
+    p.deadline
+        .is_some_and(|d| d.timestamp_millis() < by.timestamp_millis())
+}
+
+/// A unit's figures over a period: the tally of what it received, and how many were due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PeriodTally {
+    pub tally: UnitTally,
+    pub due: u64,
+}
+
+impl PeriodTally {
+    /// Adds the tallies of two groups (a district's streets into the district).
+    pub fn merge(&mut self, o: &PeriodTally) {
+        let (t, u) = (&mut self.tally, &o.tally);
+        t.assigned += u.assigned;
+        t.rectified += u.rectified;
+        t.closed += u.closed;
+        t.closed_on_time += u.closed_on_time;
+        t.overdue_open += u.overdue_open;
+        t.reworked += u.reworked;
+        self.due += o.due;
+    }
+}
+
+/// Every unit's figures over the period `from..to` as of `now` ([`received_in`], [`is_due`]
+/// by the earlier of `to` and `now`).
+pub fn tally_period_by_unit<'a>(
+    problems: impl IntoIterator<Item = &'a Problem>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, PeriodTally> {
+    let due_by = to.min(now);
+    let mut out: BTreeMap<String, PeriodTally> = BTreeMap::new();
+    for p in problems {
+        if let Some(u) = ranked_unit(p)
+            && received_in(p, from, to)
+        {
+            let e = out.entry(u.to_owned()).or_default();
+            e.tally.add(p, now);
+            e.due += u64::from(is_due(p, due_by));
+        }
+    }
+    out
+}
+
 /// The ranking order: highest rectification rate first, then fewest overdue, then unit id
 /// (so that equal units always list the same way).
 pub fn ranking_order(a: (&str, &UnitTally), b: (&str, &UnitTally)) -> Ordering {
@@ -130,6 +194,16 @@ pub mod sql {
     /// Which rows count against their `unit_id` ([`super::ranked_unit`]).
     pub fn assigned_where() -> String {
         format!("unit_id IS NOT NULL AND NOT ({})", status_in(&NOT_ASSIGNED))
+    }
+
+    /// [`super::received_in`] between two instants (placeholders or literals, Unix ms).
+    pub fn received_in(from: &str, to: &str) -> String {
+        format!("dispatched_at >= {from} AND dispatched_at < {to}")
+    }
+
+    /// [`super::is_due`] by an instant; NULL (never due) without a deadline.
+    pub fn due(by: &str) -> String {
+        format!("deadline < {by}")
     }
 
     /// `[rectified, closed, closed_on_time, overdue_open, reworked]`.
@@ -285,6 +359,39 @@ mod tests {
         rows.sort_by(|a, b| ranking_order((a.0, &a.1), (b.0, &b.1)));
         let order: Vec<_> = rows.iter().map(|r| r.0).collect();
         assert_eq!(order, ["u-d", "u-a", "u-c", "u-b", "u-e"]);
+    }
+
+    #[test]
+    fn a_period_counts_what_was_received_in_it() {
+        let now = at(12);
+        let mut early = done(S::Closed, 9, 0); // dispatched at 02:00
+        early.dispatched_at = Some(at(1));
+        let mut late = problem(Some("u-a"), S::Rectifying); // dispatched at 02:00, due 10:00
+        late.dispatched_at = Some(at(3));
+        late.deadline = Some(at(11));
+        let mut returned = problem(Some("u-a"), S::Returned);
+        returned.dispatched_at = Some(at(3));
+        let ps = [early, late, returned];
+        let t = tally_period_by_unit(&ps, at(2), at(12), now);
+        assert_eq!(
+            t["u-a"].tally.assigned, 1,
+            "only the one dispatched in the period"
+        );
+        assert_eq!((t["u-a"].due, t["u-a"].tally.overdue_open), (1, 1));
+        // Ends before the deadline: received, not yet due.
+        let t = tally_period_by_unit(&ps, at(2), at(10), now);
+        assert_eq!((t["u-a"].tally.assigned, t["u-a"].due), (1, 0));
+        // A running period is due by now.
+        let t = tally_period_by_unit(&ps, at(2), at(20), at(10));
+        assert_eq!(t["u-a"].due, 0);
+        let mut sum = t["u-a"];
+        sum.merge(&t["u-a"]);
+        assert_eq!(sum.tally.assigned, 2);
+        assert_eq!(
+            sql::received_in("$1", "$2"),
+            "dispatched_at >= $1 AND dispatched_at < $2"
+        );
+        assert_eq!(sql::due("$3"), "deadline < $3");
     }
 
     #[test]

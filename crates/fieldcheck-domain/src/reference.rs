@@ -348,6 +348,17 @@ pub struct User {
     pub phone: Option<String>,
 }
 
+impl User {
+    /// The user as the lifecycle rules see them when they act.
+    pub fn actor(&self) -> crate::role::Actor {
+        crate::role::Actor {
+            user_id: self.id.clone(),
+            role: self.role,
+            unit_id: self.unit_id.clone(),
+        }
+    }
+}
+
 /// Checks that a district tree is well formed: unique ids, parents exist at the right level,
 /// districts carry a code prefix.
 pub fn validate_districts(districts: &[District]) -> Result<(), DomainError> {

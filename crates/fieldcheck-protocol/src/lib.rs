@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod console;
 pub mod sync;
 
 pub use fieldcheck_domain::checklist::ChecklistTemplate;

@@ -38,6 +38,9 @@ use crate::store::{AppendCtx, Store, StoredUser};
 
 mod admin;
 pub mod console;
+mod console_app;
+mod console_cases;
+mod console_stats;
 pub mod openapi;
 
 /// Shared by all handlers.
@@ -396,6 +399,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Outside the protocol check: API tools fetch the document without our header.
         .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
+        .merge(console_app::router(&state.config.console_dir))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redacted_request_span))
@@ -413,6 +417,8 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
                 .delete(console::sign_out),
         )
         .route("/console/problems", get(console::problems))
+        .merge(console_cases::routes())
+        .merge(console_stats::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,

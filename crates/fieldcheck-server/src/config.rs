@@ -67,6 +67,9 @@ pub struct Config {
     pub console_idle_secs: u64,
     /// ...and this long after sign-in whatever happens.
     pub console_max_secs: u64,
+    /// The console web app's built files (`npm run build` in `ui/` writes `ui/dist-console`),
+    /// served at `/console/`. Relative paths are taken from the working directory.
+    pub console_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Default for Config {
             staged_upload_ttl_secs: 7 * 86_400,
             console_idle_secs: 30 * 60,
             console_max_secs: 12 * 3600,
+            console_dir: PathBuf::from("ui/dist-console"),
         }
     }
 }
@@ -128,6 +132,7 @@ impl fmt::Debug for Config {
             .field("staged_upload_ttl_secs", &self.staged_upload_ttl_secs)
             .field("console_idle_secs", &self.console_idle_secs)
             .field("console_max_secs", &self.console_max_secs)
+            .field("console_dir", &self.console_dir)
             .finish()
     }
 }
@@ -263,6 +268,7 @@ impl Config {
                 "STAGED_UPLOAD_TTL_SECS" => self.staged_upload_ttl_secs = num(&key, &value)?,
                 "CONSOLE_IDLE_SECS" => self.console_idle_secs = num(&key, &value)?,
                 "CONSOLE_MAX_SECS" => self.console_max_secs = num(&key, &value)?,
+                "CONSOLE_DIR" => self.console_dir = PathBuf::from(value),
                 // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
                 _ => {}
             }

@@ -1,14 +1,19 @@
-//! `fieldcheck-server demo`: the demo city, a user of every role with a password, and an
-//! enrollment code per user.
+//! `fieldcheck-server demo`: the demo city, a user of every role with a password, an
+//! enrollment code per user, and (on an empty ledger) eight weeks of the city's problems
+//! ([`city`]).
 
 use std::path::{Path, PathBuf};
 
 use fieldcheck_domain::role::Role;
 
 use crate::auth;
+use crate::blobs::BlobStore;
 use crate::error::StoreError;
 use crate::qr;
 use crate::store::Store;
+
+pub mod city;
+mod picture;
 
 /// Password of every demo user (printed by the demo; never for production).
 pub const DEMO_PASSWORD: &str = "fieldcheck-demo";
@@ -74,4 +79,40 @@ pub fn write_qr_pngs(
         paths.push(path);
     }
     Ok(paths)
+}
+
+/// Fills an empty ledger with the lived-in city of `plan` (problems at every stage, photos in
+/// `blobs`, staged under `blob_dir`). A ledger that holds any event is left as it is, so a
+/// restarted demo keeps its data: `None`.
+pub async fn seed_city_if_empty(
+    store: &dyn Store,
+    blobs: &dyn BlobStore,
+    blob_dir: &Path,
+    plan: &city::CityPlan,
+) -> Result<Option<city::CityReport>, city::CityError> {
+    if plan.problems == 0 || store.event_count().await? > 0 {
+        return Ok(None);
+    }
+    let Some((_, refs)) = store.reference().await? else {
+        return Err(city::CityError::NoReference);
+    };
+    let started = std::time::Instant::now();
+    let owned = plan.clone();
+    // Planning and rendering the photos is CPU work (on every core).
+    let made = tokio::task::spawn_blocking(move || city::City::generate(&owned, &refs))
+        .await
+        .map_err(|e| city::CityError::Io(std::io::Error::other(e)))??;
+    let planned = started.elapsed();
+    let staging = blob_dir.join("demo-staging");
+    let report = city::seed(store, blobs, &staging, &made).await?;
+    tracing::info!(
+        ?planned,
+        stored = ?started.elapsed() - planned,
+        events = report.events,
+        photos = report.photos,
+        "demo city seeded"
+    );
+    // Every staged file was handed to the blob store; only the empty directory is left.
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    Ok(Some(report))
 }

@@ -53,6 +53,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/console/session"),
     ("delete", "/api/v1/console/session"),
     ("get", "/api/v1/console/problems"),
+    ("get", "/api/v1/console/problems/{id}"),
+    ("post", "/api/v1/console/problems/{id}/actions"),
+    ("get", "/api/v1/console/problems/{id}/dispatch-preview"),
+    ("post", "/api/v1/console/problems/bulk"),
+    ("get", "/api/v1/console/photos/{hash}"),
+    ("post", "/api/v1/console/photos"),
+    ("get", "/api/v1/console/reference"),
+    ("get", "/api/v1/console/overview"),
+    ("get", "/api/v1/console/ranking"),
+    ("get", "/api/v1/console/map"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -132,6 +142,7 @@ async fn openapi_document_parses_and_lists_every_route() {
             .replace("{hash}", &hash)
             .replace("{code}", "ABCDE-FGHJK")
             .replace("{device_id}", &Uuid::nil().to_string())
+            .replace("{id}", &Uuid::nil().to_string())
             .replace("{user_id}", "usr-vol-1");
         let url = format!("{}{}", s.base.trim_end_matches("/api/v1"), concrete);
         let req = match *method {

@@ -2,6 +2,11 @@
 // types (ts-rs). Do not edit: change the Rust type and run it again; `cargo test -p
 // fieldcheck-bridge` fails while this file is out of date.
 
+/**
+ * What a bulk request does to each problem.
+ */
+export type BulkOp = "file_and_dispatch" | "close";
+
 export type Category = { 
 /**
  * Stable code, e.g. `SR-02` (市容环境 / 暴露垃圾).
@@ -26,11 +31,339 @@ export type ChecklistTemplate = { id: string, version: number, point_type: Point
 
 export type Comparison = "at_least" | "at_most";
 
+/**
+ * One action on one problem (`POST /console/problems/{id}/actions`).
+ */
+export type ConsoleActionRequest = { 
+/**
+ * The `version` of the detail the user acted on.
+ */
+version: string, 
+/**
+ * As the phone sends it. A dispatch with `deadline: null` gets the computed deadline;
+ * a deadline more than 10 minutes off the computed one is an override and needs a
+ * reason in `note`.
+ */
+action: ProblemAction, };
+
+/**
+ * `POST /console/problems/bulk`.
+ */
+export type ConsoleBulkRequest = { 
+/**
+ * At most 500.
+ */
+ids: Array<string>, op: BulkOp, 
+/**
+ * The unit (file_and_dispatch).
+ */
+unit_id?: string | null, 
+/**
+ * One deadline for all (an override: needs `note`); without it each problem gets its
+ * category's.
+ */
+deadline?: string | null, note?: string | null, };
+
+export type ConsoleBulkResponse = { 
+/**
+ * One per id, in request order.
+ */
+results: Array<ConsoleBulkResult>, done: number, failed: number, };
+
+/**
+ * What happened to one problem of a bulk request.
+ */
+export type ConsoleBulkResult = { id: string, 
+/**
+ * The problem's code, when the caller may see it.
+ */
+code: string | null, ok: boolean, 
+/**
+ * Why not (`not_found`, `action_refused`, ...).
+ */
+code_error: string | null, message: string | null, };
+
+/**
+ * Problems reported and closed on one of the city's calendar days.
+ */
+export type ConsoleDayCount = { day: string, reported: number, 
+/**
+ * Closed that day (and closed still).
+ */
+closed: number, };
+
+/**
+ * `GET /console/map`.
+ */
+export type ConsoleMap = { 
+/**
+ * The filtered problems with a place, newest report first, at most 5,000.
+ */
+problems: Array<MapProblem>, 
+/**
+ * More problems matched than `problems` holds.
+ */
+truncated: boolean, 
+/**
+ * Active points (those of the `point_type` filter only, when it is set).
+ */
+points: Array<MapPoint>, };
+
+/**
+ * `GET /console/overview` (工作台), inside the caller's scope.
+ */
+export type ConsoleOverview = { 
+/**
+ * Problems per status; every status is present (0 when none).
+ */
+counts_by_status: { [key in ProblemStatus]?: number }, total: number, 
+/**
+ * Waiting for their unit past the deadline, now.
+ */
+overdue: number, 
+/**
+ * Waiting for their unit, deadline within the next 24 hours (not yet passed).
+ */
+due_within_24h: number, 
+/**
+ * Reported today (the city's calendar day).
+ */
+new_today: number, 
+/**
+ * Rectified by the unit, waiting for the inspector's check.
+ */
+awaiting_verification: number, 
+/**
+ * The last 30 city days, oldest first, today last.
+ */
+per_day: Array<ConsoleDayCount>, 
+/**
+ * What the signed-in person should act on now, most urgent (earliest deadline) first.
+ */
+todo: Array<ConsoleProblemRow>, 
+/**
+ * How many problems wait for them in all (`todo` holds at most 20).
+ */
+todo_total: number, 
+/**
+ * The ledger filter that lists all of `todo` (a query string, e.g. `status=rectified`).
+ */
+todo_query: string, now: string, };
+
+/**
+ * A photo of the record and where the console loads it from.
+ */
+export type ConsolePhoto = { hash: string, role: PhotoRole, 
+/**
+ * `/api/v1/console/photos/{hash}` (the session cookie authorizes it).
+ */
+url: string, 
+/**
+ * The event that attached it.
+ */
+event_id: string, at: string, };
+
+/**
+ * A photo uploaded from the browser, after the photo pipeline (`POST /console/photos`): its
+ * hash goes into a `rectify`, `verify`, `recheck` or `add_photos` action.
+ */
+export type ConsolePhotoUploaded = { 
+/**
+ * SHA-256 (hex) of the stored display copy: the photo's id everywhere.
+ */
+hash: string, 
+/**
+ * Of the stored display copy (upright, long edge at most 1600 px).
+ */
+width: number, height: number, 
+/**
+ * Size of the stored display copy.
+ */
+bytes: number, };
+
+/**
+ * The inspection point a problem was found at.
+ */
+export type ConsolePointRef = { id: string, name: string, address: string, point_type: PointType, 
+/**
+ * WGS-84.
+ */
+lat: number, lon: number, };
+
+/**
+ * Everything about one problem the signed-in user may see (`GET /console/problems/{id}`).
+ */
+export type ConsoleProblemDetail = { 
+/**
+ * The record as devices see it: the fold of its events.
+ */
+problem: Problem, 
+/**
+ * The record as this answer shows it (opaque): send it back with an action, which is
+ * refused (`record_changed`) when someone changed the record meanwhile.
+ */
+version: string, source: ProblemSource, 
+/**
+ * Waiting for its unit past the deadline, now.
+ */
+overdue: boolean, 
+/**
+ * Hours until the deadline (negative: overdue by that much); `null` without a deadline
+ * or when the unit is not working on it.
+ */
+due_in_hours: number | null, 
+/**
+ * What the signed-in user may do now, in the order a screen offers them.
+ */
+allowed_actions: Array<ProblemActionKind>, 
+/**
+ * Every event of the record in the order it was folded, rejected ones with why.
+ */
+timeline: Array<TimelineEntry>, 
+/**
+ * Every photo of the record, before/after/evidence, oldest first.
+ */
+photos: Array<ConsolePhoto>, point: ConsolePointRef | null, unit_name: string | null, district_name: string | null, category_name: string | null, reporter_name: string | null, };
+
+/**
+ * A page of the ledger.
+ */
+export type ConsoleProblemPage = { 
+/**
+ * How many problems match in all (every page).
+ */
+total: number, limit: number, offset: number, rows: Array<ConsoleProblemRow>, };
+
+/**
+ * One row of the ledger.
+ */
+export type ConsoleProblemRow = { id: string, code: string, status: ProblemStatus, category: string, 
+/**
+ * The description's first 80 characters (`…` when cut).
+ */
+excerpt: string, address: string, district_id: string | null, point_id: string | null, unit_id: string | null, reporter: string, reporter_role: Role | null, source: ProblemSource, severity: Severity | null, rework_count: number, reported_at: string, updated_at: string, deadline: string | null, dispatched_at: string | null, closed_at: string | null, 
+/**
+ * Waiting for its unit past the deadline, now.
+ */
+overdue: boolean, };
+
+/**
+ * `GET /console/ranking`.
+ */
+export type ConsoleRanking = { period: RankingPeriod, 
+/**
+ * First city day of the period.
+ */
+from: string, 
+/**
+ * Last city day of the period (inclusive).
+ */
+to: string, by: RankingBy, 
+/**
+ * Only for `by=district`: the level ranked.
+ */
+level: DistrictLevel | null, 
+/**
+ * Ranked: highest rectification rate first, then fewest overdue, then id.
+ */
+rows: Array<RankingRow>, 
+/**
+ * The six periods of the same kind before this one, then this one; oldest first.
+ */
+trend: Array<TrendPeriod>, };
+
+/**
+ * What the city's calendar says the console needs: its zone for local days and times.
+ */
+export type ConsoleRefCalendar = { 
+/**
+ * Offset of the city's time from UTC in minutes (China: 480).
+ */
+utc_offset_minutes: number, };
+
+/**
+ * A minor category (`SR-02`) with its major class (`SR`, 市容环境) and handling deadline.
+ */
+export type ConsoleRefCategory = { 
+/**
+ * The minor code, what problems carry (`SR-02`).
+ */
+id: string, name: string, name_en: string, 
+/**
+ * The major class's code: the ledger's `category` filter takes it for the whole class.
+ */
+major_code: string, major: string, major_en: string, deadline: DeadlineRule, 
+/**
+ * The deadline rule in words, e.g. `2 个工作日`.
+ */
+deadline_text: string, deadline_text_en: string, };
+
+/**
+ * A name in Chinese (shown by default) and English (empty when the reference has none).
+ */
+export type ConsoleRefDistrict = { id: string, name: string, name_en: string, parent_id: string | null, level: DistrictLevel, };
+
+/**
+ * A point type, a status or a severity with its words.
+ */
+export type ConsoleRefLabel = { id: string, name: string, name_en: string, };
+
+export type ConsoleRefPoint = { id: string, name: string, point_type: PointType, district_id: string, 
+/**
+ * WGS-84.
+ */
+lat: number, lon: number, address: string, };
+
+export type ConsoleRefUnit = { id: string, name: string, name_en: string, kind: UnitKind, district_id: string | null, };
+
+/**
+ * `GET /console/reference`: what the console's filters and names offer.
+ */
+export type ConsoleReference = { districts: Array<ConsoleRefDistrict>, units: Array<ConsoleRefUnit>, categories: Array<ConsoleRefCategory>, 
+/**
+ * Active points only.
+ */
+points: Array<ConsoleRefPoint>, point_types: Array<ConsoleRefLabel>, 
+/**
+ * Every [`ProblemStatus`] in lifecycle order.
+ */
+statuses: Array<ConsoleRefLabel>, severities: Array<ConsoleRefLabel>, calendar: ConsoleRefCalendar, };
+
+/**
+ * Who is signed in to the console, and the CSRF token their state-changing requests carry.
+ */
+export type ConsoleSessionInfo = { user_id: string, name: string, role: Role, unit_id: string | null, 
+/**
+ * The user's districts as listed (empty: the whole city); everything below them counts.
+ */
+district_ids: Array<string>, 
+/**
+ * Send it as `X-CSRF-Token` on every POST, PUT and DELETE of the console.
+ */
+csrf_token: string, 
+/**
+ * The session's absolute end (Unix ms); it ends earlier after `idle_timeout_secs` unused.
+ */
+expires_at_ms: number, idle_timeout_secs: number, };
+
 export type DeadlineRule = { amount: number, unit: DeadlineUnit, };
 
 export type DeadlineUnit = "working_hours" | "working_days" | "natural_hours";
 
 export type DemoSeeded = { created: number, me: Me, };
+
+/**
+ * The deadline a dispatch to a unit would get now (`GET …/dispatch-preview?unit=`).
+ */
+export type DispatchPreview = { 
+/**
+ * The category's rule counted from now on the work calendar.
+ */
+deadline: string, rule: DeadlineRule, 
+/**
+ * The rule in words, e.g. `2 个工作日` / `2 working days`.
+ */
+rule_text: string, rule_text_en: string, unit_id: string, unit_name: string, };
 
 export type District = { id: string, name: Text, level: DistrictLevel, parent_id?: string | null, 
 /**
@@ -126,6 +459,24 @@ export type Location = { lat: number, lon: number, accuracy_m?: number | null, s
  * Where a coordinate came from; the office trusts a GPS fix more than a typed one.
  */
 export type LocationSource = "gps" | "exif" | "map" | "typed";
+
+/**
+ * A point on the map.
+ */
+export type MapPoint = { id: string, name: string, point_type: PointType, lat: number, lon: number, };
+
+/**
+ * A problem on the map.
+ */
+export type MapProblem = { id: string, code: string, status: ProblemStatus, category: string, severity: Severity | null, 
+/**
+ * WGS-84: the reported location, or its point's when it has none.
+ */
+lat: number, lon: number, 
+/**
+ * The location is the point's, not a GPS fix of the problem itself.
+ */
+at_point: boolean, overdue: boolean, };
 
 export type Me = { user: User | null, device_id: string, device_tag: string, 
 /**
@@ -278,6 +629,12 @@ status_reason: string | null, extension: ExtensionRequest | null, photos: Array<
  */
 export type ProblemAction = { "action": "edit" } & ProblemEdit | { "action": "add_photos", photos: Array<string>, role: PhotoRole, note?: string | null, } | { "action": "file", note?: string | null, } | { "action": "reject", reason: RejectReason, } | { "action": "dispatch", unit_id: string, deadline?: string | null, note?: string | null, } | { "action": "accept", note?: string | null, } | { "action": "return", reason: string, } | { "action": "rectify", photos: Array<string>, note?: string | null, } | { "action": "verify", passed: boolean, note?: string | null, photos: Array<string>, } | { "action": "close", note?: string | null, } | { "action": "request_extension", until?: string | null, until_date?: string | null, reason: string, } | { "action": "decide_extension", approved: boolean, note?: string | null, } | { "action": "recheck", passed: boolean, note?: string | null, photos: Array<string>, };
 
+/**
+ * An action on an existing problem, as the screens name it (the tag of the device's
+ * `ProblemAction`), in the order a screen offers them.
+ */
+export type ProblemActionKind = "file" | "reject" | "dispatch" | "accept" | "return" | "rectify" | "request_extension" | "decide_extension" | "verify" | "close" | "recheck" | "add_photos" | "edit";
+
 export type ProblemDetail = { problem: Problem, overdue: boolean, 
 /**
  * Every event in fold order, rejected ones included (shown on the record).
@@ -327,6 +684,13 @@ placement?: Placement | null, };
 
 export type ProblemSort = "newest" | "oldest" | "deadline" | "updated" | "code";
 
+/**
+ * Where a problem came from, as ledgers filter and count it. Derived from the folded problem: one
+ * found on a checklist inspection carries its inspection; otherwise a volunteer's report is a
+ * volunteer's, and anyone else's a quick report (随手拍).
+ */
+export type ProblemSource = "inspection" | "quick_report" | "volunteer";
+
 export type ProblemStatus = "reported" | "filed" | "rejected" | "dispatched" | "rectifying" | "returned" | "rectified" | "verified" | "closed" | "reopened";
 
 /**
@@ -345,6 +709,63 @@ photo_bytes_up: number, photo_bytes_total: number, events_down: number,
  * Request and response bodies, all phases.
  */
 bytes_up: number, bytes_down: number, };
+
+/**
+ * Whom a ranking ranks.
+ */
+export type RankingBy = "unit" | "district";
+
+/**
+ * The period of a ranking.
+ */
+export type RankingPeriod = "week" | "month" | "quarter" | "custom";
+
+/**
+ * One ranked unit or district. The counts are over the problems it received in the period
+ * (dispatched to it then, and not rejected or returned since); the rates are
+ * `fieldcheck_domain::rates`' over those.
+ */
+export type RankingRow = { id: string, name: string, 
+/**
+ * 1 for the first; equal rows still get consecutive ranks (the order is total).
+ */
+rank: number, 
+/**
+ * Dispatched to it in the period.
+ */
+received: number, 
+/**
+ * Of those, with the deadline passed by the period's end (or by now, in a running one).
+ */
+due: number, 
+/**
+ * Of those received, rectified (rectified, verified or closed).
+ */
+rectified: number, closed: number, 
+/**
+ * Closed, and rectified no later than the deadline.
+ */
+closed_on_time: number, 
+/**
+ * Waiting for the unit past the deadline, now.
+ */
+overdue_unhandled: number, 
+/**
+ * Sent back for rework at least once.
+ */
+reworked: number, 
+/**
+ * 整改率: rectified ÷ received.
+ */
+rectification_rate: number, 
+/**
+ * 按期率: closed on time ÷ received.
+ */
+on_time_rate: number, 
+/**
+ * 返工率: reworked ÷ received.
+ */
+rework_rate: number, };
 
 export type RecordedItem = { result: ItemResult, failed: boolean, note: string | null, photos: Array<string>, recorded_at: string, event_id: string, };
 
@@ -473,6 +894,55 @@ last_report: SyncReport | null,
 last_error: ErrorBody | null, };
 
 export type Text = { zh: string, en?: string, };
+
+/**
+ * One event in a problem's history: who did what when, and whether it counted.
+ */
+export type TimelineEntry = { event_id: string, 
+/**
+ * The event kind, e.g. `problem.dispatched`.
+ */
+kind: string, at: string, 
+/**
+ * The user id of who sent it.
+ */
+actor: string, actor_name: string | null, role: Role, 
+/**
+ * The device it came from (`console` for the office's console, `web` for a web session).
+ */
+device: string, outcome: TimelineOutcome, 
+/**
+ * Why it was rejected, in plain words (English); `null` when applied.
+ */
+reason: string | null, 
+/**
+ * The stable refusal code of a rejected event (`invalid_transition`, ...).
+ */
+reason_code: string | null, 
+/**
+ * The event's payload as sent (its fields depend on `kind`).
+ */
+summary: Record<string, unknown>, 
+/**
+ * Hashes of the photos it carries.
+ */
+photos: Array<string>, };
+
+/**
+ * Whether the fold applied an event or kept it as rejected.
+ */
+export type TimelineOutcome = "applied" | "rejected";
+
+/**
+ * One earlier period of the trend.
+ */
+export type TrendPeriod = { period_start: string, period_end: string, 
+/**
+ * Every unit or district with problems received in that period.
+ */
+rows: Array<TrendRow>, };
+
+export type TrendRow = { id: string, received: number, rectification_rate: number, };
 
 export type Unit = { id: string, name: Text, kind: UnitKind, district_id?: string | null, contact?: string | null, };
 

@@ -18,13 +18,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use fieldcheck_domain::problem::{ProblemStatus, Severity};
-use fieldcheck_domain::reference::User;
+use fieldcheck_domain::reference::{PointType, User};
 use fieldcheck_domain::role::Role;
 use fieldcheck_domain::scope::{DistrictTree, Scope};
 use fieldcheck_protocol::ApiError;
+pub use fieldcheck_protocol::console::{ConsoleProblemPage, ConsoleProblemRow, ConsoleSessionInfo};
 use fieldcheck_protocol::sync::LoginRequest;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Deserialize;
 
 use super::{ApiJson, AppState, St, authenticate, now_ms};
 use crate::auth;
@@ -41,22 +41,6 @@ pub const DEFAULT_LEDGER_LIMIT: u32 = 50;
 pub const EXCERPT_CHARS: usize = 80;
 /// Longest text search and longest identifier a filter accepts.
 const MAX_FILTER_CHARS: usize = 100;
-
-/// Who is signed in to the console, and the CSRF token their state-changing requests carry.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ConsoleSessionInfo {
-    pub user_id: String,
-    pub name: String,
-    pub role: Role,
-    pub unit_id: Option<String>,
-    /// The user's districts as listed (empty: the whole city); everything below them counts.
-    pub district_ids: Vec<String>,
-    /// Send it as `X-CSRF-Token` on every POST, PUT and DELETE of the console.
-    pub csrf_token: String,
-    /// The session's absolute end (Unix ms); it ends earlier after `idle_timeout_secs` unused.
-    pub expires_at_ms: i64,
-    pub idle_timeout_secs: u64,
-}
 
 /// The signed-in console user of a request. Extracting it checks the session (known, not
 /// idle too long, not past its end), the user (active, a role with a console) and, for a
@@ -282,11 +266,15 @@ pub struct ProblemsQuery {
     unit: Option<String>,
     district: Option<String>,
     point: Option<String>,
+    point_type: Option<String>,
     source: Option<String>,
     reporter: Option<String>,
     from: Option<String>,
     to: Option<String>,
     overdue: Option<bool>,
+    conflicts: Option<bool>,
+    dispatched_from: Option<String>,
+    dispatched_to: Option<String>,
     q: Option<String>,
     sort: Option<String>,
     order: Option<String>,
@@ -294,53 +282,11 @@ pub struct ProblemsQuery {
     offset: Option<u32>,
 }
 
-/// One row of the ledger.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ConsoleProblemRow {
-    pub id: String,
-    pub code: String,
-    pub status: ProblemStatus,
-    pub category: String,
-    /// The description's first 80 characters (`…` when cut).
-    pub excerpt: String,
-    pub address: String,
-    pub district_id: Option<String>,
-    pub point_id: Option<String>,
-    pub unit_id: Option<String>,
-    pub reporter: String,
-    pub reporter_role: Option<Role>,
-    pub source: ProblemSource,
-    pub severity: Option<Severity>,
-    pub rework_count: i64,
-    #[schema(value_type = String, format = DateTime)]
-    pub reported_at: DateTime<Utc>,
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: DateTime<Utc>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub deadline: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub dispatched_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub closed_at: Option<DateTime<Utc>>,
-    /// Waiting for its unit past the deadline, now.
-    pub overdue: bool,
-}
-
-/// A page of the ledger.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ConsoleProblemPage {
-    /// How many problems match in all (every page).
-    pub total: u64,
-    pub limit: u32,
-    pub offset: u32,
-    pub rows: Vec<ConsoleProblemRow>,
-}
-
-fn bad(msg: impl Into<String>) -> ServerError {
+pub(super) fn bad(msg: impl Into<String>) -> ServerError {
     ServerError::Malformed(msg.into())
 }
 
-fn ident(name: &str, v: Option<String>) -> Result<Option<String>, ServerError> {
+pub(super) fn ident(name: &str, v: Option<String>) -> Result<Option<String>, ServerError> {
     let Some(v) = v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
@@ -354,7 +300,7 @@ fn ident(name: &str, v: Option<String>) -> Result<Option<String>, ServerError> {
 
 /// A day filter. Unlike the text filters, an empty value is refused: the parameter is a date,
 /// and a console that has no date leaves it out.
-fn date(name: &str, v: Option<String>) -> Result<Option<NaiveDate>, ServerError> {
+pub(super) fn date(name: &str, v: Option<String>) -> Result<Option<NaiveDate>, ServerError> {
     v.map(|v| v.trim().to_owned())
         .map(|v| {
             NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| {
@@ -380,7 +326,7 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-fn row(r: LedgerRow, now: i64) -> ConsoleProblemRow {
+pub(super) fn row(r: LedgerRow, now: i64) -> ConsoleProblemRow {
     let overdue = r.is_overdue(now);
     ConsoleProblemRow {
         status: ProblemStatus::parse(&r.status).unwrap_or(ProblemStatus::Reported),
@@ -417,11 +363,15 @@ fn row(r: LedgerRow, now: i64) -> ConsoleProblemRow {
         ("unit" = Option<String>, Query, description = "The unit dispatched to"),
         ("district" = Option<String>, Query, description = "A district with everything below it"),
         ("point" = Option<String>, Query, description = "The inspection point"),
+        ("point_type" = Option<String>, Query, description = "Problems at points of this type (`farmers_market`, …; also its Chinese or English name)"),
         ("source" = Option<String>, Query, description = "`inspection`, `quick_report` or `volunteer`"),
         ("reporter" = Option<String>, Query, description = "The reporter's user id"),
         ("from" = Option<String>, Query, format = Date, description = "Reported on or after this day (YYYY-MM-DD, the city's calendar)"),
         ("to" = Option<String>, Query, format = Date, description = "Reported on or before this day (YYYY-MM-DD, the city's calendar)"),
+        ("dispatched_from" = Option<String>, Query, format = Date, description = "Last dispatched on or after this day (YYYY-MM-DD, the city's calendar): the ranking's period"),
+        ("dispatched_to" = Option<String>, Query, format = Date, description = "Last dispatched on or before this day (YYYY-MM-DD, the city's calendar)"),
         ("overdue" = Option<bool>, Query, description = "Only overdue (`true`) or only not overdue (`false`)"),
+        ("conflicts" = Option<bool>, Query, description = "Only problems with a conflict (`true`): at least one event the fold kept but rejected, e.g. an offline edit that landed after someone else had moved the case on; `false`: only those without"),
         ("q" = Option<String>, Query, description = "Text in the code or description (substring; at most 100 characters)"),
         ("sort" = Option<String>, Query, description = "`reported_at` (default), `deadline` or `updated_at`"),
         ("order" = Option<String>, Query, description = "`desc` (default) or `asc`"),
@@ -430,7 +380,7 @@ fn row(r: LedgerRow, now: i64) -> ConsoleProblemRow {
     ),
     responses(
         (status = 200, description = "One page and the total", body = ConsoleProblemPage),
-        (status = 400, description = "A filter that is wrong: unknown status or source, a bad date, limit over 200, an unknown parameter (`malformed_request`, naming it)", body = ApiError),
+        (status = 400, description = "A filter that is wrong: unknown status, source or point type, a bad date, limit over 200, an unknown parameter (`malformed_request`, naming it)", body = ApiError),
         (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
         (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
     ),
@@ -456,9 +406,36 @@ pub(super) async fn problems(
     }))
 }
 
+/// A range of the city's calendar days, both ends included, as Unix ms: from the first instant
+/// of the first day to the first instant after the last.
+fn day_range(
+    (from_name, from): (&str, Option<String>),
+    (to_name, to): (&str, Option<String>),
+    calendar: &fieldcheck_domain::calendar::WorkCalendar,
+) -> Result<(Option<i64>, Option<i64>), ServerError> {
+    let from = date(from_name, from)?;
+    let to = date(to_name, to)?;
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(bad(format!("{from_name} ({f}) is after {to_name} ({t})")));
+    }
+    let before = to
+        .map(|t| {
+            t.succ_opt()
+                .map(|next| calendar.day_start(next).timestamp_millis())
+                .ok_or_else(|| bad(format!("{to_name} ({t}) is out of range")))
+        })
+        .transpose()?;
+    Ok((
+        from.map(|f| calendar.day_start(f).timestamp_millis()),
+        before,
+    ))
+}
+
 /// Checks and resolves a ledger query against the reference data (categories, districts,
 /// the calendar's zone).
-fn ledger_filter(
+pub(super) fn ledger_filter(
     q: ProblemsQuery,
     refs: &fieldcheck_protocol::ReferenceBundle,
     tree: &DistrictTree,
@@ -501,6 +478,24 @@ fn ledger_filter(
     };
     let districts = ident("district", q.district)?
         .map(|d| tree.descendants_of([d]).into_iter().collect::<Vec<_>>());
+    let points = ident("point_type", q.point_type)?
+        .map(|t| {
+            let pt = PointType::parse(&t).ok_or_else(|| {
+                let known: Vec<&str> = PointType::ALL.iter().map(|t| t.as_str()).collect();
+                bad(format!(
+                    "unknown point_type {t:?}; expected one of {}",
+                    known.join(", ")
+                ))
+            })?;
+            Ok::<_, ServerError>(
+                refs.points
+                    .iter()
+                    .filter(|p| p.point_type == pt)
+                    .map(|p| p.id.clone())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .transpose()?;
     let source = ident("source", q.source)?
         .map(|s| {
             ProblemSource::parse(&s).ok_or_else(|| {
@@ -511,20 +506,13 @@ fn ledger_filter(
         })
         .transpose()?;
     let calendar = refs.calendar.clone().unwrap_or_default();
-    let from = date("from", q.from)?;
-    let to = date("to", q.to)?;
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        return Err(bad(format!("from ({f}) is after to ({t})")));
-    }
-    let reported_before_ms = to
-        .map(|t| {
-            t.succ_opt()
-                .map(|next| calendar.day_start(next).timestamp_millis())
-                .ok_or_else(|| bad(format!("to ({t}) is out of range")))
-        })
-        .transpose()?;
+    let (reported_from_ms, reported_before_ms) =
+        day_range(("from", q.from), ("to", q.to), &calendar)?;
+    let (dispatched_from_ms, dispatched_before_ms) = day_range(
+        ("dispatched_from", q.dispatched_from),
+        ("dispatched_to", q.dispatched_to),
+        &calendar,
+    )?;
     let sort = match ident("sort", q.sort)?.as_deref() {
         None | Some("reported_at") => LedgerSort::ReportedAt,
         Some("deadline") => LedgerSort::Deadline,
@@ -550,12 +538,16 @@ fn ledger_filter(
         unit: ident("unit", q.unit)?,
         districts,
         point: ident("point", q.point)?,
+        points,
         source,
         reporter: ident("reporter", q.reporter)?,
-        reported_from_ms: from.map(|f| calendar.day_start(f).timestamp_millis()),
+        reported_from_ms,
         reported_before_ms,
+        dispatched_from_ms,
+        dispatched_before_ms,
         overdue: q.overdue,
         text: ident("q", q.q)?,
+        conflicts: q.conflicts,
         sort,
         descending,
         limit,

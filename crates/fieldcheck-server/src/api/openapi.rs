@@ -75,7 +75,7 @@ use crate::config::Config;
         super::console::ConsoleProblemRow,
         fieldcheck_domain::problem::ProblemSource,
     )),
-    modifiers(&Conventions),
+    modifiers(&ConsoleParts, &Conventions),
     tags(
         (name = "sync", description = "Device enrollment, push, pull, reference data"),
         (name = "blobs", description = "Content-addressed photos, resumable uploads"),
@@ -86,6 +86,17 @@ use crate::config::Config;
     )
 )]
 pub struct ApiDoc;
+
+/// The console's operations documented in their own modules (`console_cases.rs`,
+/// `console_stats.rs`), merged before [`Conventions`] so they get the shared parts too.
+struct ConsoleParts;
+
+impl Modify for ConsoleParts {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.merge(super::console_cases::Api::openapi());
+        doc.merge(super::console_stats::Api::openapi());
+    }
+}
 
 /// What every operation shares and the derive cannot say: the bearer scheme, the
 /// protocol-version header, and the answers the extractors and the protocol check give before a

@@ -18,7 +18,7 @@ use super::sql::{APPEND_LOCK_KEY, attrs_from_row};
 use crate::error::StoreError;
 
 /// Row counts a multi-row SQLite statement is cut into (largest first). Every size is a
-/// separate cached statement; 22 columns (problems) × 128 rows stays far below SQLite's
+/// separate cached statement; 23 columns (problems) × 128 rows stays far below SQLite's
 /// 32,766 variables.
 const SQLITE_CHUNKS: [usize; 4] = [128, 32, 8, 1];
 
@@ -189,7 +189,7 @@ impl Backend for SqliteBatch {
                  status = excluded.status, district_id = excluded.district_id, \
                  unit_id = excluded.unit_id, reporter = excluded.reporter, \
                  state = excluded.state, last_seq = excluded.last_seq, {PROBLEM_LEDGER_UPDATE}",
-                values_list(len, 22)
+                values_list(len, 23)
             );
             let mut q = sqlx::query(AssertSqlSafe(text));
             for r in chunk {
@@ -216,7 +216,8 @@ impl Backend for SqliteBatch {
                     .bind(l.reported_at)
                     .bind(l.updated_at)
                     .bind(l.dispatched_at)
-                    .bind(l.closed_at);
+                    .bind(l.closed_at)
+                    .bind(&l.search);
             }
             q.execute(&mut **tx).await?;
         }
@@ -397,7 +398,7 @@ impl Backend for PgBatch {
              $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], \
              $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], \
              $15::text[], $16::text[], $17::bigint[], $18::bigint[], $19::bigint[], \
-             $20::bigint[], $21::bigint[], $22::bigint[]) \
+             $20::bigint[], $21::bigint[], $22::bigint[], $23::text[]) \
              ON CONFLICT (id) DO UPDATE SET code = excluded.code, \
              status = excluded.status, district_id = excluded.district_id, \
              unit_id = excluded.unit_id, reporter = excluded.reporter, \
@@ -426,6 +427,7 @@ impl Backend for PgBatch {
             .bind(col(rows, |r| r.ledger.updated_at))
             .bind(col(rows, |r| r.ledger.dispatched_at))
             .bind(col(rows, |r| r.ledger.closed_at))
+            .bind(col(rows, |r| r.ledger.search.clone()))
             .execute(&mut **tx)
             .await?;
         Ok(())

@@ -36,16 +36,25 @@ pub struct LedgerFilter {
     /// A district with everything below it, already expanded.
     pub districts: Option<Vec<String>>,
     pub point: Option<String>,
+    /// The points of one type (`point_type=`), already resolved from the reference data.
+    pub points: Option<Vec<String>>,
     pub source: Option<ProblemSource>,
     pub reporter: Option<String>,
     /// Reported at or after (Unix ms).
     pub reported_from_ms: Option<i64>,
     /// Reported before (Unix ms).
     pub reported_before_ms: Option<i64>,
+    /// Last dispatched at or after (Unix ms): a ranking period's problems.
+    pub dispatched_from_ms: Option<i64>,
+    /// Last dispatched before (Unix ms).
+    pub dispatched_before_ms: Option<i64>,
     /// `Some(true)`: only overdue ones; `Some(false)`: only those not overdue.
     pub overdue: Option<bool>,
     /// Matches the code or the description (substring).
     pub text: Option<String>,
+    /// `Some(true)`: only problems with a conflict — at least one stored event the fold
+    /// rejected ([`REJECTED_EVENT`]); `Some(false)`: only those without.
+    pub conflicts: Option<bool>,
     pub sort: LedgerSort,
     pub descending: bool,
     pub limit: u32,
@@ -86,10 +95,15 @@ impl LedgerRow {
     }
 }
 
+/// A stored event the fold kept but rejected: its outcome is anything but the serialised
+/// `EventOutcome::Applied`. Verbatim the predicate of the partial index `events_rejected`
+/// (migration 0007), which SQLite uses only for this exact text.
+pub const REJECTED_EVENT: &str = "outcome <> '{\"outcome\":\"applied\"}'";
+
 /// The ledger columns of an upsert into `problems`, in the order `push::LedgerCols` binds them.
 pub(crate) const PROBLEM_LEDGER_COLUMNS: &str = "category, description, address, point_id, \
     inspection_id, severity, reporter_role, source, rework_count, deadline, reported_at, \
-    updated_at, dispatched_at, closed_at";
+    updated_at, dispatched_at, closed_at, search";
 
 /// Their `ON CONFLICT DO UPDATE` assignments.
 pub(crate) const PROBLEM_LEDGER_UPDATE: &str = "category = excluded.category, \
@@ -99,7 +113,7 @@ pub(crate) const PROBLEM_LEDGER_UPDATE: &str = "category = excluded.category, \
     source = excluded.source, rework_count = excluded.rework_count, \
     deadline = excluded.deadline, reported_at = excluded.reported_at, \
     updated_at = excluded.updated_at, dispatched_at = excluded.dispatched_at, \
-    closed_at = excluded.closed_at";
+    closed_at = excluded.closed_at, search = excluded.search";
 
 pub const LEDGER_COLUMNS: &str = "id, code, status, category, description, address, \
     district_id, point_id, unit_id, reporter, reporter_role, source, severity, rework_count, \
@@ -127,12 +141,25 @@ pub struct Where {
 }
 
 impl Where {
-    fn arg(&mut self, a: Arg) -> String {
+    /// Everything `scope` sees ([`Scope::sees`]), before any filter.
+    pub fn scoped(scope: &Scope) -> Where {
+        let mut w = Where::default();
+        scope_clause(&mut w, scope);
+        w
+    }
+
+    /// Binds a value; its placeholder (`$n`).
+    pub fn arg(&mut self, a: Arg) -> String {
         self.args.push(a);
         format!("${}", self.args.len())
     }
 
     fn list(&mut self, col: &str, values: &[String]) {
+        if values.is_empty() {
+            // `IN ()` is not SQL; an empty set matches nothing.
+            self.clauses.push("1 = 0".to_owned());
+            return;
+        }
         let ps: Vec<String> = values
             .iter()
             .map(|v| self.arg(Arg::Text(v.clone())))
@@ -143,6 +170,11 @@ impl Where {
     fn eq(&mut self, col: &str, v: &str) {
         let p = self.arg(Arg::Text(v.to_owned()));
         self.clauses.push(format!("{col} = {p}"));
+    }
+
+    /// Adds a condition (AND).
+    pub fn and(&mut self, clause: String) {
+        self.clauses.push(clause);
     }
 
     pub fn sql(&self) -> String {
@@ -209,6 +241,9 @@ pub fn where_clause(f: &LedgerFilter, scope: &Scope) -> Where {
     if let Some(p) = &f.point {
         w.eq("point_id", p);
     }
+    if let Some(ps) = &f.points {
+        w.list("point_id", ps);
+    }
     if let Some(s) = f.source {
         w.eq("source", s.as_str());
     }
@@ -223,6 +258,14 @@ pub fn where_clause(f: &LedgerFilter, scope: &Scope) -> Where {
         let p = w.arg(Arg::Int(t));
         w.clauses.push(format!("reported_at < {p}"));
     }
+    if let Some(t) = f.dispatched_from_ms {
+        let p = w.arg(Arg::Int(t));
+        w.clauses.push(format!("dispatched_at >= {p}"));
+    }
+    if let Some(t) = f.dispatched_before_ms {
+        let p = w.arg(Arg::Int(t));
+        w.clauses.push(format!("dispatched_at < {p}"));
+    }
     if let Some(overdue) = f.overdue {
         let p = w.arg(Arg::Int(f.now_ms));
         // The domain's one SQL form of "overdue"; its negation must count a NULL deadline
@@ -235,25 +278,344 @@ pub fn where_clause(f: &LedgerFilter, scope: &Scope) -> Where {
         });
     }
     if let Some(t) = &f.text {
-        // A plain substring match (LIKE) for now; Chinese full-text search is left for later.
-        let escaped = t
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let p = w.arg(Arg::Text(format!("%{escaped}%")));
+        text_clause(&mut w, t);
+    }
+    if let Some(c) = f.conflicts {
+        // Through the partial index `events_rejected` (migration 0007): rejected events are
+        // few, so this is a short list of ids whatever the ledger's size.
+        let not = if c { "" } else { "NOT " };
         w.clauses.push(format!(
-            "(code LIKE {p} ESCAPE '\\' OR description LIKE {p} ESCAPE '\\')"
+            "id {not}IN (SELECT entity_id FROM events WHERE {REJECTED_EVENT})"
         ));
     }
     w
 }
 
+/// `q`: the code or the description holds `t` as a substring (LIKE, so `%` and `_` are
+/// literal). The bigram index (migration 0008, `fieldcheck_domain::search`) narrows the ledger
+/// to the problems that hold every run of letters and digits of `t`: for a term of digits and
+/// ideographs in one run (`垃圾`, `0007`: [`is_exact`]) exactly LIKE's matches, so the index
+/// alone answers, without reading a row; for any other term a superset, which LIKE then
+/// decides (with its case rules: ASCII case-insensitive on SQLite, case-sensitive on
+/// PostgreSQL). A term without letters or digits (`%`, `——`) has nothing to look up and is
+/// LIKE alone. `problems_search($n)` is the FTS5 table on SQLite and a set-returning function
+/// on PostgreSQL, so the text stays the same on both backends.
+///
+/// [`is_exact`]: fieldcheck_domain::search::is_exact
+fn text_clause(w: &mut Where, t: &str) {
+    use fieldcheck_domain::search::{is_exact, match_query};
+    let like = |w: &mut Where| {
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let p = w.arg(Arg::Text(format!("%{escaped}%")));
+        format!("(code LIKE {p} ESCAPE '\\' OR description LIKE {p} ESCAPE '\\')")
+    };
+    let Some(m) = match_query(t) else {
+        let l = like(w);
+        w.clauses.push(l);
+        return;
+    };
+    let m = w.arg(Arg::Text(m));
+    let indexed = format!("last_seq IN (SELECT rowid FROM problems_search({m}))");
+    if is_exact(t) {
+        w.clauses.push(indexed);
+    } else {
+        let l = like(w);
+        w.clauses.push(format!("{indexed} AND {l}"));
+    }
+}
+
+/// The search terms a problem is indexed under (`problems.search`, migration 0008): those of
+/// the fields the ledger's `q` searches, so that the index can answer it alone.
+pub(crate) fn search_terms(code: &str, description: &str) -> String {
+    fieldcheck_domain::search::index_terms(&[code, description])
+}
+
+/// Gives every problem stored before migration 0008 its search terms (NULL there, since SQL
+/// cannot split text the way `fieldcheck_domain::search` does); a no-op once done. Run once at
+/// open, after the migrations, before the store serves.
+pub async fn backfill_search_sqlite(pool: &sqlx::SqlitePool) -> Result<u64, sqlx::Error> {
+    let mut done = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(BACKFILL_SELECT)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for (id, code, description) in &rows {
+            sqlx::query(BACKFILL_UPDATE)
+                .bind(search_terms(code, description))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        done += rows.len() as u64;
+    }
+}
+
+/// [`backfill_search_sqlite`] on PostgreSQL.
+pub async fn backfill_search_pg(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let mut done = 0;
+    loop {
+        let mut tx = pool.begin().await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(BACKFILL_SELECT)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Ok(done);
+        }
+        for (id, code, description) in &rows {
+            sqlx::query(BACKFILL_UPDATE)
+                .bind(search_terms(code, description))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        done += rows.len() as u64;
+    }
+}
+
+/// Through the partial index `problems_search_pending`.
+const BACKFILL_SELECT: &str =
+    "SELECT id, code, description FROM problems WHERE search IS NULL LIMIT 500";
+const BACKFILL_UPDATE: &str = "UPDATE problems SET search = $1 WHERE id = $2";
+
 /// `ORDER BY` of a ledger query: the sort key, then the id so pages never overlap. Problems
-/// without a deadline come last either way.
+/// without a deadline come last either way. The report and update times are never NULL, so
+/// their order is the bare column, which their indexes give without sorting every match (an
+/// `IS NULL` term would make SQLite sort the whole ledger for every page).
 pub fn order_by(f: &LedgerFilter) -> String {
     let dir = if f.descending { "DESC" } else { "ASC" };
-    let col = f.sort.column();
-    format!("({col} IS NULL) ASC, {col} {dir}, id {dir}")
+    match f.sort {
+        LedgerSort::Deadline => format!("(deadline IS NULL) ASC, deadline {dir}, id {dir}"),
+        LedgerSort::ReportedAt | LedgerSort::UpdatedAt => {
+            format!("{} {dir}, id {dir}", f.sort.column())
+        }
+    }
+}
+
+/// A read-only statement for [`Store::select`](super::Store::select): SQL with `$n`
+/// placeholders (the same text on both backends), its values, and what each result column is.
+#[derive(Debug, Clone)]
+pub struct Select {
+    pub sql: String,
+    pub args: Vec<Arg>,
+    pub columns: Vec<Col>,
+}
+
+/// The type of a result column; every one may be NULL. Integers must be 64-bit on PostgreSQL
+/// (`count(*)`, BIGINT columns, or `CAST(… AS BIGINT)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    Int,
+    Real,
+    Text,
+}
+
+/// One result value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Text(Option<String>),
+}
+
+impl Value {
+    /// The integer; NULL (`sum` over nothing) is 0.
+    pub fn int(&self) -> i64 {
+        match self {
+            Value::Int(i) => i.unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// A count: NULL and (impossible) negatives are 0.
+    pub fn count(&self) -> u64 {
+        u64::try_from(self.int()).unwrap_or(0)
+    }
+
+    pub fn opt_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => *i,
+            _ => None,
+        }
+    }
+
+    pub fn real(&self) -> Option<f64> {
+        match self {
+            Value::Real(r) => *r,
+            _ => None,
+        }
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Value::Text(t) => t.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl Select {
+    fn new(sql: String, w: Where, columns: Vec<Col>) -> Select {
+        Select {
+            sql,
+            args: w.args,
+            columns,
+        }
+    }
+}
+
+/// Problems per status inside `scope`: rows `(status, n)`.
+pub fn status_counts(scope: &Scope) -> Select {
+    let w = Where::scoped(scope);
+    Select::new(
+        format!(
+            "SELECT status, count(*) FROM problems WHERE {} GROUP BY status",
+            w.sql()
+        ),
+        w,
+        vec![Col::Text, Col::Int],
+    )
+}
+
+/// How many problems inside `scope` also meet `cond` (built on the same [`Where`], so its
+/// placeholders continue the scope's): one row `(n)`.
+pub fn count_where(scope: &Scope, cond: impl FnOnce(&mut Where) -> String) -> Select {
+    let mut w = Where::scoped(scope);
+    let c = cond(&mut w);
+    w.and(c);
+    Select::new(
+        format!("SELECT count(*) FROM problems WHERE {}", w.sql()),
+        w,
+        vec![Col::Int],
+    )
+}
+
+/// Problems per city day inside `scope` by the instant in `column` (`reported_at`,
+/// `closed_at`), over `days` days of `day_ms` from `start_ms`: rows `(day index, n)`, days
+/// without any left out. `also` narrows further (e.g. `status = 'closed'`).
+pub fn per_day(
+    scope: &Scope,
+    column: &str,
+    also: Option<&str>,
+    start_ms: i64,
+    day_ms: i64,
+    days: i64,
+) -> Select {
+    let mut w = Where::scoped(scope);
+    let start = w.arg(Arg::Int(start_ms));
+    let end = w.arg(Arg::Int(start_ms + day_ms * days));
+    let len = w.arg(Arg::Int(day_ms));
+    w.and(format!("{column} >= {start} AND {column} < {end}"));
+    if let Some(a) = also {
+        w.and(a.to_owned());
+    }
+    Select::new(
+        format!(
+            "SELECT CAST(({column} - {start}) / {len} AS BIGINT) AS day_index, count(*) \
+             FROM problems WHERE {} GROUP BY day_index",
+            w.sql()
+        ),
+        w,
+        vec![Col::Int, Col::Int],
+    )
+}
+
+/// What a ranking groups problems by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RankKey {
+    Unit,
+    /// The problem's own district (the caller rolls it up the tree).
+    District,
+}
+
+/// The ranking's counts, by unit or district and by period, inside `scope`: the problems
+/// received in one of the periods `bounds[i]..bounds[i + 1]` (Unix ms, ascending) as
+/// `fieldcheck_domain::rates` defines them, counted with its SQL forms. Rows
+/// `(key, period index, received, due, rectified, closed, closed_on_time, overdue_open,
+/// reworked)`; `due` is counted in the last period only, against `due_by_ms`.
+pub fn ranking(scope: &Scope, key: RankKey, bounds: &[i64], due_by_ms: i64, now_ms: i64) -> Select {
+    use fieldcheck_domain::rates::sql as rates_sql;
+    assert!(bounds.len() >= 2, "a ranking needs at least one period");
+    let mut w = Where::scoped(scope);
+    let ps: Vec<String> = bounds.iter().map(|b| w.arg(Arg::Int(*b))).collect();
+    let now = w.arg(Arg::Int(now_ms));
+    let due_by = w.arg(Arg::Int(due_by_ms));
+    let last = ps.len() - 2;
+    w.and(rates_sql::assigned_where());
+    w.and(rates_sql::received_in(&ps[0], &ps[last + 1]));
+    let mut bucket = String::from("CASE");
+    for (i, p) in ps[1..=last].iter().enumerate() {
+        bucket.push_str(&format!(" WHEN dispatched_at < {p} THEN {i}"));
+    }
+    bucket.push_str(&format!(" ELSE {last} END"));
+    let due = format!(
+        "count(CASE WHEN {} AND {} THEN 1 END)",
+        rates_sql::received_in(&ps[last], &ps[last + 1]),
+        rates_sql::due(&due_by)
+    );
+    let counts: Vec<String> = rates_sql::counts(&now)
+        .iter()
+        .map(|c| format!("count(CASE WHEN {c} THEN 1 END)"))
+        .collect();
+    let col = match key {
+        RankKey::Unit => "unit_id",
+        RankKey::District => "district_id",
+    };
+    Select::new(
+        format!(
+            "SELECT {col}, CAST({bucket} AS BIGINT) AS period_index, count(*), {due}, {} \
+             FROM problems WHERE {} GROUP BY {col}, period_index",
+            counts.join(", "),
+            w.sql()
+        ),
+        w,
+        vec![
+            Col::Text,
+            Col::Int,
+            Col::Int,
+            Col::Int,
+            Col::Int,
+            Col::Int,
+            Col::Int,
+            Col::Int,
+            Col::Int,
+        ],
+    )
+}
+
+/// The ledger's problems with a place for the map, newest report first, at most `limit`:
+/// rows `(id, code, status, category, severity, lat, lon, point_id, deadline)`.
+pub fn map_problems(f: &LedgerFilter, scope: &Scope, limit: u32) -> Select {
+    let mut w = where_clause(f, scope);
+    w.and("(lat IS NOT NULL OR point_id IS NOT NULL)".to_owned());
+    let n = w.arg(Arg::Int(i64::from(limit)));
+    Select::new(
+        format!(
+            "SELECT id, code, status, category, severity, lat, lon, point_id, deadline \
+             FROM problems WHERE {} ORDER BY reported_at DESC, id DESC LIMIT {n}",
+            w.sql()
+        ),
+        w,
+        vec![
+            Col::Text,
+            Col::Text,
+            Col::Text,
+            Col::Text,
+            Col::Text,
+            Col::Real,
+            Col::Real,
+            Col::Text,
+            Col::Int,
+        ],
+    )
 }
 
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
@@ -285,8 +647,12 @@ mod tests {
             reporter: None,
             reported_from_ms: None,
             reported_before_ms: None,
+            dispatched_from_ms: None,
+            dispatched_before_ms: None,
             overdue: None,
             text: None,
+            points: None,
+            conflicts: None,
             sort: LedgerSort::ReportedAt,
             descending: true,
             limit: 50,
@@ -313,10 +679,59 @@ mod tests {
     }
 
     #[test]
+    fn the_rejected_event_predicate_is_the_applied_outcome_serialised() {
+        let applied =
+            serde_json::to_string(&fieldcheck_domain::event::EventOutcome::Applied).unwrap();
+        assert_eq!(REJECTED_EVENT, format!("outcome <> '{applied}'"));
+        for m in [
+            include_str!("../../../../migrations/server-sqlite/0007_console_stats.sql"),
+            include_str!("../../../../migrations/server-postgres/0007_console_stats.sql"),
+        ] {
+            assert!(m.contains(&format!("WHERE {REJECTED_EVENT};")), "{m}");
+        }
+    }
+
+    #[test]
+    fn an_empty_point_type_matches_nothing() {
+        let mut f = filter();
+        f.points = Some(vec![]);
+        let w = where_clause(&f, &scope(Role::Admin, None, None));
+        assert_eq!(w.sql(), "1 = 0");
+    }
+
+    #[test]
     fn text_search_escapes_wildcards() {
         let mut f = filter();
         f.text = Some("50%_off".into());
         let w = where_clause(&f, &scope(Role::Admin, None, None));
-        assert_eq!(w.args, vec![Arg::Text("%50\\%\\_off%".into())]);
+        assert_eq!(
+            w.args,
+            vec![
+                Arg::Text("\"50\" AND \"of\" + \"ff\"".into()),
+                Arg::Text("%50\\%\\_off%".into()),
+            ]
+        );
+        f.text = Some("%_".into());
+        let w = where_clause(&f, &scope(Role::Admin, None, None));
+        assert_eq!(w.args, vec![Arg::Text("%\\%\\_%".into())]);
+        assert!(!w.sql().contains("problems_search"), "{}", w.sql());
+    }
+
+    #[test]
+    fn an_exact_term_is_the_index_alone() {
+        let mut f = filter();
+        f.text = Some("垃圾".into());
+        let w = where_clause(&f, &scope(Role::Admin, None, None));
+        assert_eq!(w.sql(), "last_seq IN (SELECT rowid FROM problems_search($1))");
+        assert_eq!(w.args, vec![Arg::Text("\"垃圾\"".into())]);
+        f.text = Some("GL-2026".into());
+        let w = where_clause(&f, &scope(Role::Admin, None, None));
+        assert!(w.sql().contains("problems_search($1)") && w.sql().contains("LIKE $2"));
+    }
+
+    #[test]
+    fn the_search_column_is_written_and_updated_by_the_upsert() {
+        assert!(PROBLEM_LEDGER_COLUMNS.ends_with(", search"));
+        assert!(PROBLEM_LEDGER_UPDATE.ends_with("search = excluded.search"));
     }
 }

@@ -157,6 +157,16 @@ pub trait Store: Send + Sync {
         id: Uuid,
     ) -> Result<Option<fieldcheck_domain::problem::Problem>, StoreError>;
 
+    /// Every stored event of one problem with the fold's verdict on it, in fold order (HLC,
+    /// then event id): the console's timeline and the record's version.
+    async fn problem_events(
+        &self,
+        id: Uuid,
+    ) -> Result<Vec<(Event, fieldcheck_domain::event::EventOutcome)>, StoreError>;
+
+    /// Whether a problem with this code is stored (what a rejection as a duplicate names).
+    async fn problem_code_exists(&self, code: &str) -> Result<bool, StoreError>;
+
     /// Number of stored events (diagnostics and tests).
     async fn event_count(&self) -> Result<u64, StoreError>;
 
@@ -224,6 +234,12 @@ pub trait Store: Send + Sync {
         filter: &ledger::LedgerFilter,
         scope: &fieldcheck_domain::scope::Scope,
     ) -> Result<ledger::LedgerPage, StoreError>;
+    /// Read-only statements the console's statistics build (`store/ledger.rs`), run in one
+    /// transaction; each statement's rows as the values its [`ledger::Select::columns`] name.
+    async fn select(
+        &self,
+        statements: &[ledger::Select],
+    ) -> Result<Vec<Vec<Vec<ledger::Value>>>, StoreError>;
 
     /// Revokes every token (devices and sessions, console sessions included) of a user; the
     /// number that stopped working.

@@ -197,6 +197,10 @@ pub(crate) struct LedgerCols {
     pub updated_at: i64,
     pub dispatched_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// The text search's terms (migration 0008): of what the ledger's `q` searches, code and
+    /// description — the same fields as its LIKE, so that for most terms the index alone is
+    /// the answer (`store::ledger::text_clause`).
+    pub search: String,
 }
 
 impl LedgerCols {
@@ -218,6 +222,7 @@ impl LedgerCols {
             updated_at: ms(p.updated_at),
             dispatched_at: p.dispatched_at.map(ms),
             closed_at: p.closed_at.map(ms),
+            search: super::ledger::search_terms(&p.code, &p.description),
         }
     }
 }

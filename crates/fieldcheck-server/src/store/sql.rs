@@ -301,6 +301,36 @@ macro_rules! impl_store {
                 })
             }
 
+            async fn problem_events(
+                &self,
+                id: Uuid,
+            ) -> Result<Vec<(Event, fieldcheck_domain::event::EventOutcome)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT body, outcome FROM events \
+                     WHERE entity_id = $1 AND entity_kind = 'problem' ORDER BY seq",
+                )
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let ev: Event = serde_json::from_str(&r.get::<String, _>("body"))?;
+                    let outcome = serde_json::from_str(&r.get::<String, _>("outcome"))?;
+                    out.push((ev, outcome));
+                }
+                out.sort_by(|a, b| a.0.fold_key().cmp(&b.0.fold_key()));
+                Ok(out)
+            }
+
+            async fn problem_code_exists(&self, code: &str) -> Result<bool, StoreError> {
+                let found: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM problems WHERE code = $1 LIMIT 1")
+                        .bind(code)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(found.is_some())
+            }
+
             async fn event_count(&self) -> Result<u64, StoreError> {
                 let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
                     .fetch_one(&self.pool)
@@ -763,6 +793,38 @@ macro_rules! impl_store {
                     total: total as u64,
                     rows,
                 })
+            }
+
+            async fn select(
+                &self,
+                statements: &[ledger::Select],
+            ) -> Result<Vec<Vec<Vec<ledger::Value>>>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let mut out = Vec::with_capacity(statements.len());
+                for s in statements {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(s.sql.clone()));
+                    for a in &s.args {
+                        q = match a {
+                            Arg::Text(t) => q.bind(t.clone()),
+                            Arg::Int(i) => q.bind(*i),
+                        };
+                    }
+                    let mut rows = Vec::new();
+                    for r in q.fetch_all(&mut *tx).await? {
+                        let mut vals = Vec::with_capacity(s.columns.len());
+                        for (i, c) in s.columns.iter().enumerate() {
+                            vals.push(match c {
+                                ledger::Col::Int => ledger::Value::Int(r.try_get(i)?),
+                                ledger::Col::Real => ledger::Value::Real(r.try_get(i)?),
+                                ledger::Col::Text => ledger::Value::Text(r.try_get(i)?),
+                            });
+                        }
+                        rows.push(vals);
+                    }
+                    out.push(rows);
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn set_user_disabled(

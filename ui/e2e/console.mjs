@@ -1,0 +1,355 @@
+// The office's console end to end (issue 14): the built console (ui/dist-console) served by a
+// real `fieldcheck-server demo` — on SQLite, or on PostgreSQL when FIELDCHECK_CONSOLE_PG names a
+// database URL — in Debian's Chromium at 1440 × 900, with a `fieldcheck` CLI device:
+//
+//   the device reports three problems offline and syncs; the office signs in (a wrong password
+//   first), finds them in the ledger by a link, files and dispatches two in bulk to a unit (the
+//   deadline shown) and rejects the third; the unit's handler signs in, cannot open another
+//   unit's problem by URL, accepts one and rectifies it with an after-photo uploaded from the
+//   browser, returns the other; the office re-dispatches it, tries to verify the first while a
+//   colleague already did (a clear "changed meanwhile"), closes it; the ranking shows the unit's
+//   rates; a session ended elsewhere sends the page to sign in; the device syncs and shows the
+//   closed status with the office's events in its history.
+//
+// Screenshots of every screen go to ui/test-results/screenshots/console/ (FIELDCHECK_SCREENSHOTS
+// =../docs/screenshots refreshes docs/screenshots/console/). Needs `cargo build -p
+// fieldcheck-server -p fieldcheck-cli` and `npm run build`.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import { assert, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
+
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
+const cliBin = process.env.FIELDCHECK_CLI_BIN ?? join(targetDir, 'debug/fieldcheck')
+const pg = process.env.FIELDCHECK_CONSOLE_PG ?? ''
+const backend = pg ? 'postgres' : 'sqlite'
+const PASSWORD = 'fieldcheck-demo'
+const shots = join(screenshotDir(), 'console')
+mkdirSync(shots, { recursive: true })
+const dir = mkdtempSync(join(tmpdir(), `fieldcheck-console-${backend}-`))
+const children = []
+let browser
+
+const json = (p) => JSON.parse(readFileSync(join(root, p), 'utf8'))
+const districts = json('data/demo/districts.json')
+const points = json('data/demo/points.json')
+const units = json('data/demo/units.json')
+const categories = json('data/categories.json')
+
+/** `district` and everything below it. */
+function below(district) {
+  const out = new Set([district])
+  for (let grew = true; grew; ) {
+    grew = false
+    for (const d of districts) if (d.parent_id && out.has(d.parent_id) && !out.has(d.id)) out.add(d.id), (grew = true)
+  }
+  return out
+}
+
+function cli(args) {
+  const out = execFileSync(cliBin, ['--db', join(dir, 'device.sqlite3'), '--lang', 'en', ...args], { encoding: 'utf8' })
+  return out
+}
+const cliJson = (args) => JSON.parse(cli(['--json', ...args]))
+
+async function startServer() {
+  const args = ['demo', '--bind', '127.0.0.1:0', '--data-dir', join(dir, 'server')]
+  if (pg) args.push('--database-url', pg, '--pg-schema', `e2e_console_${process.pid}`)
+  const started = startProcess(serverBin, args, /device: fieldcheck enroll --server (http:\/\/[\d.:]+)/, 'server', {
+    env: {
+      ...process.env,
+      FIELDCHECK_CONSOLE_DIR: join(root, 'ui/dist-console'),
+      // A small lived-in city keeps the test quick; the console still has company.
+      FIELDCHECK_DEMO_PROBLEMS: process.env.FIELDCHECK_DEMO_PROBLEMS ?? '150',
+    },
+  })
+  const { child, out } = await started
+  children.push(child)
+  const url = out.match(/API:\s+(http:\/\/[\d.:]+)\/api\/v1/)[1]
+  const codes = {}
+  for (const m of out.matchAll(/^\s+(usr-\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+QR:/gm)) codes[m[1]] = m[4]
+  return { url, codes }
+}
+
+/** A console session outside the browser (a colleague at another desk). */
+async function apiSession(base, username) {
+  const r = await fetch(`${base}/api/v1/console/session`, {
+    method: 'POST',
+    headers: { 'x-fieldcheck-protocol': '1', 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ username, password: PASSWORD }),
+  })
+  if (!r.ok) throw new Error(`sign-in of ${username}: ${r.status} ${await r.text()}`)
+  const cookie = r.headers.get('set-cookie').split(';')[0]
+  const info = await r.json()
+  const call = async (path, { method = 'GET', body } = {}) => {
+    const res = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        'x-fieldcheck-protocol': '1',
+        cookie,
+        origin: base,
+        ...(method === 'GET' ? {} : { 'x-csrf-token': info.csrf_token }),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    const text = await res.text()
+    assert(res.ok, `${method} ${path}: ${res.status} ${text}`)
+    return text ? JSON.parse(text) : null
+  }
+  return { call, info }
+}
+
+try {
+  console.log(`console e2e on ${backend}`)
+  const { url: base, codes } = await startServer()
+
+  step('a device reports three problems offline, then syncs')
+  cli(['enroll', '--server', base, '--code', codes['usr-insp-1']])
+  const mine = below('s-dj')
+  const point = points.find((p) => mine.has(p.district_id))
+  const category = categories.find((c) => c.code.startsWith('SR-'))
+  const tag = `E2E${process.pid}`
+  const reported = []
+  for (const what of ['垃圾桶满溢未清运', '共享单车乱停放', '墙面小广告']) {
+    const p = cliJson(['problem', 'add', '--category', category.code, '--point', point.id, '--description', `${what} ${tag}`])
+    reported.push(p.problem ?? p)
+  }
+  const sync = cli(['sync'])
+  assert(/Up: 3 events, 0 already on the server, 0 refused, 0 rejected/.test(sync), `the three reports went up:\n${sync}`)
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  })
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
+  const page = await ctx.newPage()
+  page.on('pageerror', (e) => {
+    throw e
+  })
+  const shot = async (name) => {
+    await page.waitForTimeout(500) // charts and dialogs animate in
+    await page.screenshot({ path: join(shots, `${name}.png`) })
+  }
+  const go = (path) => page.goto(`${base}/console${path}`)
+  const byTest = (t) => page.locator(`[data-test="${t}"]`)
+
+  async function signIn(user, password = PASSWORD) {
+    await byTest('signin-username').locator('input').fill(user)
+    await byTest('signin-password').locator('input').fill(password)
+    await byTest('signin-submit').click()
+  }
+  async function signOut() {
+    await byTest('sign-out').click()
+    await byTest('signin-submit').waitFor()
+  }
+  /** Opens a problem's detail and waits for it. */
+  async function openProblem(id) {
+    await go(`/problems/${id}`)
+    await byTest('detail-code').or(byTest('detail-not-found')).first().waitFor()
+  }
+  async function expectStatus(status) {
+    await page.locator(`[data-test="detail-status"][data-status="${status}"]`).waitFor({ timeout: 15000 })
+  }
+  /** Clicks an action, fills its dialog with `fill`, confirms, waits for the dialog to go. */
+  async function act(kind, fill = async () => {}) {
+    await byTest(`action-${kind}`).click()
+    const dialog = byTest(`dialog-${kind}`)
+    await dialog.waitFor()
+    await fill(dialog)
+    await dialog.locator('[data-test="action-confirm"]').click()
+  }
+  async function pick(selectTest, optionText, scope = page) {
+    await scope.locator(`[data-test="${selectTest}"]`).click()
+    await page.locator('.el-select-dropdown__item:visible', { hasText: optionText }).first().click()
+  }
+
+  step('sign-in: a wrong password is refused in plain words')
+  await go('/')
+  await byTest('signin-submit').waitFor()
+  await signIn('usr-admin-1', 'not-the-password')
+  await byTest('signin-error').waitFor()
+  const wrong = await byTest('signin-error').innerText()
+  assert(/密码|password/i.test(wrong), `wrong password message: ${wrong}`)
+  await shot('01-sign-in')
+  await signIn('usr-admin-1')
+  await byTest('menu-overview').waitFor()
+
+  step('overview: counts, the per-day chart and the to-do list')
+  await go('/overview')
+  await byTest('chart-per-day').locator('canvas').first().waitFor()
+  await byTest('todo-table').waitFor()
+  await shot('02-overview')
+
+  step('ledger: the three reports found by a link that carries the filter')
+  await go(`/ledger?q=${tag}`)
+  await page.locator('[data-test="ledger-row"]').first().waitFor()
+  assert((await page.locator('[data-test="ledger-row"]').count()) === 3, 'three reports in the filtered ledger')
+  assert((await byTest('ledger-total').innerText()).includes('3'), 'the total says 3')
+  const codeOf = (p) => p.code
+  const [a, b, c] = reported
+  const row = (p) => page.locator('tr', { has: page.locator(`[data-test="ledger-row"][data-code="${codeOf(p)}"]`) })
+  await row(a).locator('.el-checkbox').first().click()
+  await row(b).locator('.el-checkbox').first().click()
+  await byTest('ledger-selected').waitFor()
+
+  step('bulk: file and dispatch two to a unit, the deadline shown before confirming')
+  const unit = units.find((u) => u.id === 'u-s-dj')
+  await byTest('bulk-dispatch').click()
+  const bulk = byTest('bulk-dispatch-dialog')
+  await pick('bulk-unit', unit.name.zh, bulk)
+  await bulk.locator('[data-test="deadline-preview"]').waitFor()
+  const preview = await bulk.locator('[data-test="deadline-preview"]').innerText()
+  assert(/\d{4}|\d+月|\d+-\d+/.test(preview), `deadline shown: ${preview}`)
+  await shot('03-ledger-bulk-dispatch')
+  await bulk.locator('[data-test="bulk-dispatch-confirm"]').click()
+  await byTest('bulk-result').waitFor()
+  const result = await byTest('bulk-result').innerText()
+  assert(/2/.test(result), `bulk result: ${result}`)
+  await byTest('bulk-result-close').click()
+  await page.locator(`[data-test="ledger-row"][data-code="${a.code}"][data-status="dispatched"]`).waitFor()
+  await shot('04-ledger')
+
+  step('detail: reject the third, with the reason')
+  await openProblem(c.id)
+  await act('reject', async (d) => {
+    await d.locator('[data-test="reject-not-problem"]').click()
+  })
+  await expectStatus('rejected')
+  await page.locator('[data-test="timeline-entry"]', { hasText: /不予立案|rejected/ }).first().waitFor()
+
+  step('map: the same filter on the map')
+  await go(`/map?q=${tag}`)
+  await byTest('map').waitFor()
+  await page.locator('.leaflet-marker-icon, .leaflet-interactive').first().waitFor()
+  await shot('05-map')
+  await signOut()
+
+  step("the unit's handler: another unit's problem by URL is not there for them")
+  const admin = await apiSession(base, 'usr-admin-2')
+  const others = await admin.call('/console/problems?status=dispatched,rectifying&limit=50')
+  const foreign = others.rows.find((r) => r.unit_id && r.unit_id !== unit.id)
+  assert(foreign, 'the demo city has a problem of another unit')
+  await signIn('usr-hdl-1')
+  await byTest('menu-overview').waitFor()
+  await openProblem(foreign.id)
+  await byTest('detail-not-found').waitFor()
+  assert((await byTest('detail-code').count()) === 0, 'nothing of the foreign problem is shown')
+
+  step('the handler accepts one and rectifies it with an after-photo from the browser')
+  await openProblem(a.id)
+  await expectStatus('dispatched')
+  await act('accept')
+  await expectStatus('rectifying')
+  const jpeg = await page.evaluate(() => {
+    const cv = document.createElement('canvas')
+    cv.width = 800
+    cv.height = 600
+    const g = cv.getContext('2d')
+    g.fillStyle = '#3a7'
+    g.fillRect(0, 0, 800, 600)
+    g.fillStyle = '#fff'
+    g.font = '48px sans-serif'
+    g.fillText('整改后 after', 220, 320)
+    return cv.toDataURL('image/jpeg', 0.85).split(',')[1]
+  })
+  await act('rectify', async (d) => {
+    await d.locator('[data-test="photo-input"]').setInputFiles({
+      name: 'after.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.from(jpeg, 'base64'),
+    })
+    await d.locator('[data-test="uploaded-photo"]').waitFor({ timeout: 20000 })
+    await shot('06-rectify-dialog')
+    await d.locator('[data-test="action-note"] textarea').fill('已清运，垃圾桶已复位')
+  })
+  await expectStatus('rectified')
+  await page.locator('[data-test="photos-after"] [data-test="photo"]').first().waitFor()
+
+  step('the handler returns the other one, with a reason')
+  await openProblem(b.id)
+  await act('return', async (d) => {
+    await d.locator('[data-test="action-reason"] textarea').fill('非本单位职责，应由城管执法处理')
+  })
+  await expectStatus('returned')
+  await signOut()
+
+  step('the office re-dispatches the returned one')
+  await signIn('usr-admin-1')
+  await byTest('menu-overview').waitFor()
+  await openProblem(b.id)
+  await act('dispatch', async (d) => {
+    await pick('dispatch-unit', units.find((u) => u.id === 'u-zfj')?.name.zh ?? unit.name.zh, d)
+    await d.locator('[data-test="deadline-preview"]').waitFor()
+  })
+  await expectStatus('dispatched')
+
+  step('an action on a record a colleague changed meanwhile is refused in plain words')
+  await openProblem(a.id)
+  await expectStatus('rectified')
+  const seen = await admin.call(`/console/problems/${a.id}`)
+  await admin.call(`/console/problems/${a.id}/actions`, {
+    method: 'POST',
+    body: { version: seen.version, action: { action: 'verify', passed: true, note: '现场核查通过', photos: [] } },
+  })
+  await act('verify', async (d) => {
+    await d.locator('[data-test="verify-pass"]').click()
+  })
+  await page.locator('.el-message, .el-notification, [data-test="detail-error"]', { hasText: /已被|changed/ }).first().waitFor()
+  await expectStatus('verified')
+  await shot('07-detail-changed-meanwhile')
+
+  step('the office closes it; the timeline and photos show the whole case')
+  await act('close')
+  await expectStatus('closed')
+  await byTest('timeline').waitFor()
+  assert((await page.locator('[data-test="timeline-entry"]').count()) >= 7, 'the whole history is on the timeline')
+  await shot('08-detail-closed')
+
+  step("ranking: the unit's rates")
+  await go('/ranking?period=quarter')
+  const rankRow = page.locator('[data-test="ranking-row"]', { hasText: unit.name.zh }).first()
+  await rankRow.waitFor()
+  const rankText = await rankRow.innerText()
+  assert(/%/.test(rankText), `the unit's row shows rates: ${rankText}`)
+  await byTest('ranking-bar').locator('canvas').first().waitFor()
+  await page.waitForTimeout(1000) // the trend's lines draw in
+  await shot('09-ranking')
+
+  step('a session ended elsewhere sends the page to sign in')
+  const cookies = await ctx.cookies()
+  const mineCookie = cookies.find((k) => k.name === 'fieldcheck_console')
+  const who = await (
+    await fetch(`${base}/api/v1/console/session`, {
+      headers: { 'x-fieldcheck-protocol': '1', cookie: `${mineCookie.name}=${mineCookie.value}` },
+    })
+  ).json()
+  const ended = await fetch(`${base}/api/v1/console/session`, {
+    method: 'DELETE',
+    headers: {
+      'x-fieldcheck-protocol': '1',
+      origin: base,
+      cookie: `${mineCookie.name}=${mineCookie.value}`,
+      'x-csrf-token': who.csrf_token,
+    },
+  })
+  assert(ended.status === 204, `sign-out elsewhere: ${ended.status}`)
+  await byTest('menu-ledger').click()
+  await byTest('signin-submit').waitFor()
+  assert(page.url().includes('/signin'), `on the sign-in page: ${page.url()}`)
+
+  step("the device syncs: the closed status and the office's events in its history")
+  cli(['sync'])
+  const detail = cliJson(['show', a.id])
+  assert(detail.problem.status === 'closed', `device status: ${detail.problem.status}`)
+  const kinds = detail.history.map((h) => `${h.event.kind}:${h.event.actor}`)
+  for (const k of ['problem.filed:usr-admin-1', 'problem.dispatched:usr-admin-1', 'problem.rectified:usr-hdl-1', 'problem.closed:usr-admin-1']) {
+    assert(kinds.includes(k), `device history has ${k}: ${kinds.join(', ')}`)
+  }
+  assert(detail.history.some((h) => h.event.device === 'console'), 'events authored in the console')
+  console.log(`console e2e on ${backend}: ok`)
+} finally {
+  await tearDown(browser, children, dir)
+}

@@ -1,0 +1,50 @@
+// Routes of the console. Every screen but sign-in needs a session; a lost session (401 on any
+// call) sends the user to sign in and back to where they were.
+import { createRouter, createWebHistory } from 'vue-router'
+import { consoleApi, session, setUnauthorizedHandler } from './api'
+import { loadReference } from './reference'
+
+export const router = createRouter({
+  history: createWebHistory('/console/'),
+  routes: [
+    { path: '/signin', name: 'signin', component: () => import('./views/SignIn.vue') },
+    {
+      path: '/',
+      component: () => import('./views/Layout.vue'),
+      children: [
+        { path: '', redirect: { name: 'overview' } },
+        { path: 'overview', name: 'overview', component: () => import('./views/Overview.vue') },
+        { path: 'ledger', name: 'ledger', component: () => import('./views/Ledger.vue') },
+        { path: 'map', name: 'map', component: () => import('./views/MapPage.vue') },
+        { path: 'ranking', name: 'ranking', component: () => import('./views/Ranking.vue') },
+        { path: 'problems/:id', name: 'problem', component: () => import('./views/ProblemDetail.vue'), props: true },
+      ],
+    },
+    { path: '/:rest(.*)*', redirect: { name: 'overview' } },
+  ],
+})
+
+router.beforeEach(async (to) => {
+  if (to.name === 'signin') return true
+  if (!session.value) {
+    let who = null
+    try {
+      who = await consoleApi.whoAmI()
+    } catch {
+      who = null
+    }
+    if (!who) return { name: 'signin', query: { next: to.fullPath } }
+  }
+  // Names and the city's calendar for every screen; a failure shows on the screen's own call.
+  await loadReference().catch(() => undefined)
+  return true
+})
+
+setUnauthorizedHandler((code) => {
+  const here = router.currentRoute.value
+  if (here.name === 'signin') return
+  void router.push({
+    name: 'signin',
+    query: { next: here.fullPath, ...(code === 'session_expired' ? { expired: '1' } : {}) },
+  })
+})
