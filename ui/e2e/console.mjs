@@ -210,6 +210,8 @@ try {
   assert(/2/.test(result), `bulk result: ${result}`)
   await byTest('bulk-result-close').click()
   await page.locator(`[data-test="ledger-row"][data-code="${a.code}"][data-status="dispatched"]`).waitFor()
+  await go('/ledger')
+  await page.locator('[data-test="ledger-row"]').nth(10).waitFor()
   await shot('04-ledger')
 
   step('detail: reject the third, with the reason')
@@ -224,6 +226,8 @@ try {
   await go(`/map?q=${tag}`)
   await byTest('map').waitFor()
   await page.locator('.leaflet-marker-icon, .leaflet-interactive').first().waitFor()
+  await go('/map')
+  await page.locator('.leaflet-marker-icon, .leaflet-interactive').nth(3).waitFor()
   await shot('05-map')
   await signOut()
 

@@ -952,12 +952,12 @@ impl Out {
             t.add_row(vec![
                 (i + 1).to_string(),
                 name,
-                u.assigned.to_string(),
-                u.rectified.to_string(),
+                u.tally.assigned.to_string(),
+                u.tally.rectified.to_string(),
                 format!("{:.1}%", u.rectification_rate * 100.0),
                 format!("{:.1}%", u.on_time_rate * 100.0),
-                u.overdue_open.to_string(),
-                u.reworked.to_string(),
+                u.tally.overdue_open.to_string(),
+                u.tally.reworked.to_string(),
                 format!("{:.1}%", u.rework_rate * 100.0),
             ]);
         }

@@ -751,7 +751,7 @@ fn main() {
     let dispatched_units: Vec<String> = stats
         .units
         .iter()
-        .filter(|u| u.assigned > 0)
+        .filter(|u| u.tally.assigned > 0)
         .map(|u| u.unit_id.clone())
         .collect();
     let long_terms = [

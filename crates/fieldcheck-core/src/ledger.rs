@@ -518,10 +518,10 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         units.sort_by(|a, b| {
-            rates::ranking_order((&a.unit_id, &a.tally()), (&b.unit_id, &b.tally()))
+            rates::ranking_order((&a.unit_id, &a.tally), (&b.unit_id, &b.tally))
         });
         let total = by_status.iter().map(|(_, n)| n).sum();
-        let overdue = units.iter().map(|u| u.overdue_open).sum();
+        let overdue = units.iter().map(|u| u.tally.overdue_open).sum();
         Ok(Stats {
             total,
             overdue,
@@ -535,12 +535,11 @@ impl Store {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnitStats {
     pub unit_id: String,
-    pub assigned: u64,
-    pub rectified: u64,
-    pub closed: u64,
-    pub closed_on_time: u64,
-    pub overdue_open: u64,
-    pub reworked: u64,
+    /// The counts (`assigned`, `rectified`, `closed`, `closed_on_time`, `overdue_open`,
+    /// `reworked`), as the domain tallies them.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
+    pub tally: UnitTally,
     /// Rectified, verified or closed ÷ assigned (整改率).
     pub rectification_rate: f64,
     /// Closed with the rectification on time ÷ assigned (按期结案率).
@@ -554,27 +553,10 @@ impl UnitStats {
     pub fn new(unit_id: String, t: &UnitTally) -> UnitStats {
         UnitStats {
             unit_id,
-            assigned: t.assigned,
-            rectified: t.rectified,
-            closed: t.closed,
-            closed_on_time: t.closed_on_time,
-            overdue_open: t.overdue_open,
-            reworked: t.reworked,
+            tally: *t,
             rectification_rate: t.rectification_rate(),
             on_time_rate: t.on_time_rate(),
             rework_rate: t.rework_rate(),
-        }
-    }
-
-    /// The counts the rates come from.
-    pub fn tally(&self) -> UnitTally {
-        UnitTally {
-            assigned: self.assigned,
-            rectified: self.rectified,
-            closed: self.closed,
-            closed_on_time: self.closed_on_time,
-            overdue_open: self.overdue_open,
-            reworked: self.reworked,
         }
     }
 }

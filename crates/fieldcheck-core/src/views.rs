@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use fieldcheck_domain::actions::actions_offered;
 use fieldcheck_domain::inspection::Inspection;
 use fieldcheck_domain::reference::User;
-use fieldcheck_domain::{Actor, Problem, ProblemStatus, Role};
+use fieldcheck_domain::{Actor, Problem};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -74,32 +74,17 @@ const OPEN_INSPECTIONS_SHOWN: u32 = 10;
 const TODO_SHOWN: u32 = 5;
 const TODO_PAGE: u32 = 50;
 
-/// The ledger query for "what waits for me", by role: the office files, re-dispatches, closes
-/// and handles reopened records; inspectors check rectifications; a unit works on what was
-/// dispatched to it; a volunteer follows their own open reports.
+/// The ledger query for "what waits for me" (`actions::todo`).
 pub fn todo_query(actor: &Actor) -> ProblemQuery {
-    use ProblemStatus as S;
-    let mut q = ProblemQuery {
+    let todo = fieldcheck_domain::actions::todo(actor);
+    ProblemQuery {
         limit: TODO_SHOWN,
         sort: ProblemSort::Deadline,
+        statuses: todo.statuses,
+        unit_id: todo.unit_id,
+        reporter: todo.reporter,
         ..Default::default()
-    };
-    match actor.role {
-        Role::Admin => q.statuses = vec![S::Reported, S::Returned, S::Verified, S::Reopened],
-        Role::Inspector => q.statuses = vec![S::Rectified],
-        Role::UnitHandler => {
-            q.statuses = vec![S::Dispatched, S::Rectifying];
-            q.unit_id = actor.unit_id.clone();
-        }
-        Role::Volunteer => {
-            q.reporter = Some(actor.user_id.clone());
-            q.statuses = ProblemStatus::ALL
-                .into_iter()
-                .filter(|s| !s.is_terminal())
-                .collect();
-        }
     }
-    q
 }
 
 impl Store {

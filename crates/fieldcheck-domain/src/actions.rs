@@ -428,6 +428,47 @@ pub fn action_event<L: ActionLookup>(
     })
 }
 
+/// What waits for a person (their to-do list), by role: the office files, re-dispatches, closes
+/// and handles reopened records; inspectors check rectifications; a unit works on what was
+/// dispatched to it; a volunteer follows their own open reports. The device's home screen and
+/// the console's overview both list exactly this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Todo {
+    pub statuses: Vec<crate::problem::ProblemStatus>,
+    /// Only problems dispatched to this unit.
+    pub unit_id: Option<String>,
+    /// Only problems this person reported.
+    pub reporter: Option<String>,
+}
+
+pub fn todo(actor: &Actor) -> Todo {
+    use crate::problem::ProblemStatus as S;
+    use crate::role::Role;
+    let (statuses, unit_id, reporter) = match actor.role {
+        Role::Admin => (
+            vec![S::Reported, S::Returned, S::Verified, S::Reopened],
+            None,
+            None,
+        ),
+        Role::Inspector => (vec![S::Rectified], None, None),
+        Role::UnitHandler => (
+            vec![S::Dispatched, S::Rectifying],
+            actor.unit_id.clone(),
+            None,
+        ),
+        Role::Volunteer => (
+            S::ALL.into_iter().filter(|s| !s.is_terminal()).collect(),
+            None,
+            Some(actor.user_id.clone()),
+        ),
+    };
+    Todo {
+        statuses,
+        unit_id,
+        reporter,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,7 +114,10 @@ mod tests {
         );
         assert_eq!(match_query(" ，\"* ").as_deref(), None);
         assert_eq!(match_query("%_").as_deref(), None);
-        assert_eq!(match_query("50%_off").as_deref(), Some("\"50\" AND \"of\" + \"ff\""));
+        assert_eq!(
+            match_query("50%_off").as_deref(),
+            Some("\"50\" AND \"of\" + \"ff\"")
+        );
     }
 
     #[test]
@@ -122,7 +125,18 @@ mod tests {
         for t in ["垃圾", "井", "占道经营", "0007", "2026年"] {
             assert!(is_exact(t), "{t}");
         }
-        for t in ["", "GL", "k7q2", "积水 严重", "积水，", "GL-2026", "%", "Ω", "ｱ", "１"] {
+        for t in [
+            "",
+            "GL",
+            "k7q2",
+            "积水 严重",
+            "积水，",
+            "GL-2026",
+            "%",
+            "Ω",
+            "ｱ",
+            "１",
+        ] {
             assert!(!is_exact(t), "{t}");
         }
     }
@@ -136,7 +150,10 @@ mod tests {
                 continue;
             }
             for l in c.to_lowercase() {
-                assert!(!(l.is_ascii_digit() || is_ideograph(l)), "{c:?} folds to {l:?}");
+                assert!(
+                    !(l.is_ascii_digit() || is_ideograph(l)),
+                    "{c:?} folds to {l:?}"
+                );
             }
         }
         for c in ('\u{4E00}'..='\u{9FFF}').chain('0'..='9') {
@@ -149,7 +166,10 @@ mod tests {
     #[test]
     fn terms_carry_no_syntax() {
         let doc = index_terms(&["a\"b'c\\d:e*f+g(h)i&j|k!l<m>n"]);
-        assert!(doc.chars().all(|c| c == ' ' || c.is_alphanumeric()), "{doc}");
+        assert!(
+            doc.chars().all(|c| c == ' ' || c.is_alphanumeric()),
+            "{doc}"
+        );
         let q = match_query("a\"b'c\\d:e*f+g(h)").unwrap();
         assert!(!q.contains('\'') && !q.contains('\\'), "{q}");
     }

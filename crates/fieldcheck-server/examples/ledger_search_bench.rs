@@ -264,7 +264,9 @@ async fn plans(store: &dyn Store) {
     let cond = "last_seq IN (SELECT rowid FROM problems_search('\"垃圾\"'))";
     for sql in [
         format!("SELECT count(*) FROM problems WHERE {cond}"),
-        format!("SELECT id, code, description FROM problems WHERE {cond} ORDER BY reported_at DESC, id DESC LIMIT 50"),
+        format!(
+            "SELECT id, code, description FROM problems WHERE {cond} ORDER BY reported_at DESC, id DESC LIMIT 50"
+        ),
         "SELECT count(*) FROM problems_search('\"垃圾\"')".to_owned(),
     ] {
         let plan = Select {
@@ -281,7 +283,11 @@ async fn plans(store: &dyn Store) {
         for _ in 0..10 {
             let t = Instant::now();
             store
-                .select(&[Select { sql: sql.clone(), args: vec![], columns: vec![] }])
+                .select(&[Select {
+                    sql: sql.clone(),
+                    args: vec![],
+                    columns: vec![],
+                }])
                 .await
                 .expect("run");
             ts.push(t.elapsed());

@@ -70,6 +70,9 @@ pub struct Config {
     /// The console web app's built files (`npm run build` in `ui/` writes `ui/dist-console`),
     /// served at `/console/`. Relative paths are taken from the working directory.
     pub console_dir: PathBuf,
+    /// The city's Tianditu (天地图) browser key: the console offers Tianditu's basemap with it
+    /// (CGCS2000, drawn as WGS-84). Empty: no Tianditu.
+    pub tianditu_key: String,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Default for Config {
             console_idle_secs: 30 * 60,
             console_max_secs: 12 * 3600,
             console_dir: PathBuf::from("ui/dist-console"),
+            tianditu_key: String::new(),
         }
     }
 }
@@ -133,6 +137,10 @@ impl fmt::Debug for Config {
             .field("console_idle_secs", &self.console_idle_secs)
             .field("console_max_secs", &self.console_max_secs)
             .field("console_dir", &self.console_dir)
+            .field(
+                "tianditu_key",
+                &(!self.tianditu_key.is_empty()).then_some("***"),
+            )
             .finish()
     }
 }
@@ -269,6 +277,7 @@ impl Config {
                 "CONSOLE_IDLE_SECS" => self.console_idle_secs = num(&key, &value)?,
                 "CONSOLE_MAX_SECS" => self.console_max_secs = num(&key, &value)?,
                 "CONSOLE_DIR" => self.console_dir = PathBuf::from(value),
+                "TIANDITU_KEY" => self.tianditu_key = value,
                 // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
                 _ => {}
             }

@@ -112,3 +112,43 @@ async fn unbuilt_console_says_how_to_build_it() {
     assert!(text.contains("console_dir"), "{text}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_city_tianditu_key_reaches_its_console_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.tianditu_key = "city-browser-key".into();
+    let s = Server::start_with(config, None, true).await;
+    let office = s.console_sign_in("usr-admin-1").await;
+    let r = s.console_get(&office.cookie, "/console/reference").await;
+    assert_eq!(r.status(), 200);
+    let reference: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(reference["tianditu_key"], "city-browser-key");
+    // Not to anyone who is not signed in.
+    let r = s
+        .http
+        .get(s.url("/console/reference"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(!r.text().await.unwrap().contains("city-browser-key"));
+    s.stop().await;
+
+    // A city without a key: no Tianditu.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), None, true).await;
+    let office = s.console_sign_in("usr-admin-1").await;
+    let reference: serde_json::Value = s
+        .console_get(&office.cookie, "/console/reference")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        reference["tianditu_key"].is_null(),
+        "{}",
+        reference["tianditu_key"]
+    );
+    s.stop().await;
+}

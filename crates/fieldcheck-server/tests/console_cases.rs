@@ -8,6 +8,7 @@
 mod common;
 
 use chrono::{DateTime, Utc};
+use common::ConsoleLogin as Console;
 use common::*;
 use fieldcheck_domain::Event;
 use fieldcheck_domain::event::{EventBody, ProblemEdit, ProblemReported};
@@ -68,32 +69,8 @@ async fn reported(s: &Server, n: usize) -> (Vec<Uuid>, String) {
     (ids, token)
 }
 
-struct Console {
-    cookie: String,
-    csrf: String,
-}
-
 async fn sign_in(s: &Server, user: &str) -> Console {
-    let r = s
-        .http
-        .post(s.url("/console/session"))
-        .json(&json!({"username": user, "password": DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{user}");
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let info: Value = r.json().await.unwrap();
-    Console {
-        cookie,
-        csrf: info["csrf_token"].as_str().unwrap().to_owned(),
-    }
+    s.console_sign_in(user).await
 }
 
 async fn get(s: &Server, c: &Console, path: &str) -> reqwest::Response {

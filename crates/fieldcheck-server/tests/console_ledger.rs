@@ -136,25 +136,12 @@ async fn city(s: &Server) -> City {
 }
 
 async fn cookie(s: &Server, u: &str) -> String {
-    let r = s
-        .http
-        .post(s.url("/console/session"))
-        .json(&json!({"username": u, "password": DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let c = r.headers()["set-cookie"].to_str().unwrap();
-    c.split(';').next().unwrap().to_owned()
+    s.console_sign_in(u).await.cookie
 }
 
 async fn ledger_raw(s: &Server, cookie: &str, query: &str) -> reqwest::Response {
-    s.http
-        .get(s.url(&format!("/console/problems?{query}")))
-        .header("cookie", cookie)
-        .send()
+    s.console_get(cookie, &format!("/console/problems?{query}"))
         .await
-        .unwrap()
 }
 
 async fn ledger(s: &Server, cookie: &str, query: &str) -> Value {

@@ -251,29 +251,11 @@ async fn city(s: &Server) -> City {
 }
 
 async fn cookie(s: &Server, u: &str) -> String {
-    let r = s
-        .http
-        .post(s.url("/console/session"))
-        .json(&json!({"username": u, "password": DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let c = r.headers()["set-cookie"].to_str().unwrap();
-    c.split(';').next().unwrap().to_owned()
-}
-
-async fn get_raw(s: &Server, cookie: &str, path: &str) -> reqwest::Response {
-    s.http
-        .get(s.url(path))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
+    s.console_sign_in(u).await.cookie
 }
 
 async fn get(s: &Server, cookie: &str, path: &str) -> Value {
-    let r = get_raw(s, cookie, path).await;
+    let r = s.console_get(cookie, path).await;
     assert_eq!(r.status(), StatusCode::OK, "{path}");
     r.json().await.unwrap()
 }
@@ -588,7 +570,9 @@ async fn map_reference_and_new_ledger_filters(pg: bool) {
     let insp2 = cookie(s, "usr-insp-2").await;
     let page = get(s, &insp2, "/console/problems?conflicts=true").await;
     assert_eq!(page["total"], 0);
-    let r = get_raw(s, &admin, "/console/problems?point_type=spaceport").await;
+    let r = s
+        .console_get(&admin, "/console/problems?point_type=spaceport")
+        .await;
     let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
     assert!(e.message.contains("unknown point_type"), "{e:?}");
 
@@ -650,7 +634,9 @@ async fn bad_requests_and_no_session(pg: bool) {
         ("level=street", "level is only for by=district"),
         ("perod=week", "perod"),
     ] {
-        let r = get_raw(s, &admin, &format!("/console/ranking?{query}")).await;
+        let r = s
+            .console_get(&admin, &format!("/console/ranking?{query}"))
+            .await;
         let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
         assert!(e.message.contains(says), "{query}: {e:?}");
     }
@@ -661,7 +647,9 @@ async fn bad_requests_and_no_session(pg: bool) {
         ("conflicts=perhaps", "conflicts"),
         ("zoom=3", "zoom"),
     ] {
-        let r = get_raw(s, &admin, &format!("/console/map?{query}")).await;
+        let r = s
+            .console_get(&admin, &format!("/console/map?{query}"))
+            .await;
         let e = api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
         assert!(e.message.contains(says), "{query}: {e:?}");
     }
@@ -673,7 +661,7 @@ async fn bad_requests_and_no_session(pg: bool) {
     ] {
         let r = s.http.get(s.url(path)).send().await.unwrap();
         api_error(r, StatusCode::UNAUTHORIZED, "not_signed_in").await;
-        let r = get_raw(s, "fieldcheck_console=forged", path).await;
+        let r = s.console_get("fieldcheck_console=forged", path).await;
         api_error(r, StatusCode::UNAUTHORIZED, "not_signed_in").await;
     }
     env.finish().await;

@@ -220,11 +220,7 @@ async fn found(s: &Server, cookie: &str, q: &str) -> BTreeSet<String> {
         let r = s
             .http
             .get(s.url("/console/problems"))
-            .query(&[
-                ("q", q),
-                ("limit", "200"),
-                ("offset", &offset.to_string()),
-            ])
+            .query(&[("q", q), ("limit", "200"), ("offset", &offset.to_string())])
             .header("cookie", cookie)
             .send()
             .await
@@ -316,7 +312,14 @@ async fn index_search_equals_plain_like(pg: bool) {
     let edits = ids[..20]
         .iter()
         .enumerate()
-        .map(|(i, id)| edit(&inspector, *id, t0 + 1_000_000 + i as i64, "改为：消防通道堵塞"))
+        .map(|(i, id)| {
+            edit(
+                &inspector,
+                *id,
+                t0 + 1_000_000 + i as i64,
+                "改为：消防通道堵塞",
+            )
+        })
         .collect();
     push_ok(s, &token, edits).await;
     assert_eq!(
@@ -358,9 +361,7 @@ async fn backfill_indexes_older_problems(pg: bool) {
     } else {
         let db = config.database_url.clone();
         let s = Server::start_with(config, None, true).await;
-        let pool = sqlx::SqlitePool::connect(&db)
-            .await
-            .unwrap();
+        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
         (s, Ok(pool))
     };
     let inspector = user("usr-insp-1");

@@ -1,10 +1,21 @@
 // The console's own dictionary, in the phone UI's pattern (typed keys, zh-CN first, `en` with
 // exactly the zh keys and placeholders, checked by the compiler and by a test). Its translate
 // function is `ct`, not `t`, so the phone UI's key check does not read console keys as its own.
-import { ref } from 'vue'
+import { format, lang, setLang, en as fieldEn, zh as fieldZh, type Lang } from '../lib/i18n'
 import type { Named } from './wire'
 
+export { format, lang, setLang }
+export type ConsoleLang = Lang
+
+/** The words the inspector app and the console share (roles, states, severities): one
+ * dictionary entry each, the phone UI's. */
+const SHARED = ['role_admin', 'role_inspector', 'role_unit_handler', 'role_volunteer', 'status_reported', 'status_filed', 'status_rejected', 'status_dispatched', 'status_rectifying', 'status_returned', 'status_rectified', 'status_verified', 'status_closed', 'status_reopened', 'severity_low', 'severity_normal', 'severity_high', 'severity_urgent'] as const
+function shared(d: Record<(typeof SHARED)[number], string>): Record<(typeof SHARED)[number], string> {
+  return Object.fromEntries(SHARED.map((k) => [k, d[k]])) as Record<(typeof SHARED)[number], string>
+}
+
 export const zh = {
+  ...shared(fieldZh),
   app_title: '创文巡查管理控制台',
   app_short: '创城办控制台',
   menu_overview: '工作台',
@@ -38,26 +49,8 @@ export const zh = {
   signin_need_both: '请输入用户名和密码',
   signin_expired_note: '登录已过期，请重新登录',
 
-  role_admin: '创城办',
-  role_inspector: '巡查员',
-  role_unit_handler: '责任单位',
-  role_volunteer: '志愿者',
 
-  status_reported: '已上报',
-  status_filed: '已立案',
-  status_rejected: '不予立案',
-  status_dispatched: '已派遣',
-  status_rectifying: '整改中',
-  status_returned: '已退回',
-  status_rectified: '已整改',
-  status_verified: '已核查',
-  status_closed: '已结案',
-  status_reopened: '已重新打开',
 
-  severity_low: '轻微',
-  severity_normal: '一般',
-  severity_high: '严重',
-  severity_urgent: '紧急',
 
   source_inspection: '点位巡查',
   source_quick_report: '随手拍',
@@ -137,6 +130,7 @@ export const zh = {
   map_tiles_none: '无底图（离线网格）',
   map_tiles_osm: 'OpenStreetMap',
   map_tiles_amap: '高德地图',
+  map_tiles_tianditu: '天地图',
   map_truncated: '问题过多，只显示前 {n} 条，请缩小筛选范围',
   map_no_tiles: '无底图：点位按经纬度绘制在网格上',
   map_no_location: '无位置信息',
@@ -283,6 +277,7 @@ export type CKey = keyof typeof zh
 export type CDict = { readonly [K in CKey]: string }
 
 export const en: CDict = {
+  ...shared(fieldEn),
   app_title: 'FieldCheck office console',
   app_short: 'Office console',
   menu_overview: 'Overview',
@@ -316,26 +311,8 @@ export const en: CDict = {
   signin_need_both: 'Enter your username and password',
   signin_expired_note: 'Your session has expired; please sign in again',
 
-  role_admin: 'City office',
-  role_inspector: 'Inspector',
-  role_unit_handler: 'Responsible unit',
-  role_volunteer: 'Volunteer',
 
-  status_reported: 'Reported',
-  status_filed: 'Filed',
-  status_rejected: 'Rejected',
-  status_dispatched: 'Dispatched',
-  status_rectifying: 'Rectifying',
-  status_returned: 'Returned',
-  status_rectified: 'Rectified',
-  status_verified: 'Verified',
-  status_closed: 'Closed',
-  status_reopened: 'Reopened',
 
-  severity_low: 'Minor',
-  severity_normal: 'Normal',
-  severity_high: 'Serious',
-  severity_urgent: 'Urgent',
 
   source_inspection: 'Point inspection',
   source_quick_report: 'Quick report',
@@ -415,6 +392,7 @@ export const en: CDict = {
   map_tiles_none: 'No tiles (offline grid)',
   map_tiles_osm: 'OpenStreetMap',
   map_tiles_amap: 'AMap',
+  map_tiles_tianditu: 'Tianditu',
   map_truncated: 'Too many problems: showing the first {n}; narrow the filter',
   map_no_tiles: 'No base map: positions drawn on a grid by longitude and latitude',
   map_no_location: 'No location',
@@ -555,36 +533,6 @@ export const en: CDict = {
   err_csrf: 'This page is out of date; reload it and try again',
   err_network: 'Cannot reach the server; check the network',
   err_other: 'Failed: {message}',
-}
-
-export type ConsoleLang = 'zh-CN' | 'en'
-const LANG_KEY = 'fieldcheck.console.lang'
-
-function initialLang(): ConsoleLang {
-  try {
-    const saved = globalThis.localStorage?.getItem(LANG_KEY)
-    if (saved === 'en' || saved === 'zh-CN') return saved
-  } catch {
-    /* default */
-  }
-  return 'zh-CN'
-}
-
-export const lang = ref<ConsoleLang>(initialLang())
-
-export function setLang(l: ConsoleLang): void {
-  lang.value = l
-  try {
-    globalThis.localStorage?.setItem(LANG_KEY, l)
-  } catch {
-    /* not kept */
-  }
-  if (globalThis.document) document.documentElement.lang = l
-}
-
-export function format(template: string, params?: Record<string, string | number>): string {
-  if (!params) return template
-  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in params ? String(params[k]) : m))
 }
 
 export function translate(l: ConsoleLang, key: CKey, params?: Record<string, string | number>): string {

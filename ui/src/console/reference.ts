@@ -30,6 +30,24 @@ function byId<T extends { id: string }>(list: T[] | undefined): Map<string, T> {
   return new Map((list ?? []).map((x) => [x.id, x]))
 }
 
+/** The basemaps this city's console offers: Tianditu only with the city's key. */
+export const tileChoices = computed(() => [
+  { value: 'none', key: 'map_tiles_none' as const },
+  ...(reference.value?.tianditu_key ? [{ value: 'tianditu', key: 'map_tiles_tianditu' as const }] : []),
+  { value: 'osm', key: 'map_tiles_osm' as const },
+  { value: 'amap', key: 'map_tiles_amap' as const },
+])
+
+/** A stored basemap choice that this city still offers, else none. */
+export function offeredTile(id: string): string {
+  return tileChoices.value.some((c) => c.value === id) ? id : 'none'
+}
+
+/** The tile setting of a basemap choice (Tianditu with the city's key). */
+export function tileSetting(id: string) {
+  return { id, key: reference.value?.tianditu_key ?? undefined }
+}
+
 const units = computed(() => byId(reference.value?.units))
 const districts = computed(() => byId(reference.value?.districts))
 const categories = computed(() => byId(reference.value?.categories))

@@ -39,6 +39,24 @@ export interface TileSetting {
   /** For id 'custom'. */
   url?: string
   datum?: Datum
+  /** For id 'tianditu': the city's browser key. */
+  key?: string
+}
+
+/**
+ * Tianditu (天地图), the national basemap: vector tiles with their Chinese labels, Web Mercator,
+ * in CGCS2000, which is WGS-84 to within centimetres (no conversion). Needs the city's key.
+ */
+export function tiandituSource(key: string): TileSource {
+  const wmts = (layer: string) =>
+    `https://t{s}.tianditu.gov.cn/${layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=${layer}` +
+    `&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=${encodeURIComponent(key)}`
+  const opts = { maxZoom: 18, subdomains: '01234567', attribution: '© 天地图' }
+  return {
+    id: 'tianditu',
+    datum: 'wgs84',
+    layer: (L) => L.layerGroup([L.tileLayer(wmts('vec'), opts), L.tileLayer(wmts('cva'), opts)]),
+  }
 }
 
 const KEY = 'fieldcheck.tiles'
@@ -60,6 +78,7 @@ export function saveTileSetting(s: TileSetting): void {
 
 export function resolveSource(s: TileSetting): TileSource {
   if (s.id === 'custom' && s.url) return urlTileSource('custom', s.url, s.datum ?? 'wgs84')
+  if (s.id === 'tianditu' && s.key) return tiandituSource(s.key)
   return builtinSources[s.id] ?? builtinSources.none
 }
 

@@ -327,7 +327,12 @@ points: Array<ConsoleRefPoint>, point_types: Array<ConsoleRefLabel>,
 /**
  * Every [`ProblemStatus`] in lifecycle order.
  */
-statuses: Array<ConsoleRefLabel>, severities: Array<ConsoleRefLabel>, calendar: ConsoleRefCalendar, };
+statuses: Array<ConsoleRefLabel>, severities: Array<ConsoleRefLabel>, calendar: ConsoleRefCalendar, 
+/**
+ * The city's Tianditu browser key (config `tianditu_key`), when it has one: the map then
+ * offers Tianditu's basemap.
+ */
+tianditu_key: string | null, };
 
 /**
  * Who is signed in to the console, and the CSRF token their state-changing requests carry.
@@ -948,7 +953,7 @@ export type Unit = { id: string, name: Text, kind: UnitKind, district_id?: strin
 
 export type UnitKind = "sub_district_office" | "community" | "housing_construction" | "law_enforcement" | "traffic_police" | "market_regulation" | "education" | "transport" | "greening" | "sanitation" | "public_security" | "propaganda" | "property_management" | "other";
 
-export type UnitStats = { unit_id: string, assigned: number, rectified: number, closed: number, closed_on_time: number, overdue_open: number, reworked: number, 
+export type UnitStats = { unit_id: string, 
 /**
  * Rectified, verified or closed ÷ assigned (整改率).
  */
@@ -960,7 +965,32 @@ on_time_rate: number,
 /**
  * Sent back for rework at least once ÷ assigned (返工率).
  */
-rework_rate: number, };
+rework_rate: number, 
+/**
+ * Problems assigned to the unit ([`ranked_unit`]).
+ */
+assigned: number, 
+/**
+ * Of those, rectified, verified or closed ([`RECTIFIED`]).
+ */
+rectified: number, 
+/**
+ * Of those, closed.
+ */
+closed: number, 
+/**
+ * Closed, and rectified no later than the deadline (in whole milliseconds).
+ */
+closed_on_time: number, 
+/**
+ * Waiting for the unit past the deadline ([`Problem::is_overdue`]).
+ */
+overdue_open: number, 
+/**
+ * Sent back for rework at least once: the inspector's verification of the rectification
+ * failed (`rework_count` > 0).
+ */
+reworked: number, };
 
 export type User = { id: string, name: string, role: Role, unit_id?: string | null, 
 /**

@@ -101,6 +101,9 @@ pub struct ConsoleReference {
     pub statuses: Vec<ConsoleRefLabel>,
     pub severities: Vec<ConsoleRefLabel>,
     pub calendar: ConsoleRefCalendar,
+    /// The city's Tianditu browser key (config `tianditu_key`), when it has one: the map then
+    /// offers Tianditu's basemap.
+    pub tianditu_key: Option<String>,
 }
 
 /// Problems reported and closed on one of the city's calendar days.

@@ -257,28 +257,57 @@ pub(super) async fn sign_out(
     ))
 }
 
-/// The ledger's query string. Lists are comma-separated.
-#[derive(Debug, Default, Deserialize)]
+/// The ledger's query string (the map takes the same, so a link moves between them). Lists
+/// are comma-separated; days are the city's calendar days.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ProblemsQuery {
+    /// Comma-separated states, e.g. `dispatched,rectifying`
     status: Option<String>,
+    /// A major class (`SR`: every minor code in it) or a minor code (`SR-02`)
     category: Option<String>,
+    /// The unit dispatched to
     unit: Option<String>,
+    /// A district with everything below it
     district: Option<String>,
+    /// The inspection point
     point: Option<String>,
+    /// Problems at points of this type (`farmers_market`, …; also its Chinese or English name)
     point_type: Option<String>,
+    /// `inspection`, `quick_report` or `volunteer`
     source: Option<String>,
+    /// The reporter's user id
     reporter: Option<String>,
+    /// Reported on or after this day (YYYY-MM-DD)
+    #[param(format = Date)]
     from: Option<String>,
+    /// Reported on or before this day (YYYY-MM-DD)
+    #[param(format = Date)]
     to: Option<String>,
+    /// Only overdue (`true`) or only not overdue (`false`)
     overdue: Option<bool>,
+    /// Only problems with a conflict (`true`): at least one event the fold kept but rejected,
+    /// e.g. an offline edit that landed after someone else had moved the case on; `false`:
+    /// only those without
     conflicts: Option<bool>,
+    /// Last dispatched on or after this day (YYYY-MM-DD): a ranking period's problems
+    #[param(format = Date)]
     dispatched_from: Option<String>,
+    /// Last dispatched on or before this day (YYYY-MM-DD)
+    #[param(format = Date)]
     dispatched_to: Option<String>,
+    /// Text in the code, description or address (at most 100 characters)
     q: Option<String>,
+    /// `reported_at` (default), `deadline` or `updated_at` (the map: newest reports first)
     sort: Option<String>,
+    /// `desc` (default) or `asc`
     order: Option<String>,
+    /// Rows per page, 50 by default (the map checks it, then shows up to 5,000)
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
+    /// Rows to skip (not on the map)
+    #[param(minimum = 0)]
     offset: Option<u32>,
 }
 
@@ -357,27 +386,7 @@ pub(super) fn row(r: LedgerRow, now: i64) -> ConsoleProblemRow {
     get,
     path = "/api/v1/console/problems",
     tag = "console",
-    params(
-        ("status" = Option<String>, Query, description = "Comma-separated states, e.g. `dispatched,rectifying`"),
-        ("category" = Option<String>, Query, description = "A major class (`SR`: every minor code in it) or a minor code (`SR-02`)"),
-        ("unit" = Option<String>, Query, description = "The unit dispatched to"),
-        ("district" = Option<String>, Query, description = "A district with everything below it"),
-        ("point" = Option<String>, Query, description = "The inspection point"),
-        ("point_type" = Option<String>, Query, description = "Problems at points of this type (`farmers_market`, …; also its Chinese or English name)"),
-        ("source" = Option<String>, Query, description = "`inspection`, `quick_report` or `volunteer`"),
-        ("reporter" = Option<String>, Query, description = "The reporter's user id"),
-        ("from" = Option<String>, Query, format = Date, description = "Reported on or after this day (YYYY-MM-DD, the city's calendar)"),
-        ("to" = Option<String>, Query, format = Date, description = "Reported on or before this day (YYYY-MM-DD, the city's calendar)"),
-        ("dispatched_from" = Option<String>, Query, format = Date, description = "Last dispatched on or after this day (YYYY-MM-DD, the city's calendar): the ranking's period"),
-        ("dispatched_to" = Option<String>, Query, format = Date, description = "Last dispatched on or before this day (YYYY-MM-DD, the city's calendar)"),
-        ("overdue" = Option<bool>, Query, description = "Only overdue (`true`) or only not overdue (`false`)"),
-        ("conflicts" = Option<bool>, Query, description = "Only problems with a conflict (`true`): at least one event the fold kept but rejected, e.g. an offline edit that landed after someone else had moved the case on; `false`: only those without"),
-        ("q" = Option<String>, Query, description = "Text in the code or description (substring; at most 100 characters)"),
-        ("sort" = Option<String>, Query, description = "`reported_at` (default), `deadline` or `updated_at`"),
-        ("order" = Option<String>, Query, description = "`desc` (default) or `asc`"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Rows per page (50 by default)"),
-        ("offset" = Option<u32>, Query, minimum = 0, description = "Rows to skip"),
-    ),
+    params(ProblemsQuery),
     responses(
         (status = 200, description = "One page and the total", body = ConsoleProblemPage),
         (status = 400, description = "A filter that is wrong: unknown status, source or point type, a bad date, limit over 200, an unknown parameter (`malformed_request`, naming it)", body = ApiError),

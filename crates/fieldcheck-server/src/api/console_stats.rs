@@ -21,7 +21,6 @@ use fieldcheck_domain::i18n::Lang;
 use fieldcheck_domain::problem::{ProblemStatus, Severity, sql as problem_sql};
 use fieldcheck_domain::rates::{self, PeriodTally, UnitTally};
 use fieldcheck_domain::reference::{DistrictLevel, PointType};
-use fieldcheck_domain::role::Role;
 use fieldcheck_domain::scope::{DistrictTree, Scope};
 use fieldcheck_protocol::console::stats::{
     ConsoleDayCount, ConsoleMap, ConsoleOverview, ConsoleRanking, ConsoleRefCalendar,
@@ -207,36 +206,24 @@ pub(super) async fn reference(
         calendar: ConsoleRefCalendar {
             utc_offset_minutes: calendar(&refs).utc_offset_minutes,
         },
+        tianditu_key: Some(state.config.tianditu_key.trim().to_owned()).filter(|k| !k.is_empty()),
     }))
 }
 
-/// What waits for a person, by role: the office files, re-dispatches, closes and handles
-/// reopened records; inspectors check rectifications; a unit works on what was dispatched to
-/// it. The same lists as the device's home screen (`fieldcheck_core::views::todo_query`).
+/// What waits for the person (`actions::todo`, the device's home screen's list too) as a
+/// ledger filter, and the ledger link that shows all of it.
 fn todo_filter(scope: &Scope, now: i64) -> (LedgerFilter, String) {
-    use ProblemStatus as S;
-    let (statuses, unit) = match scope.role {
-        Role::Admin => (
-            vec![S::Reported, S::Returned, S::Verified, S::Reopened],
-            None,
-        ),
-        Role::Inspector => (vec![S::Rectified], None),
-        Role::UnitHandler => (vec![S::Dispatched, S::Rectifying], scope.unit_id.clone()),
-        // No console; their own open reports, as on their phone.
-        Role::Volunteer => (
-            ProblemStatus::ALL
-                .into_iter()
-                .filter(|s| !s.is_terminal())
-                .collect(),
-            None,
-        ),
-    };
+    let todo = fieldcheck_domain::actions::todo(&fieldcheck_domain::Actor {
+        user_id: scope.user_id.clone(),
+        role: scope.role,
+        unit_id: scope.unit_id.clone(),
+    });
+    let (statuses, unit, reporter) = (todo.statuses, todo.unit_id, todo.reporter);
     let list: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     let mut query = format!("status={}&sort=deadline&order=asc", list.join(","));
     if let Some(u) = &unit {
         query.push_str(&format!("&unit={u}"));
     }
-    let reporter = (scope.role == Role::Volunteer).then(|| scope.user_id.clone());
     if let Some(r) = &reporter {
         query.push_str(&format!("&reporter={r}"));
     }
@@ -688,25 +675,7 @@ pub(super) async fn ranking(
     get,
     path = "/api/v1/console/map",
     tag = "console",
-    params(
-        ("status" = Option<String>, Query, description = "As the ledger's"),
-        ("category" = Option<String>, Query, description = "As the ledger's"),
-        ("unit" = Option<String>, Query, description = "As the ledger's"),
-        ("district" = Option<String>, Query, description = "As the ledger's"),
-        ("point" = Option<String>, Query, description = "As the ledger's"),
-        ("point_type" = Option<String>, Query, description = "As the ledger's; also narrows the points"),
-        ("source" = Option<String>, Query, description = "As the ledger's"),
-        ("reporter" = Option<String>, Query, description = "As the ledger's"),
-        ("from" = Option<String>, Query, format = Date, description = "As the ledger's"),
-        ("to" = Option<String>, Query, format = Date, description = "As the ledger's"),
-        ("overdue" = Option<bool>, Query, description = "As the ledger's"),
-        ("conflicts" = Option<bool>, Query, description = "As the ledger's"),
-        ("q" = Option<String>, Query, description = "As the ledger's"),
-        ("sort" = Option<String>, Query, description = "Accepted for links shared with the ledger; the map lists the newest reports first"),
-        ("order" = Option<String>, Query, description = "Accepted and ignored, as `sort`"),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Checked as the ledger's (1–200) so links are shared, then ignored: the map holds up to 5,000"),
-        ("offset" = Option<u32>, Query, minimum = 0, description = "Accepted and ignored, as `limit`"),
-    ),
+    params(ProblemsQuery),
     responses(
         (status = 200, description = "Up to 5,000 problems with a place (their GPS fix, else their point's), newest report first, `truncated` when more match; and the active points (WGS-84)", body = ConsoleMap),
         (status = 400, description = "A filter that is wrong, as for the ledger (`malformed_request`, naming it)", body = ApiError),

@@ -243,6 +243,13 @@ pub fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A console session (`Server::console_sign_in`).
+pub struct ConsoleLogin {
+    /// `fieldcheck_console=…`, as a `Cookie` header value.
+    pub cookie: String,
+    pub csrf: String,
+}
+
 pub struct Server {
     /// `http://127.0.0.1:<port>/api/v1`
     pub base: String,
@@ -384,6 +391,45 @@ impl Server {
             .await
             .unwrap()
             .token
+    }
+
+    /// Signs `user` in to the console (demo password): the cookie to send back and the CSRF
+    /// token of its state-changing requests.
+    pub async fn console_sign_in(&self, user: &str) -> ConsoleLogin {
+        let r = self
+            .http
+            .post(self.url("/console/session"))
+            .json(&serde_json::json!({"username": user, "password": fieldcheck_server::demo::DEMO_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::OK,
+            "console sign-in of {user}"
+        );
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let info: serde_json::Value = r.json().await.unwrap();
+        ConsoleLogin {
+            cookie,
+            csrf: info["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A console GET with a session cookie.
+    pub async fn console_get(&self, cookie: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn push(
