@@ -23,7 +23,14 @@ struct Proc {
 /// enrollment codes (user id -> code).
 fn start(port: u16, dir: &Path) -> (Child, Vec<(String, String)>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_fieldcheck-server-e2e"))
-        .args(["demo", "--problems", "0", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "demo",
+            "--problems",
+            "0",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(dir)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -517,9 +517,7 @@ impl Store {
                 Ok(UnitStats::new(r.get(0)?, &tally))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        units.sort_by(|a, b| {
-            rates::ranking_order((&a.unit_id, &a.tally), (&b.unit_id, &b.tally))
-        });
+        units.sort_by(|a, b| rates::ranking_order((&a.unit_id, &a.tally), (&b.unit_id, &b.tally)));
         let total = by_status.iter().map(|(_, n)| n).sum();
         let overdue = units.iter().map(|u| u.tally.overdue_open).sum();
         Ok(Stats {
