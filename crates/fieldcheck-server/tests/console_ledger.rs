@@ -12,9 +12,8 @@ use fieldcheck_domain::event::{EventBody, ProblemReported};
 use fieldcheck_domain::reference::User;
 use fieldcheck_domain::{Event, Severity};
 use fieldcheck_protocol::sync::PushStatus;
-use fieldcheck_server::demo::DEMO_PASSWORD;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 const DAY: i64 = 86_400_000;

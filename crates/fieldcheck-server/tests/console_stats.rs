@@ -13,9 +13,8 @@ use fieldcheck_domain::problem::{Location, LocationSource};
 use fieldcheck_domain::reference::User;
 use fieldcheck_domain::{Event, Severity};
 use fieldcheck_protocol::sync::PushStatus;
-use fieldcheck_server::demo::DEMO_PASSWORD;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 const HOUR: i64 = 3_600_000;

@@ -297,7 +297,7 @@ pub struct ProblemsQuery {
     /// Last dispatched on or before this day (YYYY-MM-DD)
     #[param(format = Date)]
     dispatched_to: Option<String>,
-    /// Text in the code, description or address (at most 100 characters)
+    /// Text in the code or description (at most 100 characters)
     q: Option<String>,
     /// `reported_at` (default), `deadline` or `updated_at` (the map: newest reports first)
     sort: Option<String>,

@@ -1012,7 +1012,6 @@ impl Ctx<'_> {
         // Nothing fitted (a very short span): a fresh report instead, in working hours if
         // the span has any.
         p.replanned = true;
-        eprintln!("TMP replanned {:?} {:?}", p.fate, p.source);
         p.fate = fate(ProblemStatus::Reported);
         let w = self.window(p.fate, f64::from(plan.days.max(1)));
         let t0 = (0..50)

@@ -66,6 +66,7 @@ impl SqliteStore {
         sqlx::migrate!("../../migrations/server-sqlite")
             .run(&pool)
             .await?;
+        super::ledger::backfill_search_sqlite(&pool).await?;
         Ok(SqliteStore {
             pool,
             group: Arc::default(),
@@ -102,6 +103,7 @@ impl PgStore {
         sqlx::migrate!("../../migrations/server-postgres")
             .run(&pool)
             .await?;
+        super::ledger::backfill_search_pg(&pool).await?;
         Ok(PgStore {
             pool,
             group: Arc::default(),
