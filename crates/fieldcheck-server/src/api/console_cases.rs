@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -129,6 +129,26 @@ impl IntoResponse for CaseError {
 }
 
 type CaseResult<T> = Result<T, CaseError>;
+
+/// A problem's id from the path. Anything but a UUID is answered 400 in the API's error
+/// shape (the path extractor's own rejection is plain text).
+pub(super) struct ProblemId(Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProblemId {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ServerError::Malformed(e.body_text()))?;
+        Uuid::parse_str(&raw)
+            .map(ProblemId)
+            .map_err(|_| ServerError::Malformed(format!("{raw:?} is not a problem id (a UUID)")))
+    }
+}
 
 /// This module's operations, merged into the API document (`openapi.rs`).
 #[derive(OpenApi)]
@@ -378,7 +398,7 @@ async fn fresh_detail(
 pub(super) async fn problem_detail(
     State(state): St,
     caller: ConsoleCaller,
-    Path(id): Path<Uuid>,
+    ProblemId(id): ProblemId,
 ) -> CaseResult<Json<ConsoleProblemDetail>> {
     let refs = state.refs().await?;
     let viewer = console_viewer(caller.user, &refs);
@@ -575,7 +595,7 @@ fn push_verdict(status: &PushStatus, outcome: Option<&EventOutcome>) -> Result<(
 pub(super) async fn problem_action(
     State(state): St,
     caller: ConsoleCaller,
-    Path(id): Path<Uuid>,
+    ProblemId(id): ProblemId,
     ApiJson(req): ApiJson<ConsoleActionRequest>,
 ) -> CaseResult<Json<ConsoleProblemDetail>> {
     let refs = state.refs().await?;
@@ -642,7 +662,7 @@ fn rule_words(rule: DeadlineRule) -> (String, String) {
 pub(super) async fn dispatch_preview(
     State(state): St,
     caller: ConsoleCaller,
-    Path(id): Path<Uuid>,
+    ProblemId(id): ProblemId,
     q: Result<Query<PreviewQuery>, QueryRejection>,
 ) -> CaseResult<Json<DispatchPreview>> {
     let Query(q) = q.map_err(|e| ServerError::Malformed(e.body_text()))?;

@@ -575,7 +575,7 @@ pub(super) async fn ranking(
     let level = match by {
         RankingBy::District => Some(parse_level(q.level.take())?),
         RankingBy::Unit => {
-            if q.level.is_some() {
+            if ident("level", q.level.take())?.is_some() {
                 return Err(bad("level is only for by=district"));
             }
             None
