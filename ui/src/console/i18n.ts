@@ -7,9 +7,14 @@ import type { Named } from './wire'
 export { format, lang, setLang }
 export type ConsoleLang = Lang
 
-/** The words the inspector app and the console share (roles, states, severities): one
- * dictionary entry each, the phone UI's. */
-const SHARED = ['role_admin', 'role_inspector', 'role_unit_handler', 'role_volunteer', 'status_reported', 'status_filed', 'status_rejected', 'status_dispatched', 'status_rectifying', 'status_returned', 'status_rectified', 'status_verified', 'status_closed', 'status_reopened', 'severity_low', 'severity_normal', 'severity_high', 'severity_urgent'] as const
+/** The words the inspector app and the console share (roles, states, severities, what each
+ * event did): one dictionary entry each, the phone UI's. */
+const SHARED = [
+  'role_admin', 'role_inspector', 'role_unit_handler', 'role_volunteer',
+  'status_reported', 'status_filed', 'status_rejected', 'status_dispatched', 'status_rectifying', 'status_returned', 'status_rectified', 'status_verified', 'status_closed', 'status_reopened',
+  'severity_low', 'severity_normal', 'severity_high', 'severity_urgent',
+  'ev_reported', 'ev_edited', 'ev_photos_added', 'ev_filed', 'ev_rejected', 'ev_dispatched', 'ev_accepted', 'ev_returned', 'ev_rectified', 'ev_verified', 'ev_closed', 'ev_extension_requested', 'ev_extension_decided', 'ev_rechecked',
+] as const
 function shared(d: Record<(typeof SHARED)[number], string>): Record<(typeof SHARED)[number], string> {
   return Object.fromEntries(SHARED.map((k) => [k, d[k]])) as Record<(typeof SHARED)[number], string>
 }
@@ -181,20 +186,6 @@ export const zh = {
   action_add_photos: '补充照片',
   action_edit: '修改',
 
-  ev_reported: '上报问题',
-  ev_edited: '修改信息',
-  ev_photos_added: '补充照片',
-  ev_filed: '立案',
-  ev_rejected: '不予立案',
-  ev_dispatched: '派遣',
-  ev_accepted: '签收',
-  ev_returned: '退回',
-  ev_rectified: '整改反馈',
-  ev_verified: '核查',
-  ev_closed: '结案',
-  ev_extension_requested: '申请延期',
-  ev_extension_decided: '审批延期',
-  ev_rechecked: '巩固复查',
 
   a_note: '备注',
   a_reason: '原因',
@@ -443,20 +434,6 @@ export const en: CDict = {
   action_add_photos: 'Add photos',
   action_edit: 'Edit',
 
-  ev_reported: 'Reported',
-  ev_edited: 'Edited',
-  ev_photos_added: 'Photos added',
-  ev_filed: 'Filed',
-  ev_rejected: 'Rejected',
-  ev_dispatched: 'Dispatched',
-  ev_accepted: 'Accepted',
-  ev_returned: 'Returned',
-  ev_rectified: 'Reported rectified',
-  ev_verified: 'Verified',
-  ev_closed: 'Closed',
-  ev_extension_requested: 'Extension requested',
-  ev_extension_decided: 'Extension decided',
-  ev_rechecked: 'Rechecked',
 
   a_note: 'Note',
   a_reason: 'Reason',
