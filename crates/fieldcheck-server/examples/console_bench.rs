@@ -7,6 +7,9 @@
 //!     --pg postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
+//! `--dir DIR` (SQLite) or `--pg-schema NAME` (PostgreSQL) keeps the seeded city, and a later
+//! run over it skips the seeding and times the queries alone.
+//!
 //! The lived-in demo city (`demo::city`, the generator `fieldcheck-server demo` uses) is seeded
 //! with `--problems` problems over 56 days (about 15 events each), a server is started over
 //! it, and the office's admin signs in to the console. Then every ledger filter, text search,
@@ -31,6 +34,8 @@ struct Args {
     pg: Option<String>,
     runs: usize,
     dir: Option<PathBuf>,
+    /// A PostgreSQL schema kept after the run, so the next run reuses its city.
+    pg_schema: Option<String>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -39,6 +44,7 @@ fn args() -> anyhow::Result<Args> {
         pg: None,
         runs: 40,
         dir: None,
+        pg_schema: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -48,6 +54,7 @@ fn args() -> anyhow::Result<Args> {
             "--pg" => a.pg = Some(v()?),
             "--runs" => a.runs = v()?.parse()?,
             "--dir" => a.dir = Some(PathBuf::from(v()?)),
+            "--pg-schema" => a.pg_schema = Some(v()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -149,15 +156,27 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// `--pg-schema`, or one of this run's own.
+fn bench_schema(a: &Args) -> String {
+    a.pg_schema
+        .clone()
+        .unwrap_or_else(|| format!("console_bench_{}", std::process::id()))
+}
+
 async fn open_store(a: &Args, dir: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match &a.pg {
         Some(url) => {
-            let schema = format!("console_bench_{}", std::process::id());
+            let schema = bench_schema(a);
             let admin = sqlx::PgPool::connect(url).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&admin)
-                .await?;
-            println!("PostgreSQL schema {schema} (dropped at the end)");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&admin)
+            .await?;
+            match &a.pg_schema {
+                Some(_) => println!("PostgreSQL schema {schema} (kept)"),
+                None => println!("PostgreSQL schema {schema} (dropped at the end)"),
+            }
             Arc::new(PgStore::open(url, Some(&schema)).await?)
         }
         None => Arc::new(SqliteStore::open(&format!("sqlite://{}/fc.db", dir.display())).await?),
@@ -191,17 +210,32 @@ async fn main() -> anyhow::Result<()> {
         ..city::CityPlan::demo(now)
     };
     let start = Instant::now();
-    let report = demo::seed_city_if_empty(store.as_ref(), blobs.as_ref(), &blob_dir, &plan)
-        .await?
-        .context("the store was not empty")?;
-    println!(
-        "seeded {} problems, {} inspections, {} events in {:.1} s; statuses {:?}",
-        report.problems,
-        report.inspections,
-        report.events,
-        start.elapsed().as_secs_f64(),
-        report.statuses
-    );
+    // `--dir` keeps the seeded store: a second run over it skips the seeding (minutes at
+    // 100,000 problems) and times the queries alone.
+    match demo::seed_city_if_empty(store.as_ref(), blobs.as_ref(), &blob_dir, &plan).await? {
+        Some(report) => println!(
+            "seeded {} problems, {} inspections, {} events in {:.1} s; statuses {:?}",
+            report.problems,
+            report.inspections,
+            report.events,
+            start.elapsed().as_secs_f64(),
+            report.statuses
+        ),
+        None => println!("reusing the city already seeded in {}", dir.display()),
+    }
+    if let Some(url) = &a.pg {
+        // A city's database has been vacuumed and analysed by autovacuum long since; a bulk
+        // load minutes old has not, and PostgreSQL would plan it on default statistics.
+        let admin = sqlx::PgPool::connect(url).await?;
+        let schema = bench_schema(&a);
+        for table in ["problems", "problems_search_docs", "events"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "VACUUM (ANALYZE) {schema}.{table}"
+            )))
+            .execute(&admin)
+            .await?;
+        }
+    }
 
     // A real server over it.
     let config = fieldcheck_server::Config {
@@ -422,9 +456,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = stop.send(());
     server.await??;
-    if let Some(url) = &a.pg {
+    if let (Some(url), None) = (&a.pg, &a.pg_schema) {
         let admin = sqlx::PgPool::connect(url).await?;
-        let schema = format!("console_bench_{}", std::process::id());
+        let schema = bench_schema(&a);
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(&admin)
             .await?;

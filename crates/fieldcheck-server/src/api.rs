@@ -915,29 +915,42 @@ async fn blob_get(
     caller: Caller,
     Path(hash): Path<String>,
 ) -> Result<Response, ServerError> {
-    if !valid_hash(&hash) {
-        return Err(ServerError::InvalidHash);
-    }
     let refs = state.refs().await?;
     let viewer = Viewer::new(caller.user, &refs);
-    let not_found = || ServerError::NotFound(format!("blob {hash}"));
-    // A refusal answers exactly like a blob that is not there.
-    if !state.uploads.may_read(&viewer, &hash).await? {
-        return Err(not_found());
-    }
-    match state.uploads.get(&hash).await? {
-        Some(bytes) => Ok((
-            [
-                (header::CONTENT_TYPE, "application/octet-stream"),
-                (
-                    header::CACHE_CONTROL,
-                    "private, max-age=31536000, immutable",
-                ),
-            ],
-            bytes,
-        )
-            .into_response()),
-        None => Err(not_found()),
+    let bytes = state.read_blob(&viewer, &hash, "blob").await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            IMMUTABLE,
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A blob is named by its hash, so a cached copy never goes stale.
+pub(crate) const IMMUTABLE: (header::HeaderName, &str) = (
+    header::CACHE_CONTROL,
+    "private, max-age=31536000, immutable",
+);
+
+impl AppState {
+    /// The bytes of the blob `hash` if `viewer` may read it. A refusal answers exactly like a
+    /// blob that is not there (`what` names it in the message), so nobody learns what exists.
+    pub(crate) async fn read_blob(
+        &self,
+        viewer: &Viewer,
+        hash: &str,
+        what: &str,
+    ) -> Result<Bytes, ServerError> {
+        if !valid_hash(hash) {
+            return Err(ServerError::InvalidHash);
+        }
+        let not_found = || ServerError::NotFound(format!("{what} {hash}"));
+        if !self.uploads.may_read(viewer, hash).await? {
+            return Err(not_found());
+        }
+        self.uploads.get(hash).await?.ok_or_else(not_found)
     }
 }
 

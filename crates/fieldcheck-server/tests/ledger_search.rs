@@ -385,15 +385,15 @@ async fn backfill_indexes_older_problems(pg: bool) {
         Ok(p) => {
             sqlx::query(forget).execute(p).await.unwrap();
             assert!(found(&s, &admin, "井盖缺失").await.is_empty());
-            let n = ledger::backfill_search_sqlite(p).await.unwrap();
-            assert_eq!(ledger::backfill_search_sqlite(p).await.unwrap(), 0);
+            let n = ledger::backfill_search(p).await.unwrap();
+            assert_eq!(ledger::backfill_search(p).await.unwrap(), 0);
             n
         }
         Err(p) => {
             sqlx::query(forget).execute(p).await.unwrap();
             assert!(found(&s, &admin, "井盖缺失").await.is_empty());
-            let n = ledger::backfill_search_pg(p).await.unwrap();
-            assert_eq!(ledger::backfill_search_pg(p).await.unwrap(), 0);
+            let n = ledger::backfill_search(p).await.unwrap();
+            assert_eq!(ledger::backfill_search(p).await.unwrap(), 0);
             n
         }
     };

@@ -53,6 +53,16 @@ pub struct ConsoleCaller {
 }
 
 impl ConsoleCaller {
+    /// The district tree and what this user sees in it (the pull's rule, [`Scope::of`]).
+    pub(super) fn scope(
+        &self,
+        refs: &fieldcheck_protocol::ReferenceBundle,
+    ) -> (DistrictTree, Scope) {
+        let tree = DistrictTree::new(&refs.districts);
+        let scope = Scope::of(&self.user, &tree);
+        (tree, scope)
+    }
+
     fn info(&self, config: &crate::config::Config) -> ConsoleSessionInfo {
         ConsoleSessionInfo {
             user_id: self.user.id.clone(),
@@ -390,8 +400,6 @@ pub(super) fn row(r: LedgerRow, now: i64) -> ConsoleProblemRow {
     responses(
         (status = 200, description = "One page and the total", body = ConsoleProblemPage),
         (status = 400, description = "A filter that is wrong: unknown status, source or point type, a bad date, limit over 200, an unknown parameter (`malformed_request`, naming it)", body = ApiError),
-        (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
     ),
     security(("console_session" = []))
 )]
@@ -402,8 +410,7 @@ pub(super) async fn problems(
 ) -> Result<Json<ConsoleProblemPage>, ServerError> {
     let Query(q) = q.map_err(|e| bad(e.body_text()))?;
     let refs = state.refs().await?;
-    let tree = DistrictTree::new(&refs.districts);
-    let scope = Scope::of(&caller.user, &tree);
+    let (tree, scope) = caller.scope(&refs);
     let now = now_ms();
     let filter = ledger_filter(q, &refs, &tree, now)?;
     let page = state.store.ledger(&filter, &scope).await?;

@@ -43,7 +43,7 @@ use utoipa::OpenApi;
 use uuid::Uuid;
 
 use super::console::ConsoleCaller;
-use super::{ApiJson, AppState, St, now_ms, read_body, valid_hash};
+use super::{ApiJson, AppState, IMMUTABLE, St, now_ms, read_body, valid_hash};
 use crate::blobs::Put;
 use crate::error::ServerError;
 use crate::policy::Viewer;
@@ -390,7 +390,6 @@ async fn fresh_detail(
     responses(
         (status = 200, description = "The problem as devices see it, its full history (rejected events with why), photos, names from the reference data, and the actions the signed-in user may take now", body = ConsoleProblemDetail),
         (status = 400, description = "Not a problem id (`malformed_request`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
         (status = 404, description = "No such problem, or the signed-in user may not see it: the same answer (`not_found`)", body = ApiError),
     ),
     security(("console_session" = []))
@@ -654,7 +653,6 @@ fn rule_words(rule: DeadlineRule) -> (String, String) {
     responses(
         (status = 200, description = "The computed deadline and the rule it comes from", body = DispatchPreview),
         (status = 400, description = "No or an unknown `unit`, or a problem whose category has no rule (`malformed_request`, `unknown_reference`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
         (status = 404, description = "No such problem, or the signed-in user may not see it (`not_found`)", body = ApiError),
     ),
     security(("console_session" = []))
@@ -902,7 +900,6 @@ fn image_type(bytes: &[u8]) -> &'static str {
     responses(
         (status = 200, description = "The image (immutable: cache it by hash)", content_type = "image/jpeg", body = Vec<u8>),
         (status = 400, description = "Invalid hash (`invalid_hash`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
         (status = 404, description = "Not stored, or the signed-in user may not see it (`not_found` either way)", body = ApiError),
     ),
     security(("console_session" = []))
@@ -912,24 +909,13 @@ pub(super) async fn photo_get(
     caller: ConsoleCaller,
     Path(hash): Path<String>,
 ) -> CaseResult<Response> {
-    if !valid_hash(&hash) {
-        return Err(ServerError::InvalidHash.into());
-    }
     let refs = state.refs().await?;
     let viewer = console_viewer(caller.user, &refs);
-    let missing = || CaseError::Server(ServerError::NotFound(format!("photo {hash}")));
-    // A refusal answers exactly like a photo that is not there.
-    if !state.uploads.may_read(&viewer, &hash).await? {
-        return Err(missing());
-    }
-    let bytes = state.uploads.get(&hash).await?.ok_or_else(missing)?;
+    let bytes = state.read_blob(&viewer, &hash, "photo").await?;
     Ok((
         [
             (header::CONTENT_TYPE, image_type(&bytes)),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable",
-            ),
+            IMMUTABLE,
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         bytes,

@@ -88,12 +88,6 @@ fn calendar(refs: &ReferenceBundle) -> WorkCalendar {
     refs.calendar.clone().unwrap_or_default()
 }
 
-fn scope_of(caller: &ConsoleCaller, refs: &ReferenceBundle) -> (DistrictTree, Scope) {
-    let tree = DistrictTree::new(&refs.districts);
-    let scope = Scope::of(&caller.user, &tree);
-    (tree, scope)
-}
-
 fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -126,8 +120,6 @@ fn label(id: &str, zh: &str, en: &str) -> ConsoleRefLabel {
     tag = "console",
     responses(
         (status = 200, description = "Districts, units, categories, active points, point types, statuses, severities and the city's UTC offset", body = ConsoleReference),
-        (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
     ),
     security(("console_session" = []))
 )]
@@ -260,8 +252,6 @@ fn todo_filter(scope: &Scope, now: i64) -> (LedgerFilter, String) {
     tag = "console",
     responses(
         (status = 200, description = "The overview, inside the caller's scope", body = ConsoleOverview),
-        (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
     ),
     security(("console_session" = []))
 )]
@@ -270,7 +260,7 @@ pub(super) async fn overview(
     caller: ConsoleCaller,
 ) -> Result<Json<ConsoleOverview>, ServerError> {
     let refs = state.refs().await?;
-    let (_, scope) = scope_of(&caller, &refs);
+    let (_, scope) = caller.scope(&refs);
     let now = now_ms();
     let now_t = DateTime::from_timestamp_millis(now).unwrap_or_default();
     let cal = calendar(&refs);
@@ -546,8 +536,6 @@ fn ranked(groups: &BTreeMap<String, PeriodTally>) -> Vec<(&String, &PeriodTally)
     responses(
         (status = 200, description = "The units or districts with problems received in the period (dispatched to the unit then), ranked by rectification rate, then fewest overdue, then id; and the trend over the six periods before it. Counts inside the caller's scope.", body = ConsoleRanking),
         (status = 400, description = "An unknown period, `by` or level, a bad date, `from` after `to`, custom without both days, `to` without custom, an unknown parameter (`malformed_request`, naming it)", body = ApiError),
-        (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
     ),
     security(("console_session" = []))
 )]
@@ -558,7 +546,7 @@ pub(super) async fn ranking(
 ) -> Result<Json<ConsoleRanking>, ServerError> {
     let Query(mut q) = q.map_err(|e| bad(e.body_text()))?;
     let refs = state.refs().await?;
-    let (tree, scope) = scope_of(&caller, &refs);
+    let (tree, scope) = caller.scope(&refs);
     let now = now_ms();
     let cal = calendar(&refs);
     let today = cal.local_day(DateTime::from_timestamp_millis(now).unwrap_or_default());
@@ -679,8 +667,6 @@ pub(super) async fn ranking(
     responses(
         (status = 200, description = "Up to 5,000 problems with a place (their GPS fix, else their point's), newest report first, `truncated` when more match; and the active points (WGS-84)", body = ConsoleMap),
         (status = 400, description = "A filter that is wrong, as for the ledger (`malformed_request`, naming it)", body = ApiError),
-        (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
-        (status = 403, description = "The user's role has no console (`no_console_access`)", body = ApiError),
     ),
     security(("console_session" = []))
 )]
@@ -691,7 +677,7 @@ pub(super) async fn map(
 ) -> Result<Json<ConsoleMap>, ServerError> {
     let Query(q) = q.map_err(|e| bad(e.body_text()))?;
     let refs = state.refs().await?;
-    let (tree, scope) = scope_of(&caller, &refs);
+    let (tree, scope) = caller.scope(&refs);
     let now = now_ms();
     let filter = ledger_filter(q, &refs, &tree, now)?;
     let stmt = ledger::map_problems(&filter, &scope, MAP_LIMIT + 1);

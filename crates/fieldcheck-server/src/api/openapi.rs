@@ -158,6 +158,11 @@ fn add_conventions(op: &mut Operation) {
     params.push(protocol_header(fieldcheck_protocol::PROTOCOL_VERSION));
     let has_body = op.request_body.is_some();
     let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let console = op
+        .security
+        .iter()
+        .flatten()
+        .any(|req| serde_json::to_value(req).is_ok_and(|v| v.get("console_session").is_some()));
     let responses = &mut op.responses.responses;
     let mut add = |status: &str, description: &str| {
         responses
@@ -171,7 +176,17 @@ fn add_conventions(op: &mut Operation) {
              parameter that is wrong",
         );
     }
-    if secured {
+    if console {
+        add(
+            "401",
+            "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user \
+             disabled (`user_disabled`)",
+        );
+        add(
+            "403",
+            "The user's role has no console (`no_console_access`)",
+        );
+    } else if secured {
         add(
             "401",
             "Missing or unknown token (`unauthorized`), expired (`token_expired`), revoked \

@@ -347,8 +347,15 @@ pub(crate) fn search_terms(code: &str, description: &str) -> String {
 
 /// Gives every problem stored before migration 0008 its search terms (NULL there, since SQL
 /// cannot split text the way `fieldcheck_domain::search` does); a no-op once done. Run once at
-/// open, after the migrations, before the store serves.
-pub async fn backfill_search_sqlite(pool: &sqlx::SqlitePool) -> Result<u64, sqlx::Error> {
+/// open, after the migrations, before the store serves, on either backend.
+pub async fn backfill_search<DB>(pool: &sqlx::Pool<DB>) -> Result<u64, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    String: sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB>,
+    (String, String, String): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
     let mut done = 0;
     loop {
         let mut tx = pool.begin().await?;
@@ -360,29 +367,7 @@ pub async fn backfill_search_sqlite(pool: &sqlx::SqlitePool) -> Result<u64, sqlx
         for (id, code, description) in &rows {
             sqlx::query(BACKFILL_UPDATE)
                 .bind(search_terms(code, description))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        done += rows.len() as u64;
-    }
-}
-
-/// [`backfill_search_sqlite`] on PostgreSQL.
-pub async fn backfill_search_pg(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
-    let mut done = 0;
-    loop {
-        let mut tx = pool.begin().await?;
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as(BACKFILL_SELECT).fetch_all(&mut *tx).await?;
-        if rows.is_empty() {
-            return Ok(done);
-        }
-        for (id, code, description) in &rows {
-            sqlx::query(BACKFILL_UPDATE)
-                .bind(search_terms(code, description))
-                .bind(id)
+                .bind(id.clone())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -408,6 +393,21 @@ pub fn order_by(f: &LedgerFilter) -> String {
             format!("{} {dir}, id {dir}", f.sort.column())
         }
     }
+}
+
+/// The page of a ledger query whose `WHERE` is `cond` with `n_args` arguments bound; the limit
+/// and offset are bound after them. A deferred join: the inner query picks the page's ids
+/// reading only an index that holds the filtered and sorted columns (migration 0009), and only
+/// the page's rows — which carry the whole folded state — are read from the table. Reading
+/// every matching row to sort them made a filter matching a quarter of the ledger cost 100 ms.
+pub fn page_sql(f: &LedgerFilter, cond: &str, n_args: usize) -> String {
+    let order = order_by(f);
+    format!(
+        "SELECT {LEDGER_COLUMNS} FROM problems WHERE id IN (SELECT id FROM problems WHERE {cond} \
+         ORDER BY {order} LIMIT ${} OFFSET ${}) ORDER BY {order}",
+        n_args + 1,
+        n_args + 2
+    )
 }
 
 /// A read-only statement for [`Store::select`](super::Store::select): SQL with `$n`

@@ -66,7 +66,7 @@ impl SqliteStore {
         sqlx::migrate!("../../migrations/server-sqlite")
             .run(&pool)
             .await?;
-        super::ledger::backfill_search_sqlite(&pool).await?;
+        super::ledger::backfill_search(&pool).await?;
         Ok(SqliteStore {
             pool,
             group: Arc::default(),
@@ -103,7 +103,7 @@ impl PgStore {
         sqlx::migrate!("../../migrations/server-postgres")
             .run(&pool)
             .await?;
-        super::ledger::backfill_search_pg(&pool).await?;
+        super::ledger::backfill_search(&pool).await?;
         Ok(PgStore {
             pool,
             group: Arc::default(),
@@ -746,14 +746,7 @@ macro_rules! impl_store {
                     };
                 }
                 let total = q.fetch_one(&mut *tx).await?;
-                let n = w.args.len();
-                let page = format!(
-                    "SELECT {} FROM problems WHERE {cond} ORDER BY {} LIMIT ${} OFFSET ${}",
-                    ledger::LEDGER_COLUMNS,
-                    ledger::order_by(filter),
-                    n + 1,
-                    n + 2
-                );
+                let page = ledger::page_sql(filter, &cond, w.args.len());
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(page));
                 for a in &w.args {
                     q = match a {
