@@ -16,6 +16,8 @@ APT_PACKAGES=(
   webkit2gtk-driver  # WebKitWebDriver, started by tauri-driver
   xvfb xauth
   python3-venv  # the S3 blob tests' server (moto) and schemathesis live in their own virtualenvs
+  libreoffice-calc-nogui  # tests/console_exports.rs: the XLSX export opened by LibreOffice
+  gdal-bin  # tests/console_exports.rs: the GeoJSON export read by ogr2ogr
 )
 
 need_apt=()
@@ -45,6 +47,14 @@ if ! command -v moto_server >/dev/null; then
   fi
   export PATH="$MOTO_VENV/bin:$PATH"
 fi
+
+# PostgreSQL for the server's tests: the one at $FIELDCHECK_TEST_PG (default 127.0.0.1:5432,
+# database test) when it answers, else a throwaway cluster of Debian's postgresql for this run
+# (scripts/test-postgres.sh), stopped on exit. FIELDCHECK_REQUIRE_PG=1 makes a PostgreSQL test
+# that cannot connect fail instead of skipping.
+source scripts/test-postgres.sh
+trap stop_test_postgres EXIT
+ensure_test_postgres
 
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check

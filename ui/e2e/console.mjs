@@ -322,6 +322,19 @@ try {
   await page.waitForTimeout(1000) // the trend's lines draw in
   await shot('09-ranking')
 
+  step('exports: the filtered ledger as Excel, written in the background, downloaded later')
+  await go('/ledger?status=closed')
+  await byTest('ledger-table').waitFor()
+  await byTest('export-button').click()
+  await byTest('export-xlsx').click()
+  await byTest('exports-page').waitFor()
+  await byTest('export-state-done').first().waitFor({ timeout: 60_000 })
+  await shot('10-exports')
+  const [download] = await Promise.all([page.waitForEvent('download'), byTest('export-download').first().click()])
+  const xlsx = readFileSync(await download.path())
+  assert(/\.xlsx$/.test(download.suggestedFilename()), `an .xlsx file: ${download.suggestedFilename()}`)
+  assert(xlsx.subarray(0, 2).toString() === 'PK' && xlsx.length > 1000, `a real workbook (${xlsx.length} bytes)`)
+
   step('a session ended elsewhere sends the page to sign in')
   const cookies = await ctx.cookies()
   const mineCookie = cookies.find((k) => k.name === 'fieldcheck_console')

@@ -112,7 +112,7 @@ pub fn typescript() -> String {
     c.visit::<Location>();
     // The office's console, from fieldcheck-protocol's `console` module.
     {
-        use fieldcheck_protocol::console::{cases, stats, *};
+        use fieldcheck_protocol::console::{cases, exports, setup, stats, *};
         c.visit::<ConsoleSessionInfo>();
         c.visit::<ConsoleProblemPage>();
         c.visit::<cases::ConsoleProblemDetail>();
@@ -127,6 +127,18 @@ pub fn typescript() -> String {
         c.visit::<stats::RankingBy>();
         c.visit::<stats::RankingPeriod>();
         c.visit::<stats::ConsoleMap>();
+        c.visit::<exports::ExportJobList>();
+        c.visit::<setup::ImportPreview>();
+        c.visit::<setup::ImportApplied>();
+        c.visit::<setup::ImportRefused>();
+        c.visit::<setup::UserRow>();
+        c.visit::<setup::UserInput>();
+        c.visit::<setup::PasswordRequest>();
+        c.visit::<setup::PasswordReset>();
+        c.visit::<setup::EnrollCodeRequest>();
+        c.visit::<setup::EnrollCode>();
+        c.visit::<setup::RevokedDevice>();
+        c.visit::<setup::AuditPage>();
     }
     assert!(
         c.clashes.is_empty(),

@@ -77,10 +77,7 @@ impl UnitTally {
         self.rectified += u64::from(RECTIFIED.contains(&p.status));
         let closed = p.status == ProblemStatus::Closed;
         self.closed += u64::from(closed);
-        let on_time = matches!(
-            (p.rectified_at, p.deadline),
-            (Some(r), Some(d)) if r.timestamp_millis() <= d.timestamp_millis()
-        );
+        let on_time = rectified_on_time(p, now) == Some(true);
         self.closed_on_time += u64::from(closed && on_time);
         self.overdue_open += u64::from(p.is_overdue(now));
         self.reworked += u64::from(p.rework_count > 0);
@@ -101,6 +98,18 @@ impl UnitTally {
     /// problem reworked and not yet rectified again still counts). 0 with nothing assigned.
     pub fn rework_rate(&self) -> f64 {
         rate(self.reworked, self.assigned)
+    }
+}
+
+/// 是否按期 of one problem: rectified no later than the deadline (in whole milliseconds) is
+/// `Some(true)`; rectified later, or overdue now without a rectification, `Some(false)`;
+/// otherwise (no deadline, or still within it) undecided. The ranking's 按期率 counts the
+/// closed ones that are `Some(true)`; the exported ledger shows it per problem.
+pub fn rectified_on_time(p: &Problem, now: DateTime<Utc>) -> Option<bool> {
+    match (p.rectified_at, p.deadline) {
+        (Some(r), Some(d)) => Some(r.timestamp_millis() <= d.timestamp_millis()),
+        _ if p.is_overdue(now) => Some(false),
+        _ => None,
     }
 }
 

@@ -146,6 +146,13 @@ pub struct Unit {
     pub district_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// A unit the city no longer dispatches to (an import left it out): it stays in the data
+    /// so that records dispatched to it, and a device's pending work on them, still resolve.
+    /// Absent in bundles written before it existed (they mean active). Not in the device UI's
+    /// types yet: the device lists units to dispatch to only from the office's data.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub active: bool,
 }
 
 /// 测评点位 types. The string codes are stable identifiers used in files and templates.
@@ -330,6 +337,10 @@ pub struct Point {
 
 fn yes() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -571,6 +582,7 @@ mod tests {
                 kind: UnitKind::Sanitation,
                 district_id: Some("gl".into()),
                 contact: None,
+                active: true,
             }],
             points: vec![Point {
                 id: "p-1".into(),

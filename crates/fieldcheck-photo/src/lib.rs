@@ -209,6 +209,33 @@ pub fn ingest(bytes: &[u8], limits: &Limits) -> Result<Ingested, PhotoError> {
     })
 }
 
+/// A small JPEG copy of an already ingested photo (a display copy: oriented, metadata
+/// stripped) with at most `long_edge` pixels on its long side, and its size. JPEGs are
+/// shrunk while decoding (DCT scaling), so a cell-sized copy of a 1,600-pixel display copy
+/// costs a fraction of a full decode (the spreadsheet export makes one per photo).
+pub fn thumbnail(
+    bytes: &[u8],
+    long_edge: u32,
+    limits: &Limits,
+) -> Result<(Vec<u8>, u32, u32), PhotoError> {
+    if bytes.is_empty() {
+        return Err(PhotoError::Empty);
+    }
+    let format = sniff(bytes)?;
+    let decoded = decode::decode(bytes, format, limits, long_edge)?;
+    let (w, h) = pipeline::fit(decoded.source_width, decoded.source_height, long_edge);
+    let raster = if (decoded.raster.width, decoded.raster.height) == (w, h) {
+        decoded.raster
+    } else {
+        pipeline::resize(&decoded.raster, w, h)?
+    };
+    Ok((
+        pipeline::encode_jpeg(&raster, JPEG_QUALITY)?,
+        raster.width,
+        raster.height,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

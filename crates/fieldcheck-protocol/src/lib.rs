@@ -63,6 +63,7 @@ impl ReferenceBundle {
 /// The error body every API and IPC boundary returns: a stable code and a sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApiError {
     pub code: String,
     pub message: String,

@@ -13,6 +13,7 @@ pub(crate) fn read(
     bytes: &[u8],
     at: &Location,
     kind: Kind,
+    sink: &mut kinds::Sink,
 ) -> Result<ReferenceBundle, RefDataError> {
     let text = decode(bytes, at)?;
     let raw = parse(&text, at)?;
@@ -26,7 +27,7 @@ pub(crate) fn read(
         });
     }
     let mut bundle = ReferenceBundle::default();
-    kinds::read_table(kind, &raw, &mut bundle)?;
+    kinds::read_table(kind, &raw, &mut bundle, sink)?;
     Ok(bundle)
 }
 

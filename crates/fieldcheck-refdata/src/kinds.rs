@@ -10,6 +10,7 @@ use fieldcheck_domain::reference::{District, Point, Unit, User};
 use fieldcheck_protocol::ReferenceBundle;
 
 use crate::Kind;
+use crate::error::Location;
 use crate::error::RefDataError;
 use crate::table::{Cell, Column, OutTable, RawTable, Row, Seen, Table};
 use crate::values::{self as v, CalendarRow, ItemKindCode};
@@ -38,6 +39,7 @@ pub(crate) const UNITS: &[Column] = &[
         .aka(&["单位类型", "type"]),
     Column::text("district_id", "所属区域").aka(&["区域编号"]),
     Column::text("contact", "联系方式").aka(&["联系人", "联系电话"]),
+    Column::boolean("active", "启用").aka(&["是否启用"]),
 ];
 
 pub(crate) const POINTS: &[Column] = &[
@@ -131,25 +133,87 @@ pub(crate) fn columns(kind: Kind) -> &'static [Column] {
     }
 }
 
+/// What reading collects besides the records: which kinds the file holds, where each record
+/// came from, and (when `collect` is set) the row errors, whose rows are then left out
+/// instead of ending the read.
+#[derive(Debug, Default)]
+pub(crate) struct Sink {
+    pub collect: bool,
+    pub errors: Vec<RefDataError>,
+    pub sources: crate::Sources,
+}
+
+impl Sink {
+    /// `Err` ends the read (strict); collecting notes the error and goes on.
+    pub fn fail(&mut self, e: RefDataError) -> Result<(), RefDataError> {
+        if self.collect {
+            self.errors.push(e);
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
 /// Reads one kind's table into `bundle` (replacing that kind).
 pub(crate) fn read_table(
     kind: Kind,
     raw: &RawTable,
     bundle: &mut ReferenceBundle,
+    sink: &mut Sink,
 ) -> Result<(), RefDataError> {
-    let Some(t) = Table::new(raw, columns(kind))? else {
-        return Ok(());
+    let t = match Table::new(raw, columns(kind)) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(()),
+        Err(e) => return sink.fail(e),
     };
+    sink.sources.kinds.insert(kind);
     match kind {
-        Kind::Districts => bundle.districts = districts(&t)?,
-        Kind::Units => bundle.units = units(&t)?,
-        Kind::Points => bundle.points = points(&t)?,
-        Kind::Categories => bundle.categories = categories(&t)?,
-        Kind::Templates => bundle.templates = templates(&t)?,
-        Kind::Users => bundle.users = users(&t)?,
-        Kind::Calendar => bundle.calendar = calendar(&t)?,
+        Kind::Districts => bundle.districts = each(&t, kind, sink, district)?,
+        Kind::Units => bundle.units = each(&t, kind, sink, unit)?,
+        Kind::Points => bundle.points = each(&t, kind, sink, point)?,
+        Kind::Categories => bundle.categories = each(&t, kind, sink, category)?,
+        Kind::Users => bundle.users = each(&t, kind, sink, user)?,
+        Kind::Templates => match templates(&t) {
+            Ok(v) => {
+                sink.sources
+                    .rows
+                    .insert(kind, v.iter().map(|_| t.at.clone()).collect());
+                bundle.templates = v;
+            }
+            Err(e) => sink.fail(e)?,
+        },
+        Kind::Calendar => match calendar(&t) {
+            Ok(v) => bundle.calendar = v,
+            Err(e) => sink.fail(e)?,
+        },
     }
     Ok(())
+}
+
+/// One record per row, ids unique within the table (the first column of every such kind).
+fn each<T>(
+    t: &Table<'_>,
+    kind: Kind,
+    sink: &mut Sink,
+    f: fn(&Row<'_>) -> Result<(String, T), RefDataError>,
+) -> Result<Vec<T>, RefDataError> {
+    let key = columns(kind)[0].name;
+    let mut seen = Seen::new();
+    let mut out = Vec::new();
+    let mut at: Vec<Location> = Vec::new();
+    for r in t.rows() {
+        let read = f(&r).and_then(|(id, v)| seen.check(&r, key, &id).map(|()| v));
+        match read {
+            Ok(v) => {
+                out.push(v);
+                at.push(r.at());
+            }
+            Err(e) => sink.fail(e)?,
+        }
+    }
+    sink.sources.rows.insert(kind, at);
+    Ok(out)
 }
 
 pub(crate) fn write_table(kind: Kind, bundle: &ReferenceBundle) -> OutTable {
@@ -181,21 +245,18 @@ fn opt_text(row: &Row<'_>, zh: &str, en: &str) -> Text {
     Text::new(row.get(zh), row.get(en))
 }
 
-fn districts(t: &Table<'_>) -> Result<Vec<District>, RefDataError> {
-    let mut seen = Seen::new();
-    t.rows()
-        .map(|r| {
-            let id = r.required("id")?;
-            seen.check(&r, "id", id)?;
-            Ok(District {
-                id: id.to_string(),
-                name: text(&r, "name_zh", "name_en")?,
-                level: r.parse_req("level", v::district_level)?,
-                parent_id: r.opt("parent_id"),
-                code_prefix: r.opt("code_prefix"),
-            })
-        })
-        .collect()
+fn district(r: &Row<'_>) -> Result<(String, District), RefDataError> {
+    let id = r.required("id")?;
+    Ok((
+        id.to_string(),
+        District {
+            id: id.to_string(),
+            name: text(r, "name_zh", "name_en")?,
+            level: r.parse_req("level", v::district_level)?,
+            parent_id: r.opt("parent_id"),
+            code_prefix: r.opt("code_prefix"),
+        },
+    ))
 }
 
 fn district_row(d: &District) -> Vec<Cell> {
@@ -209,21 +270,19 @@ fn district_row(d: &District) -> Vec<Cell> {
     ]
 }
 
-fn units(t: &Table<'_>) -> Result<Vec<Unit>, RefDataError> {
-    let mut seen = Seen::new();
-    t.rows()
-        .map(|r| {
-            let id = r.required("id")?;
-            seen.check(&r, "id", id)?;
-            Ok(Unit {
-                id: id.to_string(),
-                name: text(&r, "name_zh", "name_en")?,
-                kind: r.parse_req("kind", v::unit_kind)?,
-                district_id: r.opt("district_id"),
-                contact: r.opt("contact"),
-            })
-        })
-        .collect()
+fn unit(r: &Row<'_>) -> Result<(String, Unit), RefDataError> {
+    let id = r.required("id")?;
+    Ok((
+        id.to_string(),
+        Unit {
+            id: id.to_string(),
+            name: text(r, "name_zh", "name_en")?,
+            kind: r.parse_req("kind", v::unit_kind)?,
+            district_id: r.opt("district_id"),
+            contact: r.opt("contact"),
+            active: r.parse_opt("active", v::boolean)?.unwrap_or(true),
+        },
+    ))
 }
 
 fn unit_row(u: &Unit) -> Vec<Cell> {
@@ -234,40 +293,37 @@ fn unit_row(u: &Unit) -> Vec<Cell> {
         Cell::text(u.kind.as_str()),
         Cell::opt(&u.district_id),
         Cell::opt(&u.contact),
+        Cell::Bool(u.active),
     ]
 }
 
-fn points(t: &Table<'_>) -> Result<Vec<Point>, RefDataError> {
-    let mut seen = Seen::new();
-    t.rows()
-        .map(|r| {
-            let id = r.required("id")?;
-            seen.check(&r, "id", id)?;
-            let line = r.parse_opt("line", v::line)?.unwrap_or_default();
-            let lat = r.parse_opt("lat", v::number)?;
-            let lon = r.parse_opt("lon", v::number)?;
-            let location = match (lat, lon) {
-                (Some(lat), Some(lon)) => v::lat_lon(lat, lon)
-                    .map_err(|m| r.bad(if lat.abs() > 90.0 { "lat" } else { "lon" }, m))?,
-                // A street drawn as a line needs no separate point: its middle vertex stands in.
-                (None, None) if !line.is_empty() => line[line.len() / 2],
-                (None, _) => return Err(r.bad("lat", "a latitude is required (or a line)")),
-                (_, None) => return Err(r.bad("lon", "a longitude is required (or a line)")),
-            };
-            Ok(Point {
-                id: id.to_string(),
-                name: r.required("name")?.to_string(),
-                point_type: r.parse_req("type", v::point_type)?,
-                location,
-                line,
-                address: r.get("address").to_string(),
-                district_id: r.required("district_id")?.to_string(),
-                territorial_unit_id: r.opt("territorial_unit_id"),
-                sector_unit_ids: v::list(r.get("sector_unit_ids")),
-                active: r.parse_opt("active", v::boolean)?.unwrap_or(true),
-            })
-        })
-        .collect()
+fn point(r: &Row<'_>) -> Result<(String, Point), RefDataError> {
+    let id = r.required("id")?;
+    Ok((id.to_string(), {
+        let line = r.parse_opt("line", v::line)?.unwrap_or_default();
+        let lat = r.parse_opt("lat", v::number)?;
+        let lon = r.parse_opt("lon", v::number)?;
+        let location = match (lat, lon) {
+            (Some(lat), Some(lon)) => v::lat_lon(lat, lon)
+                .map_err(|m| r.bad(if lat.abs() > 90.0 { "lat" } else { "lon" }, m))?,
+            // A street drawn as a line needs no separate point: its middle vertex stands in.
+            (None, None) if !line.is_empty() => line[line.len() / 2],
+            (None, _) => return Err(r.bad("lat", "a latitude is required (or a line)")),
+            (_, None) => return Err(r.bad("lon", "a longitude is required (or a line)")),
+        };
+        Point {
+            id: id.to_string(),
+            name: r.required("name")?.to_string(),
+            point_type: r.parse_req("type", v::point_type)?,
+            location,
+            line,
+            address: r.get("address").to_string(),
+            district_id: r.required("district_id")?.to_string(),
+            territorial_unit_id: r.opt("territorial_unit_id"),
+            sector_unit_ids: v::list(r.get("sector_unit_ids")),
+            active: r.parse_opt("active", v::boolean)?.unwrap_or(true),
+        }
+    }))
 }
 
 fn point_row(p: &Point) -> Vec<Cell> {
@@ -286,26 +342,22 @@ fn point_row(p: &Point) -> Vec<Cell> {
     ]
 }
 
-fn categories(t: &Table<'_>) -> Result<Vec<Category>, RefDataError> {
-    let mut seen = Seen::new();
-    t.rows()
-        .map(|r| {
-            let code = r.required("code")?;
-            seen.check(&r, "code", code)?;
-            Ok(Category {
-                code: code.to_string(),
-                major_code: r.required("major_code")?.to_string(),
-                major: text(&r, "major_zh", "major_en")?,
-                minor: text(&r, "minor_zh", "minor_en")?,
-                deadline: DeadlineRule {
-                    amount: r.parse_req("deadline_amount", v::whole)?,
-                    unit: r.parse_req("deadline_unit", v::deadline_unit)?,
-                },
-                filing_condition: opt_text(&r, "filing_condition_zh", "filing_condition_en"),
-                closing_condition: opt_text(&r, "closing_condition_zh", "closing_condition_en"),
-            })
-        })
-        .collect()
+fn category(r: &Row<'_>) -> Result<(String, Category), RefDataError> {
+    let code = r.required("code")?;
+    Ok((code.to_string(), {
+        Category {
+            code: code.to_string(),
+            major_code: r.required("major_code")?.to_string(),
+            major: text(r, "major_zh", "major_en")?,
+            minor: text(r, "minor_zh", "minor_en")?,
+            deadline: DeadlineRule {
+                amount: r.parse_req("deadline_amount", v::whole)?,
+                unit: r.parse_req("deadline_unit", v::deadline_unit)?,
+            },
+            filing_condition: opt_text(r, "filing_condition_zh", "filing_condition_en"),
+            closing_condition: opt_text(r, "closing_condition_zh", "closing_condition_en"),
+        }
+    }))
 }
 
 fn category_row(c: &Category) -> Vec<Cell> {
@@ -554,22 +606,19 @@ fn template_rows(t: &ChecklistTemplate) -> Vec<Vec<Cell>> {
         .collect()
 }
 
-fn users(t: &Table<'_>) -> Result<Vec<User>, RefDataError> {
-    let mut seen = Seen::new();
-    t.rows()
-        .map(|r| {
-            let id = r.required("id")?;
-            seen.check(&r, "id", id)?;
-            Ok(User {
-                id: id.to_string(),
-                name: r.required("name")?.to_string(),
-                role: r.parse_req("role", v::role)?,
-                unit_id: r.opt("unit_id"),
-                district_ids: v::list(r.get("district_ids")),
-                phone: r.opt("phone"),
-            })
-        })
-        .collect()
+fn user(r: &Row<'_>) -> Result<(String, User), RefDataError> {
+    let id = r.required("id")?;
+    Ok((
+        id.to_string(),
+        User {
+            id: id.to_string(),
+            name: r.required("name")?.to_string(),
+            role: r.parse_req("role", v::role)?,
+            unit_id: r.opt("unit_id"),
+            district_ids: v::list(r.get("district_ids")),
+            phone: r.opt("phone"),
+        },
+    ))
 }
 
 fn user_row(u: &User) -> Vec<Cell> {

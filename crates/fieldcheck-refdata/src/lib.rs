@@ -11,17 +11,47 @@ mod csv_io;
 mod error;
 mod json;
 mod kinds;
+mod notes;
+pub mod plan;
 mod table;
 mod values;
 mod xlsx;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Write as _;
 use std::path::Path;
 
 pub use error::{Location, RefDataError};
 pub use fieldcheck_protocol::ReferenceBundle;
+pub use notes::example_bundle;
 pub use table::Column;
+pub use xlsx::{MAX_UNPACKED_BYTES, NOTES_SHEET, workbook_zh};
+
+/// Where the records of a file came from: the kinds it holds (a sheet or CSV file that is
+/// present, even without rows: the whole list of that kind) and, per kind, the location of
+/// each record in the order of the bundle's list (JSON: the item's position as the row).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    pub kinds: BTreeSet<Kind>,
+    pub rows: BTreeMap<Kind, Vec<Location>>,
+}
+
+impl Sources {
+    /// Where record `index` of `kind` came from, or the file when unknown.
+    pub fn at(&self, kind: Kind, index: usize) -> Option<&Location> {
+        self.rows.get(&kind).and_then(|r| r.get(index))
+    }
+}
+
+/// A file read for a preview: everything that could be read, where it came from, and every
+/// row that could not (those rows are left out of `bundle`).
+#[derive(Debug, Default)]
+pub struct ReadReport {
+    pub bundle: ReferenceBundle,
+    pub sources: Sources,
+    pub errors: Vec<RefDataError>,
+}
 
 /// One kind of reference data: one CSV file, one XLSX sheet, one key of the bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,6 +138,18 @@ impl Kind {
             Kind::Templates => b.templates.is_empty(),
             Kind::Users => b.users.is_empty(),
             Kind::Calendar => b.calendar.is_none(),
+        }
+    }
+
+    fn len_in(self, b: &ReferenceBundle) -> usize {
+        match self {
+            Kind::Districts => b.districts.len(),
+            Kind::Units => b.units.len(),
+            Kind::Points => b.points.len(),
+            Kind::Categories => b.categories.len(),
+            Kind::Templates => b.templates.len(),
+            Kind::Users => b.users.len(),
+            Kind::Calendar => usize::from(b.calendar.is_some()),
         }
     }
 
@@ -244,12 +286,68 @@ pub fn read_bytes(
     read_source(bytes, format, &at, kind, None)
 }
 
+/// Reads file contents for a preview: errors in rows (a bad value, a repeated id, a damaged
+/// sheet) are collected with their location and their rows left out, so one reading reports
+/// them all; an error about the whole file (not a workbook, an unknown column) is `Err`.
+/// `name` (the uploaded file's name) says the kind of a CSV file, like [`read`]'s path.
+pub fn read_bytes_report(
+    bytes: &[u8],
+    format: Format,
+    kind: Option<Kind>,
+    name: Option<&str>,
+) -> Result<ReadReport, RefDataError> {
+    let file = name.map_or_else(|| format!("input.{}", format.extension()), str::to_owned);
+    let at = Location::file(file);
+    let from_name = name.and_then(|n| kind_from_path(Path::new(n)));
+    let mut sink = kinds::Sink {
+        collect: true,
+        ..kinds::Sink::default()
+    };
+    let bundle = read_with(bytes, format, &at, kind, from_name, &mut sink)?;
+    if format == Format::Json {
+        // No rows in JSON: a kind is present when it holds anything; its items count as rows.
+        for k in Kind::ALL.into_iter().filter(|k| !k.is_empty_in(&bundle)) {
+            sink.sources.kinds.insert(k);
+            let n = k.len_in(&bundle);
+            sink.sources.rows.insert(
+                k,
+                (1..=n as u64)
+                    .map(|i| at.clone().with_sheet(k.as_str()).with_row(i))
+                    .collect(),
+            );
+        }
+    }
+    Ok(ReadReport {
+        bundle,
+        sources: sink.sources,
+        errors: sink.errors,
+    })
+}
+
 fn read_source(
     bytes: &[u8],
     format: Format,
     at: &Location,
     given: Option<Kind>,
     from_name: Option<Kind>,
+) -> Result<ReferenceBundle, RefDataError> {
+    read_with(
+        bytes,
+        format,
+        at,
+        given,
+        from_name,
+        &mut kinds::Sink::default(),
+    )
+}
+
+fn read_with(
+    bytes: &[u8],
+    format: Format,
+    at: &Location,
+    given: Option<Kind>,
+    from_name: Option<Kind>,
+    sink: &mut kinds::Sink,
 ) -> Result<ReferenceBundle, RefDataError> {
     match format {
         Format::Json => json::read(bytes, at, given, from_name),
@@ -265,9 +363,9 @@ fn read_source(
                         Kind::accepted_names()
                     ),
                 })?;
-            csv_io::read(bytes, at, kind)
+            csv_io::read(bytes, at, kind, sink)
         }
-        Format::Xlsx => xlsx::read(bytes, at, given, from_name),
+        Format::Xlsx => xlsx::read(bytes, at, given, from_name, sink),
     }
 }
 

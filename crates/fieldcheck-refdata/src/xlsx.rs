@@ -14,11 +14,47 @@ use crate::error::{Location, RefDataError};
 use crate::kinds;
 use crate::table::{Cell, ColType, OutTable, RawTable, column_letter};
 
+/// The most a workbook may unpack to. A zip compresses repetitive XML a thousandfold: a small
+/// upload must not become gigabytes of sheet to parse. 10,000 points with every column take
+/// about 5 MB unpacked.
+pub const MAX_UNPACKED_BYTES: u64 = 200 * 1024 * 1024;
+
+/// The sheet of the template workbook that explains the columns; reading skips it.
+pub const NOTES_SHEET: &str = "说明";
+
+/// Refuses a workbook whose parts unpack to more than [`MAX_UNPACKED_BYTES`] (by the sizes
+/// its directory declares; the zip reader stops at a declared size, so a part cannot unpack
+/// to more than it declares).
+fn check_unpacked_size(bytes: &[u8], at: &Location) -> Result<(), RefDataError> {
+    let damaged = |e: zip::result::ZipError| RefDataError::Parse {
+        at: Box::new(at.clone()),
+        message: format!("not a readable XLSX workbook: {e}"),
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let part = zip.by_index_raw(i).map_err(damaged)?;
+        total = total.saturating_add(part.size());
+        if total > MAX_UNPACKED_BYTES {
+            return Err(RefDataError::UnsupportedFormat {
+                at: Box::new(at.clone()),
+                message: format!(
+                    "the workbook unpacks to more than {} MB; split it or remove formatting \
+                     and empty rows",
+                    MAX_UNPACKED_BYTES / (1024 * 1024)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn read(
     bytes: &[u8],
     at: &Location,
     given: Option<Kind>,
     from_name: Option<Kind>,
+    sink: &mut kinds::Sink,
 ) -> Result<ReferenceBundle, RefDataError> {
     if bytes.is_empty() {
         return Err(RefDataError::Empty {
@@ -29,10 +65,11 @@ pub(crate) fn read(
     if !bytes.starts_with(b"PK") {
         return Err(not_a_workbook(bytes, at));
     }
+    check_unpacked_size(bytes, at)?;
     // The zip and XML layers below are third-party code fed with untrusted bytes; a panic in
     // them must become an error for the person importing, not a crashed server or app.
     catch_unwind(AssertUnwindSafe(|| {
-        read_workbook(bytes, at, given, from_name)
+        read_workbook(bytes, at, given, from_name, sink)
     }))
     .unwrap_or_else(|_| {
         Err(RefDataError::Parse {
@@ -76,6 +113,7 @@ fn read_workbook(
     at: &Location,
     given: Option<Kind>,
     from_name: Option<Kind>,
+    sink: &mut kinds::Sink,
 ) -> Result<ReferenceBundle, RefDataError> {
     let mut wb: Xlsx<Cursor<&[u8]>> =
         calamine::open_workbook_from_rs(Cursor::new(bytes)).map_err(|e| RefDataError::Parse {
@@ -85,6 +123,7 @@ fn read_workbook(
     let sheets: Vec<(String, Option<Kind>)> = wb
         .sheet_names()
         .into_iter()
+        .filter(|n| n.trim() != NOTES_SHEET && !n.trim().eq_ignore_ascii_case("readme"))
         .map(|n| {
             let k = Kind::parse(&n);
             (n, k)
@@ -173,8 +212,10 @@ fn read_workbook(
 
     let mut bundle = ReferenceBundle::default();
     for (name, kind) in targets {
-        let raw = load(&mut wb, &name, at)?;
-        kinds::read_table(kind, &raw, &mut bundle)?;
+        match load(&mut wb, &name, at) {
+            Ok(raw) => kinds::read_table(kind, &raw, &mut bundle, sink)?,
+            Err(e) => sink.fail(e)?,
+        }
     }
     Ok(bundle)
 }
@@ -358,4 +399,87 @@ fn column_width(table: &OutTable, c: usize) -> f64 {
         .max()
         .unwrap_or(0);
     (title.max(longest) + 2).clamp(8, 60) as f64
+}
+
+/// The office's workbook: every kind on its own sheet titled in Chinese (点位, 单位, …) with
+/// Chinese column titles, and a sheet [`NOTES_SHEET`] explaining each column. Reading accepts
+/// it back as it is (the titles are the columns' Chinese names), so an export re-imported
+/// changes nothing. Every sheet is written, empty ones with their header only.
+pub fn workbook_zh(bundle: &ReferenceBundle) -> Result<Vec<u8>, RefDataError> {
+    let at = Location::file("workbook.xlsx");
+    let mut wb = Workbook::new();
+    let bold = CellFormat::new().set_bold();
+    let text = CellFormat::new().set_num_format("@");
+    for kind in Kind::ALL {
+        let table = kinds::write_table(kind, bundle);
+        let sheet_at = at.clone().with_sheet(kind.label_zh());
+        let failed = |e: XlsxError| RefDataError::Write {
+            at: Box::new(sheet_at.clone()),
+            message: e.to_string(),
+        };
+        let ws = wb.add_worksheet();
+        ws.set_name(kind.label_zh()).map_err(failed)?;
+        for (c, col) in table.columns.iter().enumerate() {
+            let c = col_num(c);
+            ws.write_string_with_format(0, c, col.zh, &bold)
+                .map_err(failed)?;
+            if col.ty == ColType::Text {
+                ws.set_column_format(c, &text).map_err(failed)?;
+            }
+            ws.set_column_width(c, column_width(&table, c as usize).max(10.0))
+                .map_err(failed)?;
+        }
+        for (r, row) in table.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).map_err(|_| RefDataError::Write {
+                at: Box::new(sheet_at.clone()),
+                message: "too many rows for one sheet".into(),
+            })?;
+            for (c, cell) in row.iter().enumerate() {
+                let c = col_num(c);
+                // Strings are written as strings: a value beginning with `=` stays text and is
+                // never evaluated as a formula when the office opens the file.
+                match cell {
+                    Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
+                    Cell::Number(n) => ws.write_number(r, c, *n).map(|_| ()),
+                    Cell::Bool(b) => ws.write_boolean(r, c, *b).map(|_| ()),
+                    Cell::Empty => Ok(()),
+                }
+                .map_err(failed)?;
+            }
+        }
+        ws.set_freeze_panes(1, 0).map_err(failed)?;
+    }
+    let failed = |e: XlsxError| RefDataError::Write {
+        at: Box::new(at.clone().with_sheet(NOTES_SHEET)),
+        message: e.to_string(),
+    };
+    let ws = wb.add_worksheet();
+    ws.set_name(NOTES_SHEET).map_err(failed)?;
+    for (c, title) in ["工作表", "列", "英文列名", "必填", "说明"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(0, col_num(c), *title, &bold)
+            .map_err(failed)?;
+    }
+    let mut r = 1u32;
+    for kind in Kind::ALL {
+        for col in kind.columns() {
+            ws.write_string(r, 0, kind.label_zh()).map_err(failed)?;
+            ws.write_string(r, 1, col.zh).map_err(failed)?;
+            ws.write_string(r, 2, col.name).map_err(failed)?;
+            ws.write_string(r, 3, if col.required { "是" } else { "" })
+                .map_err(failed)?;
+            ws.write_string(r, 4, crate::notes::column_note(kind, col.name))
+                .map_err(failed)?;
+            r += 1;
+        }
+    }
+    for (c, w) in [10.0, 16.0, 24.0, 6.0, 90.0].into_iter().enumerate() {
+        ws.set_column_width(col_num(c), w).map_err(failed)?;
+    }
+    wb.save_to_buffer().map_err(|e| RefDataError::Write {
+        at: Box::new(at.clone()),
+        message: e.to_string(),
+    })
 }

@@ -40,6 +40,8 @@ mod admin;
 pub mod console;
 mod console_app;
 mod console_cases;
+pub mod console_exports;
+mod console_setup;
 mod console_stats;
 pub mod openapi;
 
@@ -57,6 +59,10 @@ pub struct AppState {
     refs: tokio::sync::RwLock<(u64, Arc<ReferenceBundle>)>,
     /// Push requests per device (per user for web sessions).
     push_limiter: crate::push_limit::PushLimiter,
+    /// `/readyz`'s cached answer (`ops.rs`).
+    pub(crate) ops: crate::ops::OpsState,
+    /// The export jobs' runner (`api/console_exports.rs`).
+    pub exports: console_exports::ExportsState,
 }
 
 type St = State<Arc<AppState>>;
@@ -93,6 +99,8 @@ impl AppState {
             uploads,
             refs: tokio::sync::RwLock::new((0, Arc::new(ReferenceBundle::default()))),
             push_limiter: crate::push_limit::PushLimiter::new(config_push.0, config_push.1),
+            ops: crate::ops::OpsState::default(),
+            exports: console_exports::ExportsState::default(),
         }
     }
 
@@ -395,14 +403,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             require_protocol,
         ));
-    Router::new()
+    let app = Router::new()
         // Outside the protocol check: API tools fetch the document without our header.
         .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
         .merge(console_app::router(&state.config.console_dir))
+        // /healthz, /readyz, /metrics (outside the protocol check too).
+        .merge(crate::ops::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redacted_request_span))
+        .layer(middleware::from_fn(crate::ops::observe))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redacted_request_span));
+    crate::ops::with_request_id(app)
         .layer(middleware::from_fn(split_conn_addrs))
         .with_state(state)
 }
@@ -419,6 +431,8 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/problems", get(console::problems))
         .merge(console_cases::routes())
         .merge(console_stats::routes())
+        .merge(console_exports::routes())
+        .merge(console_setup::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,
@@ -428,12 +442,17 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
 /// The request span of the trace layer without secrets: an enrollment code in a QR path
 /// (`/admin/enroll-codes/<code>/qr.svg`) is replaced, and headers (bearer tokens) are never
 /// recorded.
+///
+/// The span is at ERROR level so that it is open whatever `RUST_LOG` lets through: every line
+/// logged for the request then carries its `request_id` (`ops.rs`), a warning as much as a
+/// debug line.
 fn redacted_request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    tracing::debug_span!(
+    tracing::error_span!(
         "request",
         method = %req.method(),
         uri = %redact_path(req.uri().path()),
         version = ?req.version(),
+        request_id = %crate::ops::request_id_of(req),
     )
 }
 
@@ -594,6 +613,7 @@ async fn authenticate(
     // The attempt counts as a failure before the password is checked: 30 concurrent guesses
     // cannot all get past the limit while the first ones are still hashing.
     if !state.limiter.begin(&req.username, ip, Instant::now()) {
+        crate::ops::metrics::login_failed("rate_limited");
         return Err(ServerError::RateLimited);
     }
     let stored = state.store.user(&req.username).await?;
@@ -605,6 +625,7 @@ async fn authenticate(
         .await
         .unwrap_or(false);
     let Some(stored) = stored.filter(|_| ok) else {
+        crate::ops::metrics::login_failed("wrong_credentials");
         return Err(wrong_password);
     };
     state.limiter.succeeded(&req.username, ip);
@@ -755,7 +776,7 @@ async fn pull(
     State(state): St,
     caller: Caller,
     q: Result<Query<PullQuery>, QueryRejection>,
-) -> Result<Json<PullResponse>, ServerError> {
+) -> Result<Response, ServerError> {
     let Query(q) = q.map_err(|e| ServerError::Malformed(e.body_text()))?;
     // As documented: a page of nothing is not a request anyone means to make.
     if q.limit == Some(0) {
@@ -768,12 +789,14 @@ async fn pull(
     let refs = state.refs().await?;
     let viewer = Viewer::new(caller.user, &refs).with_token_device(caller.device_id);
     let max_bytes = state.config.max_pull_bytes;
-    Ok(Json(
-        state
-            .store
-            .pull_page(&viewer, q.since, limit, max_bytes)
-            .await?,
-    ))
+    let page = state
+        .store
+        .pull_page(&viewer, q.since, limit, max_bytes)
+        .await?;
+    // Serialised here (as `Json` would) to count the bytes sent.
+    let body = serde_json::to_vec(&page).map_err(StoreError::from)?;
+    crate::ops::metrics::pull_page(page.items.len(), body.len());
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Blob ids are SHA-256 hex digests, nothing else: this is also what keeps them from naming
@@ -876,6 +899,7 @@ async fn blob_put(
         ServerError::ChunkTooLarge(state.config.max_chunk_bytes),
     )
     .await?;
+    crate::ops::metrics::blob_bytes_in(body.len());
     let refs = state.refs().await?;
     let viewer = Viewer::new(caller.user, &refs);
     let readable = state.uploads.may_read(&viewer, &hash).await?;
@@ -918,6 +942,7 @@ async fn blob_get(
     let refs = state.refs().await?;
     let viewer = Viewer::new(caller.user, &refs);
     let bytes = state.read_blob(&viewer, &hash, "blob").await?;
+    crate::ops::metrics::blob_bytes_out(bytes.len());
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream"),

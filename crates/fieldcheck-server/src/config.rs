@@ -73,6 +73,28 @@ pub struct Config {
     /// The city's Tianditu (天地图) browser key: the console offers Tianditu's basemap with it
     /// (CGCS2000, drawn as WGS-84). Empty: no Tianditu.
     pub tianditu_key: String,
+    /// `text` (the default, for people) or `json` (one JSON object per line, for a log
+    /// shipper). Either way every line of a request carries its `request_id`.
+    pub log_format: LogFormat,
+    /// Bearer token `/metrics` requires. Empty: `/metrics` answers loopback clients only
+    /// (a Prometheus on the same machine); behind a proxy on the same machine every client
+    /// looks local, so set a token or do not forward `/metrics`.
+    pub metrics_token: String,
+    /// After SIGTERM/Ctrl-C: how long requests in flight (and the push group being committed)
+    /// may take to finish before the server exits anyway.
+    pub shutdown_grace_secs: u64,
+    /// Where the console's export files are written (`api/console_exports.rs`). Empty: the
+    /// directory `exports` beside `blob_dir` (the data directory).
+    pub export_dir: PathBuf,
+}
+
+/// How log lines are written (`log_format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for Config {
@@ -104,6 +126,10 @@ impl Default for Config {
             console_max_secs: 12 * 3600,
             console_dir: PathBuf::from("ui/dist-console"),
             tianditu_key: String::new(),
+            log_format: LogFormat::Text,
+            metrics_token: String::new(),
+            shutdown_grace_secs: 30,
+            export_dir: PathBuf::new(),
         }
     }
 }
@@ -114,6 +140,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("database_url", &redact_url(&self.database_url))
             .field("blob_dir", &self.blob_dir)
+            .field("export_dir", &self.export_dir)
             .field("bind", &self.bind)
             .field("blob_store", &self.blob_store)
             .field("s3", &self.s3)
@@ -141,6 +168,12 @@ impl fmt::Debug for Config {
                 "tianditu_key",
                 &(!self.tianditu_key.is_empty()).then_some("***"),
             )
+            .field("log_format", &self.log_format)
+            .field(
+                "metrics_token",
+                &(!self.metrics_token.is_empty()).then_some("***"),
+            )
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }
@@ -194,6 +227,17 @@ pub fn redact_url(url: &str) -> String {
 impl Config {
     /// Whether browsers reach the server over https (a `https://` `public_url`): the console's
     /// cookie is then `Secure`.
+    /// The directory export files go to: `export_dir`, or `exports` beside `blob_dir`.
+    pub fn export_dir(&self) -> PathBuf {
+        if !self.export_dir.as_os_str().is_empty() {
+            return self.export_dir.clone();
+        }
+        match self.blob_dir.parent() {
+            Some(p) => p.join("exports"),
+            None => PathBuf::from("exports"),
+        }
+    }
+
     pub fn behind_https(&self) -> bool {
         self.public_url
             .trim()
@@ -239,6 +283,7 @@ impl Config {
             match field {
                 "DATABASE_URL" => self.database_url = value,
                 "BLOB_DIR" => self.blob_dir = PathBuf::from(value),
+                "EXPORT_DIR" => self.export_dir = PathBuf::from(value),
                 "BIND" => self.bind = value,
                 "BLOB_STORE" => self.blob_store = value,
                 "PUBLIC_URL" => self.public_url = value,
@@ -278,6 +323,20 @@ impl Config {
                 "CONSOLE_MAX_SECS" => self.console_max_secs = num(&key, &value)?,
                 "CONSOLE_DIR" => self.console_dir = PathBuf::from(value),
                 "TIANDITU_KEY" => self.tianditu_key = value,
+                "LOG_FORMAT" => {
+                    self.log_format = match value.trim().to_ascii_lowercase().as_str() {
+                        "text" | "" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => {
+                            return Err(ConfigError::Env {
+                                key,
+                                message: format!("not `text` or `json`: {value:?}"),
+                            });
+                        }
+                    }
+                }
+                "METRICS_TOKEN" => self.metrics_token = value,
+                "SHUTDOWN_GRACE_SECS" => self.shutdown_grace_secs = num(&key, &value)?,
                 // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
                 _ => {}
             }
@@ -339,6 +398,26 @@ mod tests {
             (3, 4)
         );
         assert_eq!(c.device_token_idle_secs, 60);
+    }
+
+    #[test]
+    fn ops_settings_from_toml_and_env() {
+        let mut c = Config::from_toml(
+            "log_format = \"json\"\nmetrics_token = \"scrape-secret\"\nshutdown_grace_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.shutdown_grace_secs, 5);
+        assert!(!format!("{c:?}").contains("scrape-secret"));
+        c.apply_env([("FIELDCHECK_LOG_FORMAT".to_owned(), "TEXT".to_owned())])
+            .unwrap();
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(
+            c.apply_env([("FIELDCHECK_LOG_FORMAT".to_owned(), "xml".to_owned())])
+                .is_err()
+        );
+        assert!(Config::from_toml("log_format = \"xml\"\n").is_err());
+        assert_eq!(Config::default().log_format, LogFormat::Text);
     }
 
     #[test]

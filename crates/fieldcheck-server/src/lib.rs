@@ -12,10 +12,12 @@ pub mod blobs;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod ops;
 pub mod policy;
 pub mod push_limit;
 pub mod qr;
 pub mod session;
+pub mod setup;
 pub mod store;
 
 pub use config::Config;
@@ -30,7 +32,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let store = store::open(&config.database_url).await?;
-    serve_with_store(config, store, listener, shutdown).await
+    let served = serve_with_store(config, store.clone(), listener, shutdown).await;
+    // Its own store: closed here (SQLite checkpoints its WAL into the file).
+    store.shutdown().await;
+    served
 }
 
 /// [`serve`] over an already opened store (the demo seeds it first; tests inspect it).
@@ -45,6 +50,10 @@ pub async fn serve_with_store(
 }
 
 /// [`serve_with_store`] with an explicit blob store (tests use object_store's in-memory one).
+///
+/// When `shutdown` resolves: no new connections are accepted, requests in flight are
+/// answered, then the push group still being committed (if its clients went away) commits;
+/// each waits at most `shutdown_grace_secs`. The store stays open (the caller's).
 pub async fn serve_with(
     config: Config,
     store: Arc<dyn Store>,
@@ -55,17 +64,44 @@ pub async fn serve_with(
     // Staging of uploads in progress lives here whatever the blob backend.
     tokio::fs::create_dir_all(&config.blob_dir).await?;
     tracing::info!(blobs = %blobs.describe(), "blob storage");
-    let state = Arc::new(api::AppState::with_blobs(store, config, blobs));
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+    // Installed before the first request, so every request is counted.
+    ops::metrics::handle();
+    let upkeep = tokio::spawn(ops::metrics::run_upkeep());
+    let state = Arc::new(api::AppState::with_blobs(store.clone(), config, blobs));
     // Finishes uploads staged completely before a stop, then expires abandoned ones.
     let sweeper = tokio::spawn(state.uploads.clone().run_sweeper());
+    // The console's exports, one job at a time (`api/console_exports.rs`).
+    let exporter = tokio::spawn(api::console_exports::run_jobs(state.clone()));
     let app = api::router(state);
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, answering the requests in flight");
+        let _ = stopping.send(true);
+    };
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<api::ConnAddrs>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    .with_graceful_shutdown(shutdown);
+    // A request that never ends (a stalled upload) must not keep the process up forever.
+    let out_of_grace = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
+    };
+    let served = tokio::select! {
+        r = served => r,
+        () = out_of_grace => {
+            tracing::warn!(secs = grace.as_secs(), "requests still in flight when the grace period ended");
+            Ok(())
+        }
+    };
+    ops::finish_pushes(store.as_ref(), grace).await;
     sweeper.abort();
+    exporter.abort();
+    upkeep.abort();
     served?;
+    tracing::info!("stopped");
     Ok(())
 }

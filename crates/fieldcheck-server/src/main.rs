@@ -6,6 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fieldcheck_domain::role::Role;
+use fieldcheck_server::config::LogFormat;
+use fieldcheck_server::setup::cli as setup_cli;
 use fieldcheck_server::store::PgStore;
 use fieldcheck_server::{Config, Store, demo};
 
@@ -48,29 +50,258 @@ enum Command {
         #[arg(long, requires = "database_url")]
         pg_schema: Option<String>,
     },
+    /// Writes an export of the ledger (the whole city, as an admin sees it) to a file:
+    /// `export --kind xlsx --out 台账.xlsx --filter status=dispatched,rectifying`.
+    Export {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// xlsx, csv, geojson or photos_zip
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// A ledger filter field as `name=value` (the console ledger's query fields), repeated.
+        #[arg(long = "filter", value_name = "NAME=VALUE")]
+        filters: Vec<String>,
+    },
+    /// Imports reference data (XLSX, CSV, JSON) into the configured database as one new
+    /// version, after showing what changes; errors are listed and nothing changes.
+    Import {
+        file: PathBuf,
+        /// Show what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        on: SetupOn,
+    },
+    /// Users: `user list`, `user add ID --name … --role …`, `user edit ID …`,
+    /// `user disable ID`, `user enable ID`, `user reset-password ID [--password …]`.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[command(flatten)]
+        on: SetupOn,
+    },
+    /// Issues a one-time enrollment code for a user (printed), with its QR code (`--qr
+    /// FILE.png` or `.svg`).
+    EnrollCode {
+        user: String,
+        #[arg(long)]
+        qr: Option<PathBuf>,
+        #[arg(long, default_value_t = fieldcheck_protocol::console::setup::DEFAULT_CODE_TTL_MINUTES)]
+        ttl_minutes: u32,
+        #[command(flatten)]
+        on: SetupOn,
+    },
+    /// Lists enrolled devices (last sync), or revokes one (`--revoke DEVICE_ID`).
+    Devices {
+        #[arg(long)]
+        revoke: Option<String>,
+        #[command(flatten)]
+        on: SetupOn,
+    },
+}
+
+/// Where a setup subcommand works, and who it is audited as.
+#[derive(clap::Args)]
+struct SetupOn {
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// A PostgreSQL schema to work in (as `demo --pg-schema`).
+    #[arg(long, global = true)]
+    pg_schema: Option<String>,
+    /// The name the audit records for the change.
+    #[arg(long, global = true, default_value = "cli")]
+    actor: String,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    List,
+    Add {
+        id: String,
+        #[command(flatten)]
+        fields: UserFields,
+    },
+    Edit {
+        id: String,
+        #[command(flatten)]
+        fields: UserFields,
+    },
+    Disable {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    ResetPassword {
+        id: String,
+        /// Without it, a random password is printed.
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct UserFields {
+    #[arg(long)]
+    name: Option<String>,
+    /// admin, inspector, unit_handler or volunteer
+    #[arg(long)]
+    role: Option<String>,
+    #[arg(long)]
+    unit: Option<String>,
+    /// Comma-separated district ids.
+    #[arg(long)]
+    districts: Option<String>,
+    #[arg(long)]
+    phone: Option<String>,
+    #[arg(long)]
+    password: Option<String>,
+}
+
+impl From<UserFields> for setup_cli::UserArgs {
+    fn from(f: UserFields) -> Self {
+        setup_cli::UserArgs {
+            name: f.name,
+            role: f.role,
+            unit: f.unit,
+            districts: f.districts,
+            phone: f.phone,
+            password: f.password,
+        }
+    }
+}
+
+/// Runs a setup subcommand (`setup::cli`) on the configured database.
+async fn setup_command(on: SetupOn, run: SetupRun) -> anyhow::Result<()> {
+    let config = Config::load(on.config.as_deref())?;
+    let store = setup_cli::open(&config, on.pg_schema.as_deref()).await?;
+    let s = store.as_ref();
+    let a = on.actor.as_str();
+    let done = match run {
+        SetupRun::Import { file, dry_run } => setup_cli::import(s, &file, dry_run, a).await,
+        SetupRun::User(UserAction::List) => setup_cli::user_list(s).await,
+        SetupRun::User(UserAction::Add { id, fields }) => {
+            setup_cli::user_add(s, a, id, fields.into()).await
+        }
+        SetupRun::User(UserAction::Edit { id, fields }) => {
+            setup_cli::user_edit(s, a, id, fields.into()).await
+        }
+        SetupRun::User(UserAction::Disable { id }) => {
+            setup_cli::user_disable(s, a, &id, false).await
+        }
+        SetupRun::User(UserAction::Enable { id }) => setup_cli::user_disable(s, a, &id, true).await,
+        SetupRun::User(UserAction::ResetPassword { id, password }) => {
+            setup_cli::user_reset_password(s, a, &id, password).await
+        }
+        SetupRun::EnrollCode { user, qr, ttl } => {
+            setup_cli::enroll_code(s, &config, a, &user, ttl, qr.as_deref()).await
+        }
+        SetupRun::Devices { revoke } => setup_cli::devices(s, a, revoke.as_deref()).await,
+    };
+    store.shutdown().await;
+    done
+}
+
+enum SetupRun {
+    Import {
+        file: PathBuf,
+        dry_run: bool,
+    },
+    User(UserAction),
+    EnrollCode {
+        user: String,
+        qr: Option<PathBuf>,
+        ttl: u32,
+    },
+    Devices {
+        revoke: Option<String>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config } => {
             let config = Config::load(config.as_deref())?;
+            fieldcheck_server::ops::logging::init(config.log_format);
             tracing::info!(?config, "starting");
             let listener = tokio::net::TcpListener::bind(&config.bind)
                 .await
                 .with_context(|| format!("cannot bind {}", config.bind))?;
-            println!(
-                "FieldCheck server listening on http://{}",
-                listener.local_addr()?
-            );
+            let addr = listener.local_addr()?;
+            match config.log_format {
+                // Every line of a JSON log is JSON: the address is a log event.
+                LogFormat::Json => tracing::info!(addr = %addr, "FieldCheck server listening"),
+                LogFormat::Text => println!("FieldCheck server listening on http://{addr}"),
+            }
             fieldcheck_server::serve(config, listener, shutdown_signal()).await
+        }
+        Command::Import { file, dry_run, on } => {
+            setup_command(on, SetupRun::Import { file, dry_run }).await
+        }
+        Command::User { action, on } => setup_command(on, SetupRun::User(action)).await,
+        Command::EnrollCode {
+            user,
+            qr,
+            ttl_minutes,
+            on,
+        } => {
+            setup_command(
+                on,
+                SetupRun::EnrollCode {
+                    user,
+                    qr,
+                    ttl: ttl_minutes,
+                },
+            )
+            .await
+        }
+        Command::Devices { revoke, on } => setup_command(on, SetupRun::Devices { revoke }).await,
+        Command::Export {
+            config,
+            kind,
+            out,
+            filters,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let kind = fieldcheck_export::ExportKind::parse(&kind).with_context(|| {
+                format!("--kind {kind:?}: expected xlsx, csv, geojson or photos_zip")
+            })?;
+            let mut filter = serde_json::Map::new();
+            for f in filters {
+                let (k, v) = f
+                    .split_once('=')
+                    .with_context(|| format!("--filter {f:?}: expected NAME=VALUE"))?;
+                // Booleans (`overdue`, `conflicts`) as JSON booleans, everything else as text.
+                let v = match v {
+                    "true" => serde_json::Value::Bool(true),
+                    "false" => serde_json::Value::Bool(false),
+                    _ => serde_json::Value::String(v.to_owned()),
+                };
+                filter.insert(k.to_owned(), v);
+            }
+            let store = fieldcheck_server::open_store(&config.database_url).await?;
+            let blobs = fieldcheck_server::blobs::from_config(&config)?;
+            let started = std::time::Instant::now();
+            let rows = fieldcheck_server::api::console_exports::export_to_file(
+                store,
+                blobs,
+                &config,
+                kind,
+                Some(serde_json::Value::Object(filter)),
+                &out,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            println!(
+                "{rows} rows written to {} in {:.1} s",
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Command::Demo {
             bind,
@@ -81,6 +312,7 @@ async fn main() -> anyhow::Result<()> {
             pg_schema,
         } => {
             let mut config = Config::load(None)?;
+            fieldcheck_server::ops::logging::init(config.log_format);
             config.bind = bind;
             config.database_url = database_url
                 .unwrap_or_else(|| format!("sqlite://{}/fieldcheck.db", data_dir.display()));
@@ -172,7 +404,15 @@ async fn main() -> anyhow::Result<()> {
             }
             println!();
             println!("  device: fieldcheck enroll --server http://{addr} --code <code>");
-            fieldcheck_server::serve_with_store(config, store, listener, shutdown_signal()).await
+            let served = fieldcheck_server::serve_with_store(
+                config,
+                store.clone(),
+                listener,
+                shutdown_signal(),
+            )
+            .await;
+            store.shutdown().await;
+            served
         }
     }
 }
@@ -208,9 +448,28 @@ async fn create_pg_schema(url: &str, schema: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send to stop a service).
 async fn shutdown_signal() {
-    // If the handler cannot be installed, run until killed.
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    // If a handler cannot be installed, that signal is not waited for (the process stays
+    // until killed by it).
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }

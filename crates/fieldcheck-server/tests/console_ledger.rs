@@ -232,6 +232,10 @@ async fn every_filter_sort_and_page(pg: bool) {
         ("q=%25", &[4]),
         ("q=GL-LEDGER", &[1, 2, 3, 4]),
         ("q=广告", &[2]),
+        ("q=路", &[1, 3]),
+        ("q=路&status=dispatched", &[1]),
+        ("q=路&status=reported,closed", &[3]),
+        ("q=路&district=c-gl", &[3]),
         ("status=dispatched&district=s-dj&overdue=false", &[2]),
     ];
     for (query, want) in cases {
@@ -265,6 +269,22 @@ async fn every_filter_sort_and_page(pg: bool) {
     );
     assert_eq!(which(&c, &first), vec![4, 3, 2]);
     assert_eq!(which(&c, &second), vec![1]);
+    // A plain text search (PostgreSQL reads it from the search documents alone): the same
+    // order, total and pages as any other query.
+    let page = ledger(s, &admin, "q=路").await;
+    assert_eq!(which(&c, &page), vec![3, 1]);
+    let page = ledger(s, &admin, "q=路&order=asc").await;
+    assert_eq!(which(&c, &page), vec![1, 3]);
+    let page = ledger(s, &admin, "q=路&limit=1&offset=1").await;
+    assert_eq!(
+        (which(&c, &page), page["total"].as_u64()),
+        (vec![1], Some(2))
+    );
+    let page = ledger(s, &admin, "q=路&status=dispatched,reported&limit=1").await;
+    assert_eq!(
+        (which(&c, &page), page["total"].as_u64()),
+        (vec![3], Some(2))
+    );
     let past = ledger(s, &admin, "offset=100").await;
     assert_eq!(past["total"], 4);
     assert!(past["rows"].as_array().unwrap().is_empty());

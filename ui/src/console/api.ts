@@ -16,6 +16,9 @@ import type {
   ConsoleReference,
   ConsoleSessionInfo,
   DispatchPreview,
+  ExportJob,
+  ExportJobList,
+  ExportKind,
   RankingBy,
   RankingPeriod,
 } from './wire'
@@ -159,6 +162,31 @@ export const consoleApi = {
       params: { period, by, from: period === 'custom' ? from : undefined, to: period === 'custom' ? to : undefined },
     }),
   map: (params: Params) => call<ConsoleMap>('/console/map', { params }),
+  /** Starts a background export of the ledger under `filter` (the ledger's query fields). */
+  createExport: (kind: ExportKind, filter: Record<string, string | boolean>) =>
+    call<ExportJob>('/console/exports', { method: 'POST', json: { kind, filter } }),
+  exports: () => call<ExportJobList>('/console/exports'),
+  /** Downloads a finished export as `name` (a fetch: every API call carries the protocol header). */
+  downloadExport: async (url: string, name: string) => {
+    let res: Response
+    try {
+      res = await fetch(url, { headers: { [PROTOCOL_HEADER]: PROTOCOL_VERSION }, credentials: 'same-origin' })
+    } catch (e) {
+      throw new ConsoleApiError(0, 'network', e instanceof Error ? e.message : String(e))
+    }
+    if (!res.ok) {
+      const err = (await res.json().catch(() => ({}))) as { code?: string; message?: string }
+      throw new ConsoleApiError(res.status, err.code ?? `http_${res.status}`, err.message ?? res.statusText)
+    }
+    const href = URL.createObjectURL(await res.blob())
+    const a = document.createElement('a')
+    a.href = href
+    a.download = name
+    document.body.appendChild(a)
+    a.click()
+    a.remove()
+    setTimeout(() => URL.revokeObjectURL(href), 60_000)
+  },
 }
 
 /** Any thrown value in plain words. */

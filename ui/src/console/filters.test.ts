@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   defaultFilter,
+  exportFilter,
   filterFromQuery,
   filterParams,
   filterToQuery,
@@ -87,5 +88,20 @@ describe('ledger filter <-> router query', () => {
   it('tells a different view apart', () => {
     expect(sameQuery({ unit: 'U1' }, { unit: 'U2' })).toBe(false)
     expect(sameQuery({}, { page: '1' })).toBe(true)
+  })
+})
+
+describe('an export carries the ledger view', () => {
+  it('the filter and sort, yes/no filters as JSON booleans, never the page', () => {
+    const f = filterFromQuery({ status: 'closed,verified', overdue: 'false', conflicts: 'true', q: '井盖', sort: 'deadline', order: 'asc', page: '3' })
+    expect(exportFilter(f)).toEqual({
+      status: 'verified,closed',
+      q: '井盖',
+      overdue: false,
+      conflicts: true,
+      sort: 'deadline',
+      order: 'asc',
+    })
+    expect(exportFilter(defaultFilter())).toEqual({ sort: 'reported_at', order: 'desc' })
   })
 })

@@ -153,6 +153,14 @@ export function ledgerParams(f: LedgerFilter): Record<string, string> {
   }
 }
 
+/** The filter and sort as an export's `filter` (JSON: yes/no filters are booleans there). */
+export function exportFilter(f: LedgerFilter): Record<string, string | boolean> {
+  const p: Record<string, string | boolean> = { ...filterParams(f), sort: f.sort, order: f.order }
+  if (f.overdue) p.overdue = f.overdue === 'true'
+  if (f.conflicts) p.conflicts = true
+  return p
+}
+
 /** Same view? (to skip a reload when the URL is rewritten to what is already shown). */
 export function sameQuery(a: Record<string, string>, b: RouteQuery): boolean {
   const norm = filterToQuery(filterFromQuery(b))

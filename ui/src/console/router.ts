@@ -17,6 +17,7 @@ export const router = createRouter({
         { path: 'ledger', name: 'ledger', component: () => import('./views/Ledger.vue') },
         { path: 'map', name: 'map', component: () => import('./views/MapPage.vue') },
         { path: 'ranking', name: 'ranking', component: () => import('./views/Ranking.vue') },
+        { path: 'exports', name: 'exports', component: () => import('./views/Exports.vue') },
         { path: 'problems/:id', name: 'problem', component: () => import('./views/ProblemDetail.vue'), props: true },
       ],
     },

@@ -3,6 +3,25 @@
 // fieldcheck-bridge` fails while this file is out of date.
 
 /**
+ * One audited setup change.
+ */
+export type AuditEntry = { id: number, at_ms: number, 
+/**
+ * The user who made it (`cli` for a server subcommand without `--actor`).
+ */
+actor: string, 
+/**
+ * `reference.import`, `user.add`, `user.edit`, `user.disable`, `user.enable`,
+ * `user.reset_password`, `enroll_code.issue`, `device.revoke`.
+ */
+action: string, target: string, before: Record<string, unknown> | null, after: Record<string, unknown> | null, };
+
+/**
+ * A page of the audit, newest first.
+ */
+export type AuditPage = { total: number, entries: Array<AuditEntry>, };
+
+/**
  * What a bulk request does to each problem.
  */
 export type BulkOp = "file_and_dispatch" | "close";
@@ -358,6 +377,27 @@ export type DeadlineUnit = "working_hours" | "working_days" | "natural_hours";
 export type DemoSeeded = { created: number, me: Me, };
 
 /**
+ * An enrolled device.
+ */
+export type DeviceRow = { device_id: string, user_id: string, name: string, 
+/**
+ * The device's tag in problem codes.
+ */
+tag: string | null, enrolled_at_ms: number, 
+/**
+ * The last request the device made with its token (push, pull, reference, photos).
+ */
+last_sync_ms: number | null, 
+/**
+ * The app version the device reported. Not recorded by the sync protocol yet: null.
+ */
+app_version: string | null, 
+/**
+ * Every token of the device was revoked.
+ */
+revoked: boolean, };
+
+/**
  * The deadline a dispatch to a unit would get now (`GET …/dispatch-preview?unit=`).
  */
 export type DispatchPreview = { 
@@ -377,6 +417,28 @@ export type District = { id: string, name: Text, level: DistrictLevel, parent_id
 code_prefix?: string | null, };
 
 export type DistrictLevel = "district" | "street" | "community";
+
+/**
+ * A new enrollment code (stored hashed, shown only now).
+ */
+export type EnrollCode = { code: string, user_id: string, expires_at_ms: number, 
+/**
+ * `fieldcheck://enroll?server=…&code=…`, what the QR code holds.
+ */
+uri: string, 
+/**
+ * The QR code as SVG.
+ */
+qr_svg: string, };
+
+/**
+ * `POST /console/setup/users/{id}/enroll-code`.
+ */
+export type EnrollCodeRequest = { 
+/**
+ * Minutes the code stays valid (1 to 43,200; default 7 days).
+ */
+ttl_minutes: number, };
 
 export type EnrollResult = { server: string, user: User, device_tag: string, reference_version: number | null, reference_error: string | null, me: Me, };
 
@@ -406,6 +468,50 @@ server_refusal?: ServerRefusal | null,
  */
 superseded_by?: string | null, } & ({ "outcome": "applied" } | { "outcome": "rejected", code: RefusalCode, message: string, });
 
+/**
+ * One export job of the signed-in user.
+ */
+export type ExportJob = { id: string, kind: ExportKind, state: ExportState, 
+/**
+ * Rows written so far.
+ */
+rows_done: number, 
+/**
+ * Rows the filter matched when the job started (`None` while queued).
+ */
+rows_total: number | null, 
+/**
+ * Why it failed.
+ */
+error: string | null, 
+/**
+ * The download's name (Chinese, e.g. `问题台账_20261202-0315.xlsx`), once done.
+ */
+file_name: string | null, 
+/**
+ * The file's size, once done.
+ */
+bytes: number | null, created_at: string, started_at: string | null, finished_at: string | null, 
+/**
+ * `GET` it to download the file, once done (`/api/v1/console/exports/{id}/file`).
+ */
+download_url: string | null, };
+
+/**
+ * The signed-in user's export jobs, newest first.
+ */
+export type ExportJobList = { jobs: Array<ExportJob>, };
+
+/**
+ * An export's format.
+ */
+export type ExportKind = "xlsx" | "csv" | "geojson" | "photos_zip";
+
+/**
+ * Where an export job is.
+ */
+export type ExportState = "queued" | "running" | "done" | "failed";
+
 export type ExtensionRequest = { until: string, reason: string, requested_by: string, requested_at: string, };
 
 export type Hlc = string;
@@ -419,6 +525,42 @@ todo: Page<LedgerRow>, todo_query: ProblemQuery, overdue: number,
  * Inspections the signed-in person started and has not finished, newest first.
  */
 open_inspections: Array<OpenInspection>, };
+
+/**
+ * What an applied import did (`POST /console/setup/import/apply`).
+ */
+export type ImportApplied = { 
+/**
+ * The reference version now current (unchanged when the import changed nothing).
+ */
+version: number, changed: boolean, changes: Array<KindChanges>, };
+
+/**
+ * What an import would do (`POST /console/setup/import/preview`).
+ */
+export type ImportPreview = { 
+/**
+ * The reference version the preview was made against: apply with it.
+ */
+base_version: number, 
+/**
+ * Every row that cannot be taken; applying is refused while there are any.
+ */
+errors: Array<RowError>, 
+/**
+ * Per kind the file holds: ids added, changed, deactivated, and how many stay the same.
+ */
+changes: Array<KindChanges>, 
+/**
+ * Whether applying would change anything (import → export → import: false).
+ */
+changes_anything: boolean, };
+
+/**
+ * An import refused: the API's error (`import_invalid`) and the file's errors, each with its
+ * sheet, row and column.
+ */
+export type ImportRefused = { errors: Array<RowError>, code: string, message: string, };
 
 export type Inspection = { id: string, point_id: string, template_id: string, template_version: number, inspector: string, status: InspectionStatus, started_at: string, finished_at: string | null, start_location: Location | null, end_location: Location | null, items: { [key in string]: RecordedItem }, score: Score, };
 
@@ -435,6 +577,15 @@ refused: ServerRefusal | null, };
  * What the inspector found for one item.
  */
 export type ItemResult = { "result": "pass" } | { "result": "fail" } | { "result": "not_applicable" } | { "result": "count", count: number, } | { "result": "value", value: number, };
+
+/**
+ * What an import does to one kind.
+ */
+export type KindChanges = { 
+/**
+ * `districts`, `units`, `points`, `categories`, `templates`, `users`, `calendar`.
+ */
+kind: string, added: Array<string>, changed: Array<string>, deactivated: Array<string>, unchanged: number, };
 
 export type LatLon = { lat: number, lon: number, };
 
@@ -505,6 +656,16 @@ photos: Array<string>, };
 export type OpenInspection = { inspection: Inspection, point_name: string, };
 
 export type Page<T> = { items: Array<T>, total: number, offset: number, limit: number, };
+
+/**
+ * A new password, or none for a random one.
+ */
+export type PasswordRequest = { password?: string | null, };
+
+/**
+ * A reset password, shown only in this answer.
+ */
+export type PasswordReset = { user_id: string, password: string, };
 
 /**
  * Where a run is.
@@ -811,10 +972,43 @@ record_code: string | null, kind: string, code: string, message: string, };
 export type Resend = { district_id?: string | null, point_id?: string | null, };
 
 /**
+ * A device whose tokens were revoked.
+ */
+export type RevokedDevice = { device_id: string, 
+/**
+ * Tokens that stopped working (0: already revoked or unknown).
+ */
+revoked: number, };
+
+/**
  * Who may do what. `Admin` is the city office (创城办); `UnitHandler` acts for one
  * responsible unit; `Volunteer` reports and follows their own reports.
  */
 export type Role = "admin" | "inspector" | "unit_handler" | "volunteer";
+
+/**
+ * One thing wrong with an imported file, where the person editing it would look.
+ */
+export type RowError = { 
+/**
+ * The sheet (XLSX), or the kind for CSV and JSON files.
+ */
+sheet: string | null, 
+/**
+ * The row as Excel numbers it (the header is row 1); for JSON the item's position.
+ */
+row: number | null, 
+/**
+ * The column title (as written in the file for reading errors, the Chinese title for
+ * reference errors).
+ */
+column: string | null, 
+/**
+ * Stable: `refdata_*` for reading, `unknown_district`, `unknown_unit`, `bad_parent`,
+ * `unit_required`, `bad_coordinates`, `formula_text`, `admin_by_import`,
+ * `template_version_changed`, `invalid_reference`.
+ */
+code: string, message_zh: string, message_en: string, };
 
 export type Score = { earned: number, possible: number, 
 /**
@@ -997,3 +1191,33 @@ export type User = { id: string, name: string, role: Role, unit_id?: string | nu
  * Districts the user may see and act in; empty means the whole city (admins).
  */
 district_ids?: Array<string>, phone?: string | null, };
+
+/**
+ * A user to add, or the fields to change (`None`: keep).
+ */
+export type UserInput = { id?: string | null, name?: string | null, role?: Role | null, 
+/**
+ * `""` clears it.
+ */
+unit_id?: string | null, district_ids?: Array<string> | null, 
+/**
+ * `""` clears it.
+ */
+phone?: string | null, 
+/**
+ * A password for the console and `/login`; at least 8 characters.
+ */
+password?: string | null, };
+
+/**
+ * A user as the office manages them.
+ */
+export type UserRow = { id: string, name: string, role: Role, unit_id: string | null, district_ids: Array<string>, phone: string | null, 
+/**
+ * Disabled by the office: every token refused (`user_disabled`).
+ */
+disabled: boolean, 
+/**
+ * Left out of the reference data (an import deactivated them): refused too.
+ */
+removed: boolean, has_password: boolean, devices: Array<DeviceRow>, };

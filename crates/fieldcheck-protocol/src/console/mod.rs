@@ -8,6 +8,8 @@ use fieldcheck_domain::role::Role;
 use serde::{Deserialize, Serialize};
 
 pub mod cases;
+pub mod exports;
+pub mod setup;
 pub mod stats;
 
 /// Who is signed in to the console, and the CSRF token their state-changing requests carry.

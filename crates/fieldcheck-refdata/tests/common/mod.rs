@@ -54,6 +54,7 @@ pub fn fixture() -> ReferenceBundle {
                 kind: UnitKind::TrafficPolice,
                 district_id: Some("gl".into()),
                 contact: Some("0591-87654321".into()),
+                active: true,
             },
             Unit {
                 id: "u-007".into(),
@@ -61,6 +62,7 @@ pub fn fixture() -> ReferenceBundle {
                 kind: UnitKind::Community,
                 district_id: None,
                 contact: None,
+                active: true,
             },
         ],
         points: vec![

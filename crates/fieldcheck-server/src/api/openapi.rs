@@ -95,6 +95,9 @@ impl Modify for ConsoleParts {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         doc.merge(super::console_cases::Api::openapi());
         doc.merge(super::console_stats::Api::openapi());
+        doc.merge(super::console_exports::Api::openapi());
+        doc.merge(super::console_setup::Api::openapi());
+        doc.merge(crate::ops::Api::openapi());
     }
 }
 
@@ -134,7 +137,9 @@ impl Modify for Conventions {
             ))),
         );
         for (path, item) in doc.paths.paths.iter_mut() {
-            if path.ends_with("/openapi.json") {
+            // The document and the operators' routes (`/healthz`, `/readyz`, `/metrics`)
+            // need no protocol header.
+            if path.ends_with("/openapi.json") || !path.starts_with("/api/") {
                 continue;
             }
             let ops: [&mut Option<Operation>; 4] = [
@@ -246,6 +251,20 @@ fn error_response(description: &str) -> RefOr<Response> {
 pub fn document_for(config: &Config) -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
     unsigned_ranges(&mut doc);
+    // Added to every error body by a layer (`ops::observe`), not by the Rust type.
+    if let Some(props) = doc
+        .pointer_mut("/components/schemas/ApiError/properties")
+        .and_then(|p| p.as_object_mut())
+    {
+        props.insert(
+            "request_id".to_owned(),
+            serde_json::json!({
+                "type": "string",
+                "description": "The request's id, as in the `x-request-id` answer header and \
+                    every server log line of the request: quote it to the office"
+            }),
+        );
+    }
     if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {

@@ -1,7 +1,8 @@
 //! The server's problem ledger: the columns the `problems` projection keeps besides the folded
 //! state (migration 0006), and the one query the console's ledger runs over them — filters,
 //! sort and paging, always inside the caller's [`Scope`] (the rule the pull uses, translated
-//! to SQL). The SQL is the same text on both backends (`$n` placeholders).
+//! to SQL). The SQL is the same text on both backends (`$n` placeholders), but for a plain text
+//! search on PostgreSQL ([`pg_text_search`]).
 
 use chrono::{DateTime, Utc};
 use fieldcheck_domain::problem::{ProblemSource, ProblemStatus, sql as problem_sql};
@@ -317,19 +318,7 @@ fn text_clause(w: &mut Where, t: &str) {
         w.clauses.push(l);
         return;
     };
-    // A literal, not a parameter: PostgreSQL then plans each term with the index's statistics
-    // (a rare term from its few matches, a common one along the sort order) instead of one
-    // generic plan for all, which after five runs of the same text is either slow for rare
-    // terms or for common ones. The query holds letters, digits, `"`, `+`, `*` and spaces
-    // only (`match_query`), never a quote or backslash; anything else stays a parameter.
-    let m = if m
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '"' | '+' | '*' | ' '))
-    {
-        format!("'{m}'")
-    } else {
-        w.arg(Arg::Text(m))
-    };
+    let m = search_query(w, m);
     let indexed = format!("last_seq IN (SELECT rowid FROM problems_search({m}))");
     if is_exact(t) {
         w.clauses.push(indexed);
@@ -337,6 +326,90 @@ fn text_clause(w: &mut Where, t: &str) {
         let l = like(w);
         w.clauses.push(format!("{indexed} AND {l}"));
     }
+}
+
+/// The argument of `problems_search` for the match query `m`.
+fn search_query(w: &mut Where, m: String) -> String {
+    // A literal, not a parameter: PostgreSQL then plans each term with the index's statistics
+    // (a rare term from its few matches, a common one along the sort order) instead of one
+    // generic plan for all, which after five runs of the same text is either slow for rare
+    // terms or for common ones. The query holds letters, digits, `"`, `+`, `*` and spaces
+    // only (`match_query`), never a quote or backslash; anything else stays a parameter.
+    if m.chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '"' | '+' | '*' | ' '))
+    {
+        format!("'{m}'")
+    } else {
+        w.arg(Arg::Text(m))
+    }
+}
+
+/// PostgreSQL only, the one place its ledger SQL differs from SQLite's: a plain text search
+/// (an exact term, optionally statuses, the whole city, in report order) counted and paged
+/// over the search documents alone, which carry each problem's id, status and report time
+/// (migration 0012), as `(count, page, arguments)`; `None` for any other query, which takes
+/// the shared [`where_clause`] and [`page_sql`]. The shared form joins every match to
+/// `problems` by `last_seq` to read its status and report time — one index probe per match,
+/// 14,000 for a word in a seventh of a 100,000-problem ledger, twice (total and page). SQLite
+/// keeps the shared form: an FTS5 table cannot carry columns to sort by, and its pages already
+/// meet the target. Same rows, same order: a problem has a document exactly when the shared
+/// form's `problems_search` finds it, and the copies are rewritten with every write.
+pub fn pg_text_search(f: &LedgerFilter, scope: &Scope) -> Option<(String, String, Where)> {
+    use fieldcheck_domain::search::{is_exact, match_query};
+    // Exhaustive, so that a new filter must be placed on one side or the other.
+    let LedgerFilter {
+        statuses,
+        categories,
+        unit,
+        districts,
+        point,
+        points,
+        source,
+        reporter,
+        reported_from_ms,
+        reported_before_ms,
+        dispatched_from_ms,
+        dispatched_before_ms,
+        overdue,
+        text,
+        conflicts,
+        sort,
+        descending: _,
+        limit: _,
+        offset: _,
+        now_ms: _,
+    } = f;
+    let mut w = Where::scoped(scope);
+    let plain = w.clauses.is_empty()
+        && categories.is_empty()
+        && unit.is_none()
+        && districts.is_none()
+        && point.is_none()
+        && points.is_none()
+        && source.is_none()
+        && reporter.is_none()
+        && reported_from_ms.is_none()
+        && reported_before_ms.is_none()
+        && dispatched_from_ms.is_none()
+        && dispatched_before_ms.is_none()
+        && overdue.is_none()
+        && conflicts.is_none()
+        && *sort == LedgerSort::ReportedAt;
+    let t = text.as_deref().filter(|t| plain && is_exact(t))?;
+    let m = search_query(&mut w, match_query(t)?);
+    if !statuses.is_empty() {
+        let v: Vec<String> = statuses.iter().map(|s| s.as_str().to_owned()).collect();
+        w.list("status", &v);
+    }
+    let docs = format!("problems_search_ledger({m}) WHERE {}", w.sql());
+    let order = order_by(f);
+    let page = format!(
+        "SELECT {LEDGER_COLUMNS} FROM problems WHERE id IN (SELECT id FROM {docs} \
+         ORDER BY {order} LIMIT ${} OFFSET ${}) ORDER BY {order}",
+        w.args.len() + 1,
+        w.args.len() + 2
+    );
+    Some((format!("SELECT COUNT(*) FROM {docs}"), page, w))
 }
 
 /// The search terms a problem is indexed under (`problems.search`, migration 0008): those of
@@ -753,6 +826,40 @@ mod tests {
             "{}",
             w.sql()
         );
+    }
+
+    #[test]
+    fn only_a_plain_text_search_reads_the_documents_alone() {
+        let admin = scope(Role::Admin, None, None);
+        let mut f = filter();
+        assert!(pg_text_search(&f, &admin).is_none());
+        f.text = Some("垃圾".into());
+        f.statuses = vec![ProblemStatus::Closed];
+        let (count, page, w) = pg_text_search(&f, &admin).unwrap();
+        let docs = "problems_search_ledger('\"垃圾\"') WHERE status IN ($1)";
+        assert_eq!(count, format!("SELECT COUNT(*) FROM {docs}"));
+        assert!(
+            page.contains(&format!(
+                "id IN (SELECT id FROM {docs} ORDER BY reported_at DESC, id DESC LIMIT $2 OFFSET $3)"
+            )),
+            "{page}"
+        );
+        assert_eq!(w.args, vec![Arg::Text("closed".into())]);
+        // Anything the documents do not carry takes the shared form.
+        let mut g = f.clone();
+        g.unit = Some("u1".into());
+        assert!(pg_text_search(&g, &admin).is_none());
+        let mut g = f.clone();
+        g.sort = LedgerSort::Deadline;
+        assert!(pg_text_search(&g, &admin).is_none());
+        let mut g = f.clone();
+        g.text = Some("GL-2026".into());
+        assert!(
+            pg_text_search(&g, &admin).is_none(),
+            "not exact: LIKE decides"
+        );
+        let handler = scope(Role::UnitHandler, Some("u1"), None);
+        assert!(pg_text_search(&f, &handler).is_none());
     }
 
     #[test]

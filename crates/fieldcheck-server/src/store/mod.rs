@@ -241,6 +241,16 @@ pub trait Store: Send + Sync {
         statements: &[ledger::Select],
     ) -> Result<Vec<Vec<Vec<ledger::Value>>>, StoreError>;
 
+    /// Statements that write small bookkeeping rows (the console's export jobs,
+    /// `api/console_exports.rs`): run exactly as [`Store::select`] runs them — in order, in one
+    /// transaction that commits — with any `RETURNING` rows coming back the same way.
+    async fn write(
+        &self,
+        statements: &[ledger::Select],
+    ) -> Result<Vec<Vec<Vec<ledger::Value>>>, StoreError> {
+        self.select(statements).await
+    }
+
     /// Revokes every token (devices and sessions, console sessions included) of a user; the
     /// number that stopped working.
     async fn revoke_user(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
@@ -299,8 +309,56 @@ pub trait Store: Send + Sync {
     /// that fails `policy::check_bundle` is refused (`StoreError::InvalidReference`) and
     /// nothing changes.
     async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError>;
+    /// [`Store::put_reference`] only if the current version is still `expected` (checked in
+    /// the same transaction); `None` when it moved (the office's import preview is stale).
+    /// `expected: None` always stores.
+    async fn put_reference_if(
+        &self,
+        bundle: &ReferenceBundle,
+        expected: Option<u64>,
+    ) -> Result<Option<u64>, StoreError>;
     async fn reference_version(&self) -> Result<u64, StoreError>;
     async fn reference(&self) -> Result<Option<(u64, ReferenceBundle)>, StoreError>;
+
+    /// `/readyz` (`ops.rs`): one round trip to the database, then whether the migrations it
+    /// has applied are exactly the ones this build carries.
+    async fn schema_state(&self) -> Result<SchemaState, StoreError>;
+
+    /// The connection pool as `/metrics` shows it.
+    fn pool_stats(&self) -> PoolStats;
+
+    /// Waits until no push group is being applied or waits in the queue (graceful shutdown:
+    /// a group whose requests were all abandoned by their clients still commits first).
+    async fn drain(&self) {}
+
+    /// [`Store::drain`], then closes the connection pool (SQLite checkpoints its WAL). The
+    /// store answers nothing after this.
+    async fn shutdown(&self) {
+        self.drain().await;
+    }
+}
+
+/// The migrations a database has applied compared with the ones this build carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    Current,
+    /// Migrations of this build the database has not applied (an old backup restored under
+    /// a running server, say).
+    Pending(Vec<i64>),
+    /// Migrations applied that this build does not know: a newer server migrated the
+    /// database (a rolling upgrade); this one should not take requests.
+    Ahead(Vec<i64>),
+    /// A migration that failed half-way (`success = false`).
+    Failed(i64),
+}
+
+/// The database pool's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Open connections (idle or in use).
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Opens (creating and migrating) the store a URL names: `sqlite://…` or `postgres://…`.

@@ -337,6 +337,27 @@ pub(crate) async fn submit<B: Backend>(
         .map_err(|_| StoreError::Corrupt("push writer stopped before answering".into()))?
 }
 
+/// Returns once no group is being applied and none waits in the queue: every push accepted
+/// before a shutdown is committed and answered (or failed) before the pool closes. Queued
+/// jobs each have a task waiting for the writer lock (tokio's lock is fair), so they run
+/// before this one gets it again.
+pub(crate) async fn drain(group: &GroupCommit) {
+    loop {
+        {
+            let _writer = group.writer.lock().await;
+            if group
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 fn take_group(group: &GroupCommit) -> Vec<Job> {
     let mut queue = group.queue.lock().unwrap_or_else(|e| e.into_inner());
     let mut jobs = Vec::new();
@@ -355,23 +376,30 @@ fn take_group(group: &GroupCommit) -> Vec<Job> {
 async fn run_jobs<B: Backend>(backend: &B, quota: &RejectedQuota, jobs: Vec<Job>) {
     let (inputs, replies): (Vec<JobInput>, Vec<_>) =
         jobs.into_iter().map(|j| (j.input, j.reply)).unzip();
+    crate::ops::metrics::push_group(inputs.len(), inputs.iter().map(|i| i.events.len()).sum());
     let res = apply_group(backend, quota, &inputs).await;
     match res {
         Ok(responses) => {
             for (reply, resp) in replies.into_iter().zip(responses) {
+                crate::ops::metrics::push_results(&resp);
                 let _ = reply.send(Ok(resp));
             }
         }
         Err(e) if inputs.len() == 1 => {
+            crate::ops::metrics::push_group_failed();
             let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
         }
         Err(e) => {
             // Rolled back: apply each batch alone so only a failing one fails.
+            crate::ops::metrics::push_group_failed();
             tracing::warn!(error = %e, batches = inputs.len(), "group commit failed; retrying batches one by one");
             for (input, reply) in inputs.iter().zip(replies) {
                 let r = apply_group(backend, quota, std::slice::from_ref(input))
                     .await
                     .map(|mut v| v.remove(0));
+                if let Ok(resp) = &r {
+                    crate::ops::metrics::push_results(resp);
+                }
                 let _ = reply.send(r);
             }
         }

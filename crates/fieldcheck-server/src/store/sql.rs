@@ -31,10 +31,17 @@ use super::batch::{PgBatch, SqliteBatch};
 use super::ledger::{self, Arg, LedgerFilter, LedgerPage, LedgerRow};
 use super::push::{self, GroupCommit};
 use super::{
-    AppendCtx, BlobUpload, ConsoleSession, Enrolled, Store, StoredUser, TokenInfo, TokenRecord,
+    AppendCtx, BlobUpload, ConsoleSession, Enrolled, PoolStats, SchemaState, Store, StoredUser,
+    TokenInfo, TokenRecord,
 };
 use crate::error::StoreError;
 use crate::policy::{ScopeAttrs, Viewer};
+
+/// The migrations of each backend, embedded at build time (also what `/readyz` compares the
+/// database's applied migrations with).
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/server-sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/server-postgres");
 
 /// Key of the advisory lock that serialises appends on PostgreSQL ("FCEV").
 pub(crate) const APPEND_LOCK_KEY: i64 = 0x4643_4556;
@@ -63,9 +70,7 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("../../migrations/server-sqlite")
-            .run(&pool)
-            .await?;
+        SQLITE_MIGRATIONS.run(&pool).await?;
         super::ledger::backfill_search(&pool).await?;
         Ok(SqliteStore {
             pool,
@@ -100,9 +105,7 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("../../migrations/server-postgres")
-            .run(&pool)
-            .await?;
+        PG_MIGRATIONS.run(&pool).await?;
         super::ledger::backfill_search(&pool).await?;
         Ok(PgStore {
             pool,
@@ -149,7 +152,7 @@ where
 }
 
 macro_rules! impl_store {
-    ($store:ty, $backend:literal) => {
+    ($store:ty, $backend:literal, $migrations:ident) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -733,11 +736,18 @@ macro_rules! impl_store {
                 filter: &LedgerFilter,
                 scope: &fieldcheck_domain::scope::Scope,
             ) -> Result<LedgerPage, StoreError> {
-                let w = ledger::where_clause(filter, scope);
-                let cond = w.sql();
+                let pg_text = match $backend {
+                    "postgres" => ledger::pg_text_search(filter, scope),
+                    _ => None,
+                };
+                let (count, page, w) = pg_text.unwrap_or_else(|| {
+                    let w = ledger::where_clause(filter, scope);
+                    let cond = w.sql();
+                    let page = ledger::page_sql(filter, &cond, w.args.len());
+                    (format!("SELECT COUNT(*) FROM problems WHERE {cond}"), page, w)
+                });
                 // One snapshot: the total and the page agree.
                 let mut tx = self.pool.begin().await?;
-                let count = format!("SELECT COUNT(*) FROM problems WHERE {cond}");
                 let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count));
                 for a in &w.args {
                     q = match a {
@@ -746,7 +756,6 @@ macro_rules! impl_store {
                     };
                 }
                 let total = q.fetch_one(&mut *tx).await?;
-                let page = ledger::page_sql(filter, &cond, w.args.len());
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(page));
                 for a in &w.args {
                     q = match a {
@@ -1012,6 +1021,14 @@ macro_rules! impl_store {
             }
 
             async fn put_reference(&self, bundle: &ReferenceBundle) -> Result<u64, StoreError> {
+                Ok(self.put_reference_if(bundle, None).await?.unwrap_or_default())
+            }
+
+            async fn put_reference_if(
+                &self,
+                bundle: &ReferenceBundle,
+                expected: Option<u64>,
+            ) -> Result<Option<u64>, StoreError> {
                 // Devices would refuse to install it; every caller (demo seeding, the office)
                 // comes through here.
                 crate::policy::check_bundle(bundle).map_err(StoreError::InvalidReference)?;
@@ -1019,6 +1036,11 @@ macro_rules! impl_store {
                 let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM reference")
                     .fetch_one(&mut *tx)
                     .await?;
+                // Checked inside the write transaction: two applies of previews made against
+                // the same version cannot both land.
+                if expected.is_some_and(|e| e as i64 != v) {
+                    return Ok(None);
+                }
                 let next = v + 1;
                 sqlx::query("INSERT INTO reference (version, bundle, created_at) VALUES ($1, $2, $3)")
                     .bind(next)
@@ -1050,7 +1072,7 @@ macro_rules! impl_store {
                     .await?;
                 }
                 tx.commit().await?;
-                Ok(next as u64)
+                Ok(Some(next as u64))
             }
 
             async fn reference_version(&self) -> Result<u64, StoreError> {
@@ -1073,9 +1095,57 @@ macro_rules! impl_store {
                     serde_json::from_str(&bundle)?,
                 )))
             }
+
+            async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+                let applied: Vec<(i64, bool)> =
+                    sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(compare_migrations(&$migrations, &applied))
+            }
+
+            fn pool_stats(&self) -> PoolStats {
+                PoolStats {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
+
+            async fn drain(&self) {
+                push::drain(&self.group).await;
+            }
+
+            async fn shutdown(&self) {
+                push::drain(&self.group).await;
+                self.pool.close().await;
+            }
         }
     };
 }
 
-impl_store!(SqliteStore, "sqlite");
-impl_store!(PgStore, "postgres");
+impl_store!(SqliteStore, "sqlite", SQLITE_MIGRATIONS);
+impl_store!(PgStore, "postgres", PG_MIGRATIONS);
+
+/// What the database applied compared with the migrations this build carries (down
+/// migrations are not used: every embedded one is an "up").
+fn compare_migrations(embedded: &sqlx::migrate::Migrator, applied: &[(i64, bool)]) -> SchemaState {
+    if let Some((v, _)) = applied.iter().find(|(_, ok)| !ok) {
+        return SchemaState::Failed(*v);
+    }
+    let ours: std::collections::BTreeSet<i64> = embedded
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .collect();
+    let theirs: std::collections::BTreeSet<i64> = applied.iter().map(|(v, _)| *v).collect();
+    let ahead: Vec<i64> = theirs.difference(&ours).copied().collect();
+    if !ahead.is_empty() {
+        return SchemaState::Ahead(ahead);
+    }
+    let pending: Vec<i64> = ours.difference(&theirs).copied().collect();
+    if !pending.is_empty() {
+        return SchemaState::Pending(pending);
+    }
+    SchemaState::Current
+}

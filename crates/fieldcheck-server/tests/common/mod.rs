@@ -74,8 +74,9 @@ pub struct Pg {
 }
 
 impl Pg {
-    /// `None` (after a loud SKIPPED line) when PostgreSQL is not reachable outside CI; in CI
-    /// an unreachable PostgreSQL fails the test.
+    /// `None` (after a loud SKIPPED line) when PostgreSQL is not reachable, unless it is
+    /// required ([`pg_required`]: `CI` or `FIELDCHECK_REQUIRE_PG=1`, which `scripts/test.sh`
+    /// sets after starting one): then an unreachable PostgreSQL fails the test.
     pub async fn new() -> Option<Pg> {
         let url = std::env::var("FIELDCHECK_TEST_PG").unwrap_or_else(|_| DEFAULT_PG.to_owned());
         let admin = tokio::time::timeout(
@@ -105,6 +106,11 @@ impl Pg {
         })
     }
 
+    /// The test's own schema.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
     pub async fn finish(self) {
         self.store.close().await;
         let admin = sqlx::postgres::PgPoolOptions::new()
@@ -123,10 +129,18 @@ impl Pg {
     }
 }
 
+/// Whether a PostgreSQL test that cannot connect must fail rather than skip: in CI, and
+/// whenever `FIELDCHECK_REQUIRE_PG=1` (`scripts/test.sh`, which makes sure one runs).
+pub fn pg_required() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+        || std::env::var("FIELDCHECK_REQUIRE_PG").is_ok_and(|v| v.trim() == "1")
+}
+
 fn unreachable(url: &str, why: &str) -> Option<Pg> {
-    if std::env::var_os("CI").is_some() {
+    if pg_required() {
         panic!(
-            "PostgreSQL not reachable at {url} ({why}) and CI is set: PostgreSQL tests must run"
+            "PostgreSQL not reachable at {url} ({why}) and CI or FIELDCHECK_REQUIRE_PG=1 is \
+             set: PostgreSQL tests must run (scripts/test.sh starts one)"
         );
     }
     loud(&format!(
