@@ -324,62 +324,93 @@ pub(crate) fn write(
         }
     };
     let mut wb = Workbook::new();
-    let bold = CellFormat::new().set_bold();
-    let text = CellFormat::new().set_num_format("@");
     for kind in kinds {
-        let table = kinds::write_table(kind, bundle);
-        let sheet_at = at.clone().with_sheet(kind.as_str());
-        let failed = |e: XlsxError| RefDataError::Write {
-            at: Box::new(sheet_at.clone()),
-            message: e.to_string(),
-        };
-        let ws = wb.add_worksheet();
-        ws.set_name(kind.as_str()).map_err(failed)?;
-        for (c, col) in table.columns.iter().enumerate() {
-            let c = col_num(c);
-            ws.write_string_with_format(0, c, col.name, &bold)
-                .map_err(failed)?;
-            // Text columns are formatted as text so that an id typed later as 007 stays 007.
-            if col.ty == ColType::Text {
-                ws.set_column_format(c, &text).map_err(failed)?;
-            }
-            ws.set_column_width(c, column_width(&table, c as usize))
-                .map_err(failed)?;
-        }
-        for (r, row) in table.rows.iter().enumerate() {
-            let r = u32::try_from(r + 1).map_err(|_| RefDataError::Write {
-                at: Box::new(sheet_at.clone()),
-                message: "too many rows for one sheet".into(),
-            })?;
-            for (c, cell) in row.iter().enumerate() {
-                let c = col_num(c);
-                let cell_failed = |e: XlsxError| RefDataError::Write {
-                    at: Box::new(
-                        sheet_at
-                            .clone()
-                            .with_row(u64::from(r) + 1)
-                            .with_column(column_letter(c as usize)),
-                    ),
-                    message: e.to_string(),
-                };
-                match cell {
-                    Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
-                    Cell::Number(n) => ws.write_number(r, c, *n).map(|_| ()),
-                    Cell::Bool(b) => ws.write_boolean(r, c, *b).map(|_| ()),
-                    Cell::Empty => Ok(()),
-                }
-                .map_err(cell_failed)?;
-            }
-        }
-        ws.set_freeze_panes(1, 0).map_err(failed)?;
-        let last_col = col_num(table.columns.len().saturating_sub(1));
-        let last_row = u32::try_from(table.rows.len()).unwrap_or(u32::MAX);
-        ws.autofilter(0, 0, last_row, last_col).map_err(failed)?;
+        write_sheet(&mut wb, kind, bundle, at, Titles::Names)?;
     }
     wb.save_to_buffer().map_err(|e| RefDataError::Write {
         at: Box::new(at.clone()),
         message: e.to_string(),
     })
+}
+
+/// How a sheet and its columns are titled: by the columns' names (`points`, `lat`) or in
+/// Chinese (点位, 纬度) for the office's workbook.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Titles {
+    Names,
+    Chinese,
+}
+
+/// One kind's sheet: a bold header, text columns formatted as text (so an id typed later as
+/// 007 stays 007), widths from the contents, the header frozen and filterable. Strings are
+/// written as strings: a value beginning with `=` stays text and is never evaluated as a
+/// formula when the office opens the file.
+fn write_sheet(
+    wb: &mut Workbook,
+    kind: Kind,
+    bundle: &ReferenceBundle,
+    at: &Location,
+    titles: Titles,
+) -> Result<(), RefDataError> {
+    let bold = CellFormat::new().set_bold();
+    let text = CellFormat::new().set_num_format("@");
+    let table = kinds::write_table(kind, bundle);
+    let sheet = match titles {
+        Titles::Names => kind.as_str(),
+        Titles::Chinese => kind.label_zh(),
+    };
+    let sheet_at = at.clone().with_sheet(sheet);
+    let failed = |e: XlsxError| RefDataError::Write {
+        at: Box::new(sheet_at.clone()),
+        message: e.to_string(),
+    };
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet).map_err(failed)?;
+    for (c, col) in table.columns.iter().enumerate() {
+        let title = match titles {
+            Titles::Names => col.name,
+            Titles::Chinese => col.zh,
+        };
+        let c = col_num(c);
+        ws.write_string_with_format(0, c, title, &bold)
+            .map_err(failed)?;
+        if col.ty == ColType::Text {
+            ws.set_column_format(c, &text).map_err(failed)?;
+        }
+        let min = if titles == Titles::Chinese { 10.0 } else { 0.0 };
+        ws.set_column_width(c, column_width(&table, c as usize).max(min))
+            .map_err(failed)?;
+    }
+    for (r, row) in table.rows.iter().enumerate() {
+        let r = u32::try_from(r + 1).map_err(|_| RefDataError::Write {
+            at: Box::new(sheet_at.clone()),
+            message: "too many rows for one sheet".into(),
+        })?;
+        for (c, cell) in row.iter().enumerate() {
+            let c = col_num(c);
+            let cell_failed = |e: XlsxError| RefDataError::Write {
+                at: Box::new(
+                    sheet_at
+                        .clone()
+                        .with_row(u64::from(r) + 1)
+                        .with_column(column_letter(c as usize)),
+                ),
+                message: e.to_string(),
+            };
+            match cell {
+                Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
+                Cell::Number(n) => ws.write_number(r, c, *n).map(|_| ()),
+                Cell::Bool(b) => ws.write_boolean(r, c, *b).map(|_| ()),
+                Cell::Empty => Ok(()),
+            }
+            .map_err(cell_failed)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(failed)?;
+    let last_col = col_num(table.columns.len().saturating_sub(1));
+    let last_row = u32::try_from(table.rows.len()).unwrap_or(u32::MAX);
+    ws.autofilter(0, 0, last_row, last_col).map_err(failed)?;
+    Ok(())
 }
 
 fn col_num(c: usize) -> u16 {
@@ -408,47 +439,10 @@ fn column_width(table: &OutTable, c: usize) -> f64 {
 pub fn workbook_zh(bundle: &ReferenceBundle) -> Result<Vec<u8>, RefDataError> {
     let at = Location::file("workbook.xlsx");
     let mut wb = Workbook::new();
-    let bold = CellFormat::new().set_bold();
-    let text = CellFormat::new().set_num_format("@");
     for kind in Kind::ALL {
-        let table = kinds::write_table(kind, bundle);
-        let sheet_at = at.clone().with_sheet(kind.label_zh());
-        let failed = |e: XlsxError| RefDataError::Write {
-            at: Box::new(sheet_at.clone()),
-            message: e.to_string(),
-        };
-        let ws = wb.add_worksheet();
-        ws.set_name(kind.label_zh()).map_err(failed)?;
-        for (c, col) in table.columns.iter().enumerate() {
-            let c = col_num(c);
-            ws.write_string_with_format(0, c, col.zh, &bold)
-                .map_err(failed)?;
-            if col.ty == ColType::Text {
-                ws.set_column_format(c, &text).map_err(failed)?;
-            }
-            ws.set_column_width(c, column_width(&table, c as usize).max(10.0))
-                .map_err(failed)?;
-        }
-        for (r, row) in table.rows.iter().enumerate() {
-            let r = u32::try_from(r + 1).map_err(|_| RefDataError::Write {
-                at: Box::new(sheet_at.clone()),
-                message: "too many rows for one sheet".into(),
-            })?;
-            for (c, cell) in row.iter().enumerate() {
-                let c = col_num(c);
-                // Strings are written as strings: a value beginning with `=` stays text and is
-                // never evaluated as a formula when the office opens the file.
-                match cell {
-                    Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()),
-                    Cell::Number(n) => ws.write_number(r, c, *n).map(|_| ()),
-                    Cell::Bool(b) => ws.write_boolean(r, c, *b).map(|_| ()),
-                    Cell::Empty => Ok(()),
-                }
-                .map_err(failed)?;
-            }
-        }
-        ws.set_freeze_panes(1, 0).map_err(failed)?;
+        write_sheet(&mut wb, kind, bundle, &at, Titles::Chinese)?;
     }
+    let bold = CellFormat::new().set_bold();
     let failed = |e: XlsxError| RefDataError::Write {
         at: Box::new(at.clone().with_sheet(NOTES_SHEET)),
         message: e.to_string(),
