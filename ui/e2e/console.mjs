@@ -15,7 +15,7 @@
 // =../docs/screenshots refreshes docs/screenshots/console/). Needs `cargo build -p
 // fieldcheck-server -p fieldcheck-cli` and `npm run build`.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
@@ -334,6 +334,54 @@ try {
   const xlsx = readFileSync(await download.path())
   assert(/\.xlsx$/.test(download.suggestedFilename()), `an .xlsx file: ${download.suggestedFilename()}`)
   assert(xlsx.subarray(0, 2).toString() === 'PK' && xlsx.length > 1000, `a real workbook (${xlsx.length} bytes)`)
+
+  step('setup: an import with an error changes nothing; a good one adds a community')
+  assert((await byTest('menu-setup').count()) === 1, 'the office sees the setup menu')
+  await go('/setup/import')
+  await byTest('setup-import-page').waitFor()
+  const badCsv = join(dir, 'bad', '区域.csv')
+  mkdirSync(join(dir, 'bad'), { recursive: true })
+  writeFileSync(badCsv, '编号,名称,层级,上级编号\ne2e-c1,试点社区,社区,nowhere\n')
+  await page.setInputFiles('[data-test="import-file"]', badCsv)
+  await byTest('import-errors').locator('tbody tr').first().waitFor()
+  const errRow = await byTest('import-errors').locator('tbody tr').first().innerText()
+  assert(/区域/.test(errRow) && /2/.test(errRow) && /上级编号/.test(errRow), `the error names its sheet, row and column: ${errRow}`)
+  assert(await byTest('import-apply').isDisabled(), 'a file with errors cannot be applied')
+  await shot('11-setup-import-errors')
+  const goodCsv = join(dir, '区域.csv')
+  writeFileSync(goodCsv, '编号,名称,层级,上级编号\ne2e-c1,试点社区,社区,s-dj\n')
+  await page.setInputFiles('[data-test="import-file"]', goodCsv)
+  await byTest('added-districts').filter({ hasText: '1' }).waitFor()
+  await byTest('import-apply').click()
+  await page.locator('.el-message--success').waitFor()
+
+  step('setup: add a user, issue an enrollment code with its QR code, disable the user')
+  await go('/setup/users')
+  await byTest('users-table').locator('tbody tr').first().waitFor()
+  await byTest('user-add').click()
+  await byTest('user-form-id').fill('e2e-insp')
+  await byTest('user-form-name').fill('测试巡查员')
+  await byTest('user-form-password').fill('a long password')
+  await byTest('user-form-save').click()
+  await byTest('user-state-e2e-insp').waitFor()
+  await byTest('user-code-e2e-insp').click()
+  await byTest('enroll-code').locator('img').waitFor()
+  const enrollText = (await byTest('enroll-code-text').innerText()).trim()
+  assert(enrollText.length >= 6, `an enrollment code: ${enrollText}`)
+  await shot('12-setup-enroll-code')
+  await page.keyboard.press('Escape')
+  await byTest('enroll-code').waitFor({ state: 'hidden' })
+  await byTest('user-disable-e2e-insp').click()
+  await page.locator('.el-message-box__btns .el-button--primary').click()
+  await byTest('user-state-e2e-insp').filter({ hasText: '已停用' }).waitFor()
+  await shot('13-setup-users')
+
+  step('setup: every change is in the audit log')
+  await go('/setup/audit')
+  await byTest('audit-table').locator('tbody tr').first().waitFor()
+  const audit = await byTest('audit-table').innerText()
+  for (const words of ['导入基础数据', '新增用户', '签发注册码', '停用用户']) assert(audit.includes(words), `the audit shows ${words}: ${audit.slice(0, 400)}`)
+  await shot('14-setup-audit')
 
   step('a session ended elsewhere sends the page to sign in')
   const cookies = await ctx.cookies()

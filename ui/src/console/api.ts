@@ -4,6 +4,14 @@
 // `ConsoleApiError` carrying the server's code and message.
 import { shallowRef } from 'vue'
 import type {
+  AuditPage,
+  EnrollCode,
+  ImportApplied,
+  ImportPreview,
+  PasswordReset,
+  RevokedDevice,
+  UserInput,
+  UserRow,
   ConsoleBulkRequest,
   ConsoleBulkResponse,
   ConsoleActionRequest,
@@ -166,6 +174,31 @@ export const consoleApi = {
   createExport: (kind: ExportKind, filter: Record<string, string | boolean>) =>
     call<ExportJob>('/console/exports', { method: 'POST', json: { kind, filter } }),
   exports: () => call<ExportJobList>('/console/exports'),
+  // City setup (admins): import with preview, users, enrollment codes, devices, the audit.
+  importPreview: (file: File) =>
+    call<ImportPreview>('/console/setup/import/preview', { method: 'POST', body: file, contentType: 'application/octet-stream', params: { filename: file.name } }),
+  importApply: (file: File, baseVersion: number) =>
+    call<ImportApplied>('/console/setup/import/apply', {
+      method: 'POST',
+      body: file,
+      contentType: 'application/octet-stream',
+      params: { filename: file.name, base_version: baseVersion },
+    }),
+  setupTemplateUrl: `${BASE}/console/setup/template.xlsx`,
+  setupExportUrl: `${BASE}/console/setup/export.xlsx`,
+  users: () => call<UserRow[]>('/console/setup/users'),
+  addUser: (input: UserInput) => call<UserRow>('/console/setup/users', { method: 'POST', json: input }),
+  editUser: (id: string, input: UserInput) =>
+    call<UserRow>(`/console/setup/users/${encodeURIComponent(id)}`, { method: 'POST', json: input }),
+  setUserDisabled: (id: string, disabled: boolean) =>
+    call<UserRow>(`/console/setup/users/${encodeURIComponent(id)}/${disabled ? 'disable' : 'enable'}`, { method: 'POST' }),
+  resetPassword: (id: string) =>
+    call<PasswordReset>(`/console/setup/users/${encodeURIComponent(id)}/reset-password`, { method: 'POST', json: {} }),
+  enrollCode: (id: string) =>
+    call<EnrollCode>(`/console/setup/users/${encodeURIComponent(id)}/enroll-code`, { method: 'POST', json: {} }),
+  revokeDevice: (id: string) =>
+    call<RevokedDevice>(`/console/setup/devices/${encodeURIComponent(id)}/revoke`, { method: 'POST' }),
+  audit: (limit: number, offset: number) => call<AuditPage>('/console/setup/audit', { params: { limit, offset } }),
   /** Downloads a finished export as `name` (a fetch: every API call carries the protocol header). */
   downloadExport: async (url: string, name: string) => {
     let res: Response

@@ -18,6 +18,9 @@ export const router = createRouter({
         { path: 'map', name: 'map', component: () => import('./views/MapPage.vue') },
         { path: 'ranking', name: 'ranking', component: () => import('./views/Ranking.vue') },
         { path: 'exports', name: 'exports', component: () => import('./views/Exports.vue') },
+        { path: 'setup/import', name: 'setup-import', component: () => import('./views/SetupImport.vue'), meta: { admin: true } },
+        { path: 'setup/users', name: 'setup-users', component: () => import('./views/SetupUsers.vue'), meta: { admin: true } },
+        { path: 'setup/audit', name: 'setup-audit', component: () => import('./views/SetupAudit.vue'), meta: { admin: true } },
         { path: 'problems/:id', name: 'problem', component: () => import('./views/ProblemDetail.vue'), props: true },
       ],
     },
@@ -36,6 +39,8 @@ router.beforeEach(async (to) => {
     }
     if (!who) return { name: 'signin', query: { next: to.fullPath } }
   }
+  // Setup is the office's: others land on the overview (the server refuses them anyway).
+  if (to.meta.admin && session.value?.role !== 'admin') return { name: 'overview' }
   // Names and the city's calendar for every screen; a failure shows on the screen's own call.
   await loadReference().catch(() => undefined)
   return true

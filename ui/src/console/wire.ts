@@ -3,6 +3,18 @@
 // `cargo run -p fieldcheck-bridge --features ts --bin gen-ts`, named here for the console's
 // views, plus the few shapes the console only sends or reads generically.
 export type {
+  AuditEntry,
+  AuditPage,
+  DeviceRow,
+  EnrollCode,
+  ImportApplied,
+  ImportPreview,
+  KindChanges,
+  PasswordReset,
+  RevokedDevice,
+  RowError,
+  UserInput,
+  UserRow,
   BulkOp,
   ConsoleActionRequest,
   ConsoleBulkRequest,
