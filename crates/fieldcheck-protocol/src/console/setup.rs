@@ -130,22 +130,15 @@ pub struct DeviceRow {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
-    #[serde(default)]
     pub id: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub role: Option<Role>,
     /// `""` clears it.
-    #[serde(default)]
     pub unit_id: Option<String>,
-    #[serde(default)]
     pub district_ids: Option<Vec<String>>,
     /// `""` clears it.
-    #[serde(default)]
     pub phone: Option<String>,
     /// A password for the console and `/login`; at least 8 characters.
-    #[serde(default)]
     pub password: Option<String>,
 }
 
@@ -156,7 +149,6 @@ pub struct UserInput {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
-    #[serde(default)]
     pub password: Option<String>,
 }
 

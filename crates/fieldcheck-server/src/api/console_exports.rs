@@ -77,7 +77,7 @@ pub struct ExportRequest {
     /// object (`{"status": "dispatched,rectifying", "overdue": true}`); `limit` and `offset`
     /// are ignored (every matching row is exported). Missing: the whole ledger in your scope.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub filter: Option<serde_json::Value>,
 }
 

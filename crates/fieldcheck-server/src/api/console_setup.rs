@@ -159,6 +159,7 @@ fn admin(caller: &ConsoleCaller) -> Result<(), ServerError> {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ImportQuery {
     /// The file's name: its extension says the format (`.xlsx`, `.csv`, `.json`) and, for a
@@ -558,6 +559,7 @@ pub(super) async fn device_revoke(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditQuery {
     /// 1 to 200 (default 50).
