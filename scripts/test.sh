@@ -18,6 +18,7 @@ APT_PACKAGES=(
   python3-venv  # the S3 blob tests' server (moto) and schemathesis live in their own virtualenvs
   libreoffice-calc-nogui  # tests/console_exports.rs: the XLSX export opened by LibreOffice
   gdal-bin  # tests/console_exports.rs: the GeoJSON export read by ogr2ogr
+  poppler-utils  # ui/e2e/console.mjs: the printed QR cards read back by pdftotext
 )
 
 need_apt=()

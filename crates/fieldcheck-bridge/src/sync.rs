@@ -97,7 +97,7 @@ fn sync_error(e: SyncError) -> BridgeError {
         }
         SyncError::EnrollCodeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
         SyncError::NotEnrolled => StatusCode::CONFLICT,
-        SyncError::Unauthorized => StatusCode::UNAUTHORIZED,
+        SyncError::Unauthorized | SyncError::UserDisabled => StatusCode::UNAUTHORIZED,
         SyncError::Core(_) => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_GATEWAY,
     };

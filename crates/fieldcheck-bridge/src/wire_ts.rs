@@ -139,6 +139,9 @@ pub fn typescript() -> String {
         c.visit::<setup::EnrollCode>();
         c.visit::<setup::RevokedDevice>();
         c.visit::<setup::AuditPage>();
+        c.visit::<setup::PointInput>();
+        c.visit::<setup::PointPage>();
+        c.visit::<setup::CalendarPage>();
     }
     assert!(
         c.clashes.is_empty(),

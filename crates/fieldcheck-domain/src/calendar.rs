@@ -9,6 +9,7 @@ use crate::error::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WorkPeriod {
     pub start: NaiveTime,
     pub end: NaiveTime,
@@ -16,6 +17,7 @@ pub struct WorkPeriod {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WorkCalendar {
     /// Offset of local time from UTC in minutes (China: +480).
     pub utc_offset_minutes: i32,
@@ -73,6 +75,20 @@ impl WorkCalendar {
         }
         if self.working_weekdays.is_empty() && self.extra_working_days.is_empty() {
             return Err(DomainError::InvalidCalendar("no working days".into()));
+        }
+        if self.working_weekdays.iter().any(|d| !(1..=7).contains(d)) {
+            return Err(DomainError::InvalidCalendar(
+                "a weekday is a number from 1 (Monday) to 7 (Sunday)".into(),
+            ));
+        }
+        if let Some(d) = self
+            .holidays
+            .iter()
+            .find(|d| self.extra_working_days.contains(d))
+        {
+            return Err(DomainError::InvalidCalendar(format!(
+                "{d} is both a holiday and a make-up working day"
+            )));
         }
         if !(-720..=840).contains(&self.utc_offset_minutes) {
             return Err(DomainError::InvalidCalendar(
@@ -191,6 +207,24 @@ mod tests {
             .with_ymd_and_hms(y, m, d, h, min, 0)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_calendar_says_what_does_not_hold() {
+        let day = NaiveDate::from_ymd_opt(2027, 2, 7).unwrap();
+        let both = WorkCalendar {
+            holidays: vec![day],
+            extra_working_days: vec![day],
+            ..WorkCalendar::default()
+        };
+        let e = both.validate().unwrap_err().to_string();
+        assert!(e.contains("2027-02-07"), "{e}");
+        let eighth_day = WorkCalendar {
+            working_weekdays: vec![1, 8],
+            ..WorkCalendar::default()
+        };
+        assert!(eighth_day.validate().is_err());
+        assert!(WorkCalendar::default().validate().is_ok());
     }
 
     #[test]

@@ -40,7 +40,9 @@ mod admin;
 pub mod console;
 mod console_app;
 mod console_cases;
+mod console_deadlines;
 pub mod console_exports;
+mod console_points;
 mod console_setup;
 mod console_stats;
 pub mod openapi;
@@ -323,10 +325,18 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             )));
         }
         // Devices sync every few minutes: note the use at most once per interval, so the
-        // sliding expiry costs one write per token per hour, not one per request.
+        // sliding expiry costs one write per token per hour, not one per request — and at
+        // once when the app is new or another version (the office's list of devices).
         let touch_every = (idle_ms / 8).min(3_600_000);
-        if rec.expires_at_ms.is_none() && now.saturating_sub(last_used) >= touch_every {
-            state.store.touch_token(&token_hash, now).await?;
+        let app = app_of(&parts.headers);
+        if rec.expires_at_ms.is_none()
+            && (now.saturating_sub(last_used) >= touch_every
+                || app.is_some() && app != rec.app_version)
+        {
+            state
+                .store
+                .touch_token(&token_hash, now, app.as_deref())
+                .await?;
         }
         Ok(Caller {
             user: user.user,
@@ -334,6 +344,13 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             token_hash,
         })
     }
+}
+
+/// The app a request came from, as its `User-Agent` says (`fieldcheck/0.1.0`), cut to what
+/// a list of devices shows; none for an empty or non-text header.
+fn app_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    let ua = headers.get(header::USER_AGENT)?.to_str().ok()?.trim();
+    (!ua.is_empty()).then(|| ua.chars().take(100).collect())
 }
 
 /// Every request names its protocol version; clients below the minimum get 426 so they can
@@ -433,6 +450,8 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(console_stats::routes())
         .merge(console_exports::routes())
         .merge(console_setup::routes())
+        .merge(console_points::routes())
+        .merge(console_deadlines::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,

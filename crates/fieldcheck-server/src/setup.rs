@@ -6,6 +6,8 @@
 //! an import does to the data is `fieldcheck_refdata::plan` (one rule for preview and apply).
 
 pub mod cli;
+pub mod deadlines;
+pub mod points;
 
 use fieldcheck_domain::reference::User;
 use fieldcheck_domain::role::Role;
@@ -45,6 +47,16 @@ pub mod codes {
     pub const UNKNOWN_USER: &str = "unknown_user";
     /// The action would lock the office out (disabling or demoting oneself).
     pub const SELF_LOCKOUT: &str = "self_lockout";
+    /// A point that does not hold (unknown district or unit, bad place, formula text).
+    pub const INVALID_POINT: &str = "invalid_point";
+    /// The point id is taken (add) or unknown (edit, deactivate).
+    pub const POINT_EXISTS: &str = "point_exists";
+    pub const UNKNOWN_POINT: &str = "unknown_point";
+    /// A calendar that does not hold (periods, weekdays, a day both off and on).
+    pub const INVALID_CALENDAR: &str = "invalid_calendar";
+    /// A deadline rule that does not hold; a category code nobody has.
+    pub const INVALID_CATEGORY: &str = "invalid_category";
+    pub const UNKNOWN_CATEGORY: &str = "unknown_category";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +77,18 @@ pub enum SetupError {
     UnknownUser(String),
     #[error("{0}")]
     SelfLockout(String),
+    #[error("{0}")]
+    InvalidPoint(String),
+    #[error("point {0} exists already")]
+    PointExists(String),
+    #[error("no point {0}")]
+    UnknownPoint(String),
+    #[error("{0}")]
+    InvalidCalendar(String),
+    #[error("{0}")]
+    InvalidCategory(String),
+    #[error("no category {0}")]
+    UnknownCategory(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -79,6 +103,12 @@ impl SetupError {
             SetupError::UserExists(_) => codes::USER_EXISTS,
             SetupError::UnknownUser(_) => codes::UNKNOWN_USER,
             SetupError::SelfLockout(_) => codes::SELF_LOCKOUT,
+            SetupError::InvalidPoint(_) => codes::INVALID_POINT,
+            SetupError::PointExists(_) => codes::POINT_EXISTS,
+            SetupError::UnknownPoint(_) => codes::UNKNOWN_POINT,
+            SetupError::InvalidCalendar(_) => codes::INVALID_CALENDAR,
+            SetupError::InvalidCategory(_) => codes::INVALID_CATEGORY,
+            SetupError::UnknownCategory(_) => codes::UNKNOWN_CATEGORY,
             SetupError::Store(_) => "internal",
         }
     }
@@ -156,7 +186,13 @@ pub async fn apply(
             changes: plan.changes,
         });
     }
-    let version = put_if(store, &plan.bundle, preview.base_version).await?;
+    let version = put_if(
+        store,
+        &plan.bundle,
+        preview.base_version,
+        SetupError::InvalidUser,
+    )
+    .await?;
     audit(
         store,
         actor,
@@ -173,14 +209,21 @@ pub async fn apply(
     })
 }
 
-async fn put_if(store: &dyn Store, bundle: &ReferenceBundle, base: u64) -> Result<u64, SetupError> {
+/// Stores `bundle` as the next version while `base` is still the current one; `invalid`
+/// says what a refusal of the reference check is about.
+async fn put_if(
+    store: &dyn Store,
+    bundle: &ReferenceBundle,
+    base: u64,
+    invalid: fn(String) -> SetupError,
+) -> Result<u64, SetupError> {
     match store.put_reference_if(bundle, Some(base)).await {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Err(SetupError::VersionChanged {
             expected: base,
             current: store.reference_version().await?,
         }),
-        Err(StoreError::InvalidReference(e)) => Err(SetupError::InvalidUser(e.to_string())),
+        Err(StoreError::InvalidReference(e)) => Err(invalid(e.to_string())),
         Err(e) => Err(e.into()),
     }
 }
@@ -206,9 +249,13 @@ pub fn template_workbook() -> Result<Vec<u8>, SetupError> {
 pub async fn devices(store: &dyn Store) -> Result<Vec<DeviceRow>, SetupError> {
     let rows = store
         .select(&[Select {
+            // The app of the token used last (a device enrolled twice keeps both tokens).
             sql: "SELECT device_id, user_id, MAX(device_name), MAX(device_tag), \
                   MIN(created_at), MAX(last_used_at), \
-                  CAST(SUM(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
+                  CAST(SUM(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
+                  (SELECT a.app_version FROM tokens a WHERE a.device_id = tokens.device_id \
+                   AND a.user_id = tokens.user_id AND a.app_version IS NOT NULL \
+                   ORDER BY COALESCE(a.last_used_at, a.created_at) DESC LIMIT 1) \
                   FROM tokens WHERE device_id IS NOT NULL \
                   GROUP BY device_id, user_id ORDER BY MIN(created_at) DESC, device_id"
                 .into(),
@@ -221,6 +268,7 @@ pub async fn devices(store: &dyn Store) -> Result<Vec<DeviceRow>, SetupError> {
                 Col::Int,
                 Col::Int,
                 Col::Int,
+                Col::Text,
             ],
         }])
         .await?;
@@ -233,7 +281,7 @@ pub async fn devices(store: &dyn Store) -> Result<Vec<DeviceRow>, SetupError> {
             tag: r[3].text().map(str::to_owned),
             enrolled_at_ms: r[4].int(),
             last_sync_ms: r[5].opt_int(),
-            app_version: None,
+            app_version: r[7].text().map(str::to_owned),
             revoked: r[6].int() == 0,
         })
         .collect())
@@ -325,13 +373,15 @@ fn check_user(u: &User) -> Result<(), SetupError> {
     Ok(())
 }
 
-async fn store_users(
+/// Changes the current reference data by `change`, as the next version.
+async fn store_reference(
     store: &dyn Store,
+    invalid: fn(String) -> SetupError,
     change: impl FnOnce(&mut ReferenceBundle) -> Result<(), SetupError>,
 ) -> Result<u64, SetupError> {
     let (version, mut bundle) = store.reference().await?.unwrap_or_default();
     change(&mut bundle)?;
-    put_if(store, &bundle, version).await
+    put_if(store, &bundle, version, invalid).await
 }
 
 /// Adds a user to the reference data (a new version; devices get them on their next sync),
@@ -359,7 +409,7 @@ pub async fn add_user(
         return Err(SetupError::UserExists(user.id));
     }
     let added = user.clone();
-    store_users(store, |b| {
+    store_reference(store, SetupError::InvalidUser, |b| {
         b.users.push(added);
         Ok(())
     })
@@ -425,7 +475,7 @@ pub async fn edit_user(
     }
     if user != before {
         let changed = user.clone();
-        store_users(store, |b| {
+        store_reference(store, SetupError::InvalidUser, |b| {
             if let Some(slot) = b.users.iter_mut().find(|u| u.id == changed.id) {
                 *slot = changed;
             }

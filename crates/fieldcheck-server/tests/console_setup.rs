@@ -518,6 +518,7 @@ async fn a_new_user_enrolls_sees_the_new_points_and_is_refused_once_disabled() {
         .http
         .get(server.url("/reference"))
         .bearer_auth(&token)
+        .header("user-agent", "fieldcheck/9.8.7")
         .send()
         .await
         .unwrap();
@@ -552,6 +553,8 @@ async fn a_new_user_enrolls_sees_the_new_points_and_is_refused_once_disabled() {
         wang["devices"][0]["last_sync_ms"].as_i64().is_some(),
         "{wang}"
     );
+    // …and the app it synced with (the sync client's User-Agent).
+    assert_eq!(wang["devices"][0]["app_version"], "fieldcheck/9.8.7");
     // Disabled: the device's next sync is refused with a clear code.
     let r = post_json(
         &server,

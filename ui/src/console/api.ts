@@ -5,13 +5,20 @@
 import { shallowRef } from 'vue'
 import type {
   AuditPage,
+  CalendarPage,
+  Category,
+  DeadlineRule,
   EnrollCode,
   ImportApplied,
   ImportPreview,
   PasswordReset,
+  Point,
+  PointInput,
+  PointPage,
   RevokedDevice,
   UserInput,
   UserRow,
+  WorkCalendar,
   ConsoleBulkRequest,
   ConsoleBulkResponse,
   ConsoleActionRequest,
@@ -198,6 +205,17 @@ export const consoleApi = {
     call<EnrollCode>(`/console/setup/users/${encodeURIComponent(id)}/enroll-code`, { method: 'POST', json: {} }),
   revokeDevice: (id: string) =>
     call<RevokedDevice>(`/console/setup/devices/${encodeURIComponent(id)}/revoke`, { method: 'POST' }),
+  points: (params: Record<string, string | number | boolean | undefined>) => call<PointPage>('/console/setup/points', { params }),
+  addPoint: (input: PointInput) => call<Point>('/console/setup/points', { method: 'POST', json: input }),
+  editPoint: (id: string, input: PointInput) =>
+    call<Point>(`/console/setup/points/${encodeURIComponent(id)}`, { method: 'POST', json: input }),
+  setPointActive: (id: string, active: boolean) =>
+    call<Point>(`/console/setup/points/${encodeURIComponent(id)}/${active ? 'activate' : 'deactivate'}`, { method: 'POST' }),
+  calendar: () => call<CalendarPage>('/console/setup/calendar'),
+  setCalendar: (calendar: WorkCalendar) => call<CalendarPage>('/console/setup/calendar', { method: 'POST', json: calendar }),
+  categories: () => call<Category[]>('/console/setup/categories'),
+  setDeadline: (code: string, rule: DeadlineRule) =>
+    call<Category>(`/console/setup/categories/${encodeURIComponent(code)}/deadline`, { method: 'POST', json: rule }),
   audit: (limit: number, offset: number) => call<AuditPage>('/console/setup/audit', { params: { limit, offset } }),
   /** Downloads a finished export as `name` (a fetch: every API call carries the protocol header). */
   downloadExport: async (url: string, name: string) => {

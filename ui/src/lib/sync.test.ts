@@ -67,7 +67,7 @@ describe('progress', () => {
   it('maps error codes to plain words', () => {
     expect(syncErrorKey('network')).toBe('sync_err_network')
     expect(syncErrorKey('something_else')).toBe('sync_err_other')
-    const codes = ['network', 'server_unavailable', 'unauthorized', 'enroll_code_invalid']
+    const codes = ['network', 'server_unavailable', 'unauthorized', 'user_disabled', 'enroll_code_invalid']
     // The TLS codes of fieldcheck-core's SyncError::code(): enrolling with a city CA.
     codes.push('certificate_not_trusted', 'tls_failed', 'invalid_ca_cert')
     for (const c of codes) {

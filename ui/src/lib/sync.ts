@@ -72,6 +72,7 @@ const KNOWN = [
   'network',
   'server_unavailable',
   'unauthorized',
+  'user_disabled',
   'enroll_code_invalid',
   'invalid_server_url',
   'protocol_too_old',

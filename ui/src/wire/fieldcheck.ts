@@ -12,7 +12,8 @@ export type AuditEntry = { id: number, at_ms: number,
 actor: string, 
 /**
  * `reference.import`, `user.add`, `user.edit`, `user.disable`, `user.enable`,
- * `user.reset_password`, `enroll_code.issue`, `device.revoke`.
+ * `user.reset_password`, `enroll_code.issue`, `device.revoke`, `point.add`, `point.edit`,
+ * `point.deactivate`, `point.activate`, `calendar.edit`, `category.deadline`.
  */
 action: string, target: string, before: Record<string, unknown> | null, after: Record<string, unknown> | null, };
 
@@ -25,6 +26,19 @@ export type AuditPage = { total: number, entries: Array<AuditEntry>, };
  * What a bulk request does to each problem.
  */
 export type BulkOp = "file_and_dispatch" | "close";
+
+/**
+ * The city's work calendar (`GET /console/setup/calendar`).
+ */
+export type CalendarPage = { 
+/**
+ * The reference version it is from.
+ */
+version: number, 
+/**
+ * The office has set it; otherwise it is the built-in one shown for editing.
+ */
+set: boolean, calendar: WorkCalendar, };
 
 export type Category = { 
 /**
@@ -385,11 +399,13 @@ export type DeviceRow = { device_id: string, user_id: string, name: string,
  */
 tag: string | null, enrolled_at_ms: number, 
 /**
- * The last request the device made with its token (push, pull, reference, photos).
+ * The last request the device made with its token (push, pull, reference, photos),
+ * noted at most hourly.
  */
 last_sync_ms: number | null, 
 /**
- * The app version the device reported. Not recorded by the sync protocol yet: null.
+ * The app it last synced with, as its `User-Agent` said (`fieldcheck/0.1.0`); null
+ * until its first request after enrolling.
  */
 app_version: string | null, 
 /**
@@ -744,6 +760,41 @@ export type PointDetail = { point: Point, inspections: Array<Inspection>,
  * The checklist an inspection started now would use.
  */
 template: ChecklistTemplate | null, open_problems: Page<LedgerRow>, };
+
+/**
+ * A point to add, or the fields to change (`None`: keep). Moving the pin is a new
+ * `location`; a street's centre line stays as imported.
+ */
+export type PointInput = { 
+/**
+ * On add: the office's own point code; none makes the next free `p-NNNN`. Never changes.
+ */
+id?: string | null, name?: string | null, point_type?: PointType | null, 
+/**
+ * WGS-84.
+ */
+location?: LatLon | null, address?: string | null, district_id?: string | null, 
+/**
+ * 属地 unit; `""` clears it.
+ */
+territorial_unit_id?: string | null, 
+/**
+ * 行业 units (replaces the list).
+ */
+sector_unit_ids?: Array<string> | null, };
+
+/**
+ * A page of the city's points (`GET /console/setup/points`), by id.
+ */
+export type PointPage = { 
+/**
+ * The reference version the points are from.
+ */
+version: number, 
+/**
+ * Points matching the filter, in all pages.
+ */
+total: number, points: Array<Point>, };
 
 export type PointRow = { 
 /**
@@ -1221,3 +1272,27 @@ disabled: boolean,
  * Left out of the reference data (an import deactivated them): refused too.
  */
 removed: boolean, has_password: boolean, devices: Array<DeviceRow>, };
+
+export type WorkCalendar = { 
+/**
+ * Offset of local time from UTC in minutes (China: +480).
+ */
+utc_offset_minutes: number, 
+/**
+ * Working periods of a working day, in local time, sorted, not overlapping.
+ */
+periods: Array<WorkPeriod>, 
+/**
+ * ISO weekday numbers (1 = Monday) that are normally working days.
+ */
+working_weekdays: Array<number>, 
+/**
+ * Days off that would otherwise be working days (public holidays).
+ */
+holidays: Array<string>, 
+/**
+ * Weekend days that are working days (调休).
+ */
+extra_working_days: Array<string>, };
+
+export type WorkPeriod = { start: string, end: string, };

@@ -53,6 +53,13 @@ pub enum SyncError {
     EnrollCodeInvalid,
     #[error("the server did not accept this device's token (enroll the device again)")]
     Unauthorized,
+    /// The office disabled the user (or left them out of the reference data). Enrolling again
+    /// would not help: the office decides, and until then what the device holds stays on it.
+    #[error(
+        "the city office has disabled this user; records not yet sent stay on this device \
+         until the office decides (ask them)"
+    )]
+    UserDisabled,
     #[error("this app is too old for the server: {0}")]
     ProtocolTooOld(String),
     #[error("cannot reach the server at {url}: {message}")]
@@ -95,6 +102,7 @@ impl SyncError {
             SyncError::InvalidServerUrl(_) => "invalid_server_url",
             SyncError::EnrollCodeInvalid => codes::ENROLL_CODE_INVALID,
             SyncError::Unauthorized => codes::UNAUTHORIZED,
+            SyncError::UserDisabled => codes::USER_DISABLED,
             SyncError::ProtocolTooOld(_) => codes::PROTOCOL_TOO_OLD,
             SyncError::Network { .. } => "network",
             SyncError::CertificateNotTrusted { .. } => "certificate_not_trusted",
@@ -417,6 +425,7 @@ fn api_error(status: StatusCode, api: Option<ApiError>, message: String) -> Sync
     let code = api.map(|a| a.code).unwrap_or_default();
     match (status.as_u16(), code.as_str()) {
         (_, codes::ENROLL_CODE_INVALID) => SyncError::EnrollCodeInvalid,
+        (401, codes::USER_DISABLED) => SyncError::UserDisabled,
         (401, _) | (_, codes::UNAUTHORIZED) => SyncError::Unauthorized,
         (426, _) | (_, codes::PROTOCOL_TOO_OLD) => SyncError::ProtocolTooOld(message),
         (404, "" | codes::NOT_FOUND) if message.contains("route") || code.is_empty() => {
@@ -606,7 +615,7 @@ impl SyncClient {
         http.retry.max_attempts = 1;
         match http.raw(Method::POST, "/logout", &Body::None).await {
             // Already revoked, expired or disabled: the token is dead either way.
-            Ok(_) | Err(SyncError::Unauthorized) => Ok(true),
+            Ok(_) | Err(SyncError::Unauthorized | SyncError::UserDisabled) => Ok(true),
             Err(e) => Err(e),
         }
     }
@@ -1024,6 +1033,10 @@ mod tests {
             SyncError::EnrollCodeInvalid
         ));
         assert!(matches!(e(401, "unauthorized"), SyncError::Unauthorized));
+        assert!(matches!(e(401, "token_revoked"), SyncError::Unauthorized));
+        let disabled = e(401, "user_disabled");
+        assert!(matches!(disabled, SyncError::UserDisabled));
+        assert_eq!(disabled.code(), "user_disabled");
         assert!(matches!(
             e(426, "protocol_too_old"),
             SyncError::ProtocolTooOld(_)

@@ -3,6 +3,8 @@
 //! (`/api/v1/console/setup/...`). The server's `setup` module fills these; the console's
 //! TypeScript types are generated from them.
 
+use fieldcheck_domain::calendar::WorkCalendar;
+use fieldcheck_domain::reference::{LatLon, Point, PointType};
 use fieldcheck_domain::role::Role;
 use serde::{Deserialize, Serialize};
 
@@ -115,9 +117,11 @@ pub struct DeviceRow {
     /// The device's tag in problem codes.
     pub tag: Option<String>,
     pub enrolled_at_ms: i64,
-    /// The last request the device made with its token (push, pull, reference, photos).
+    /// The last request the device made with its token (push, pull, reference, photos),
+    /// noted at most hourly.
     pub last_sync_ms: Option<i64>,
-    /// The app version the device reported. Not recorded by the sync protocol yet: null.
+    /// The app it last synced with, as its `User-Agent` said (`fieldcheck/0.1.0`); null
+    /// until its first request after enrolling.
     pub app_version: Option<String>,
     /// Every token of the device was revoked.
     pub revoked: bool,
@@ -214,7 +218,8 @@ pub struct AuditEntry {
     /// The user who made it (`cli` for a server subcommand without `--actor`).
     pub actor: String,
     /// `reference.import`, `user.add`, `user.edit`, `user.disable`, `user.enable`,
-    /// `user.reset_password`, `enroll_code.issue`, `device.revoke`.
+    /// `user.reset_password`, `enroll_code.issue`, `device.revoke`, `point.add`, `point.edit`,
+    /// `point.deactivate`, `point.activate`, `calendar.edit`, `category.deadline`.
     pub action: String,
     pub target: String,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
@@ -232,4 +237,50 @@ pub struct AuditEntry {
 pub struct AuditPage {
     pub total: u64,
     pub entries: Vec<AuditEntry>,
+}
+
+/// A point to add, or the fields to change (`None`: keep). Moving the pin is a new
+/// `location`; a street's centre line stays as imported.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+#[serde(deny_unknown_fields)]
+pub struct PointInput {
+    /// On add: the office's own point code; none makes the next free `p-NNNN`. Never changes.
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub point_type: Option<PointType>,
+    /// WGS-84.
+    pub location: Option<LatLon>,
+    pub address: Option<String>,
+    pub district_id: Option<String>,
+    /// 属地 unit; `""` clears it.
+    pub territorial_unit_id: Option<String>,
+    /// 行业 units (replaces the list).
+    pub sector_unit_ids: Option<Vec<String>>,
+}
+
+/// A page of the city's points (`GET /console/setup/points`), by id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PointPage {
+    /// The reference version the points are from.
+    pub version: u64,
+    /// Points matching the filter, in all pages.
+    pub total: u64,
+    pub points: Vec<Point>,
+}
+
+/// The city's work calendar (`GET /console/setup/calendar`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CalendarPage {
+    /// The reference version it is from.
+    pub version: u64,
+    /// The office has set it; otherwise it is the built-in one shown for editing.
+    pub set: bool,
+    pub calendar: WorkCalendar,
 }

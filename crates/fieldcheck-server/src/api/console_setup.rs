@@ -122,10 +122,18 @@ impl IntoResponse for SetupFailure {
             SetupFailure::Setup(e) => e,
         };
         let status = match &e {
-            SetupError::Unreadable(_) | SetupError::InvalidUser(_) => StatusCode::BAD_REQUEST,
+            SetupError::Unreadable(_)
+            | SetupError::InvalidUser(_)
+            | SetupError::InvalidPoint(_)
+            | SetupError::InvalidCalendar(_)
+            | SetupError::InvalidCategory(_) => StatusCode::BAD_REQUEST,
             SetupError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            SetupError::VersionChanged { .. } | SetupError::UserExists(_) => StatusCode::CONFLICT,
-            SetupError::UnknownUser(_) => StatusCode::NOT_FOUND,
+            SetupError::VersionChanged { .. }
+            | SetupError::UserExists(_)
+            | SetupError::PointExists(_) => StatusCode::CONFLICT,
+            SetupError::UnknownUser(_)
+            | SetupError::UnknownPoint(_)
+            | SetupError::UnknownCategory(_) => StatusCode::NOT_FOUND,
             SetupError::SelfLockout(_) => StatusCode::FORBIDDEN,
             SetupError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -144,10 +152,10 @@ impl IntoResponse for SetupFailure {
     }
 }
 
-type SetupResult<T> = Result<T, SetupFailure>;
+pub(super) type SetupResult<T> = Result<T, SetupFailure>;
 
 /// Setup is the office's (admins).
-fn admin(caller: &ConsoleCaller) -> Result<(), ServerError> {
+pub(super) fn admin(caller: &ConsoleCaller) -> Result<(), ServerError> {
     if caller.user.role == Role::Admin {
         Ok(())
     } else {
@@ -187,7 +195,7 @@ async fn upload(req: Request) -> Result<axum::body::Bytes, ServerError> {
     Ok(body)
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ServerError> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ServerError> {
     q.map(|Query(q)| q)
         .map_err(|e| ServerError::Malformed(e.body_text()))
 }

@@ -97,6 +97,8 @@ impl Modify for ConsoleParts {
         doc.merge(super::console_stats::Api::openapi());
         doc.merge(super::console_exports::Api::openapi());
         doc.merge(super::console_setup::Api::openapi());
+        doc.merge(super::console_points::Api::openapi());
+        doc.merge(super::console_deadlines::Api::openapi());
         doc.merge(crate::ops::Api::openapi());
     }
 }

@@ -80,6 +80,8 @@ pub struct TokenRecord {
     pub expires_at_ms: Option<i64>,
     pub last_used_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
+    /// The app it was last used with (`User-Agent`).
+    pub app_version: Option<String>,
 }
 
 /// What a bearer token resolves to.
@@ -208,7 +210,14 @@ pub trait Store: Send + Sync {
     /// The token row in any state (revoked, expired), for the caller to decide.
     async fn token_record(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError>;
     /// Notes a use of the token (device tokens expire by idleness since their last use).
-    async fn touch_token(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Notes a use of a device token at `now_ms` (never moving it back) and, when given, the
+    /// app it came from.
+    async fn touch_token(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+        app: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Revokes one token (sign-out). False when it was unknown or already revoked.
     async fn revoke_token(&self, token_hash: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Revokes every token of a device; the number that stopped working.

@@ -582,8 +582,8 @@ macro_rules! impl_store {
                 token_hash: &str,
             ) -> Result<Option<TokenRecord>, StoreError> {
                 let row = sqlx::query(
-                    "SELECT user_id, device_id, created_at, expires_at, last_used_at, revoked_at \
-                     FROM tokens WHERE token_hash = $1",
+                    "SELECT user_id, device_id, created_at, expires_at, last_used_at, revoked_at, \
+                     app_version FROM tokens WHERE token_hash = $1",
                 )
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
@@ -597,16 +597,24 @@ macro_rules! impl_store {
                     expires_at_ms: row.get("expires_at"),
                     last_used_at_ms: row.get("last_used_at"),
                     revoked_at_ms: row.get("revoked_at"),
+                    app_version: row.get("app_version"),
                 }))
             }
 
-            async fn touch_token(&self, token_hash: &str, now_ms: i64) -> Result<(), StoreError> {
+            async fn touch_token(
+                &self,
+                token_hash: &str,
+                now_ms: i64,
+                app: Option<&str>,
+            ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "UPDATE tokens SET last_used_at = $2 WHERE token_hash = $1 \
-                     AND (last_used_at IS NULL OR last_used_at < $2)",
+                    "UPDATE tokens SET last_used_at = CASE WHEN last_used_at IS NULL \
+                     OR last_used_at < $2 THEN $2 ELSE last_used_at END, \
+                     app_version = COALESCE($3, app_version) WHERE token_hash = $1",
                 )
                 .bind(token_hash)
                 .bind(now_ms)
+                .bind(app)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
