@@ -20,6 +20,7 @@ export const router = createRouter({
         { path: 'exports', name: 'exports', component: () => import('./views/Exports.vue') },
         { path: 'setup/import', name: 'setup-import', component: () => import('./views/SetupImport.vue'), meta: { admin: true } },
         { path: 'setup/users', name: 'setup-users', component: () => import('./views/SetupUsers.vue'), meta: { admin: true } },
+        { path: 'setup/cards', name: 'setup-cards', component: () => import('./views/SetupCards.vue'), meta: { admin: true } },
         { path: 'setup/audit', name: 'setup-audit', component: () => import('./views/SetupAudit.vue'), meta: { admin: true } },
         { path: 'problems/:id', name: 'problem', component: () => import('./views/ProblemDetail.vue'), props: true },
       ],
