@@ -9,15 +9,18 @@
 //   browser, returns the other; the office re-dispatches it, tries to verify the first while a
 //   colleague already did (a clear "changed meanwhile"), closes it; the ranking shows the unit's
 //   rates; a session ended elsewhere sends the page to sign in; the device syncs and shows the
-//   closed status with the office's events in its history.
+//   closed status with the office's events in its history. The office also sets the city up:
+//   imports, users, enrollment codes and a printed sheet of QR cards for a team (as a PDF too,
+//   read back with poppler's pdftotext), the audit log.
 //
 // Screenshots of every screen go to ui/test-results/screenshots/console/ (FIELDCHECK_SCREENSHOTS
 // =../docs/screenshots refreshes docs/screenshots/console/). Needs `cargo build -p
-// fieldcheck-server -p fieldcheck-cli` and `npm run build`.
+// fieldcheck-server -p fieldcheck-cli`, `npm run build` and poppler-utils.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import jsQR from 'jsqr'
 import { chromium } from 'playwright-core'
 import { assert, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
 
@@ -455,6 +458,80 @@ try {
   const audit = await byTest('audit-table').innerText()
   for (const words of ['导入基础数据', '新增点位', '修改点位', '停用点位', '修改整改时限', '修改工作日历', '新增用户', '签发注册码', '停用用户']) assert(audit.includes(words), `the audit shows ${words}: ${audit.slice(0, 400)}`)
   await shot('14-setup-audit')
+
+  step('setup: QR cards for a team, one code each, on A4 (a user disabled meanwhile is named)')
+  await go('/setup/users')
+  await byTest('users-table').locator('tbody tr').first().waitFor()
+  const userRow = (id) => byTest('users-table').locator('tr', { has: byTest(`user-state-${id}`) })
+  const tick = (id) => userRow(id).locator('.el-table-column--selection .el-checkbox')
+  assert(await tick('e2e-insp').locator('input').isDisabled(), 'a disabled user cannot be ticked')
+  const wrap = byTest('users-table').locator('.el-scrollbar__wrap').first()
+  assert(await wrap.evaluate((w) => w.scrollWidth <= w.clientWidth), 'the users table with its tick boxes fits 1440 px')
+  const team = ['usr-hdl-1', 'usr-hdl-2', 'usr-insp-2']
+  for (const id of [...team, 'usr-insp-3']) await tick(id).click()
+  await byTest('users-selected').filter({ hasText: '4' }).waitFor()
+  await admin.call('/console/setup/users/usr-insp-3/disable', { method: 'POST' })
+  await byTest('user-cards').click()
+  const failed = page.locator('.el-message--error', { hasText: 'usr-insp-3' })
+  await failed.waitFor()
+  assert((await failed.innerText()).includes('王建华'), `the failure names the user: ${await failed.innerText()}`)
+  await byTest('setup-cards-page').waitFor()
+  const card = byTest('enroll-card')
+  await card.nth(2).waitFor()
+  assert((await card.count()) === 3, `three cards: ${await card.count()}`)
+  const demoUsers = json('data/demo/users.json')
+  const roleZh = { admin: '创城办', inspector: '巡查员', unit_handler: '责任单位', volunteer: '志愿者' }
+  const sevenDays = Date.now() + 7 * 86_400_000
+  const printed = []
+  for (const [i, id] of team.entries()) {
+    const u = demoUsers.find((x) => x.id === id)
+    const cardI = card.nth(i)
+    assert((await cardI.getAttribute('data-user')) === id, `card ${i} is ${id}'s, in the table's order`)
+    const text = await cardI.innerText()
+    assert(text.includes(u.name) && text.includes(roleZh[u.role]), `the card names ${u.name}, ${roleZh[u.role]}: ${text}`)
+    if (u.unit_id) assert(text.includes(units.find((x) => x.id === u.unit_id).name.zh), `the card names ${id}'s unit: ${text}`)
+    assert(text.includes('用创文巡查 App 扫码登记设备'), `the card says what to do: ${text}`)
+    const expires = (await cardI.locator('[data-test="card-expires"]').innerText()).match(/有效期至 (\d{4}-\d\d-\d\d \d\d:\d\d)/)
+    assert(expires, `an expiry on ${id}'s card: ${text}`)
+    const expiresMs = Date.parse(`${expires[1].replace(' ', 'T')}:00+08:00`)
+    assert(Math.abs(expiresMs - sevenDays) < 3_600_000, `${id}'s code lasts the default 7 days: ${expires[1]}`)
+    const codeText = (await cardI.locator('[data-test="card-code"]').innerText()).trim()
+    // The QR image as a phone's camera would read it: drawn, then decoded.
+    const size = 320
+    const pixels = await cardI.locator('[data-test="card-qr"]').evaluate(async (img, size) => {
+      const im = new Image()
+      im.src = img.src
+      await im.decode()
+      const cv = document.createElement('canvas')
+      cv.width = size
+      cv.height = size
+      const g = cv.getContext('2d')
+      g.fillStyle = '#fff'
+      g.fillRect(0, 0, size, size)
+      g.drawImage(im, 0, 0, size, size)
+      return Array.from(g.getImageData(0, 0, size, size).data)
+    }, size)
+    const qr = jsQR(Uint8ClampedArray.from(pixels), size, size)
+    const uri = qr?.data.match(/^fieldcheck:\/\/enroll\?server=(http[^&]+)&code=(.+)$/)
+    assert(uri && decodeURIComponent(uri[2]) === codeText, `${id}'s QR holds the code on the card (${codeText}): ${qr?.data}`)
+    printed.push({ name: u.name, code: codeText })
+  }
+  assert(new Set(printed.map((p) => p.code)).size === 3, 'a code of its own on each card')
+  await page.locator('.el-message__closeBtn').first().click()
+  await failed.waitFor({ state: 'hidden' })
+  await shot('15-setup-cards')
+  await page.emulateMedia({ media: 'print' })
+  for (const t of ['menu-overview', 'brand', 'user-name', 'cards-print']) assert(await byTest(t).isHidden(), `${t} is not printed`)
+  assert(await card.nth(2).isVisible(), 'the cards are printed')
+  const pdf = join(shots, '15-setup-cards.pdf')
+  await page.pdf({ path: pdf, preferCSSPageSize: true })
+  await page.emulateMedia({ media: null })
+  const pdfInfo = execFileSync('pdfinfo', [pdf], { encoding: 'utf8' })
+  assert(/^Pages:\s+1$/m.test(pdfInfo), `three cards on one page: ${pdfInfo}`)
+  assert(/^Page size:.*\(A4\)$/m.test(pdfInfo), `an A4 page: ${pdfInfo}`)
+  const pdfText = execFileSync('pdftotext', ['-layout', pdf, '-'], { encoding: 'utf8' })
+  for (const p of printed) assert(pdfText.includes(p.name) && pdfText.includes(p.code), `the PDF has ${p.name}'s card: ${pdfText}`)
+  assert(!pdfText.includes('退出登录'), `the PDF has the cards alone: ${pdfText}`)
 
   step('a session ended elsewhere sends the page to sign in')
   const cookies = await ctx.cookies()

@@ -23,6 +23,7 @@ export const router = createRouter({
         { path: 'setup/calendar', name: 'setup-calendar', component: () => import('./views/SetupCalendar.vue'), meta: { admin: true } },
         { path: 'setup/categories', name: 'setup-categories', component: () => import('./views/SetupCategories.vue'), meta: { admin: true } },
         { path: 'setup/users', name: 'setup-users', component: () => import('./views/SetupUsers.vue'), meta: { admin: true } },
+        { path: 'setup/cards', name: 'setup-cards', component: () => import('./views/SetupCards.vue'), meta: { admin: true } },
         { path: 'setup/audit', name: 'setup-audit', component: () => import('./views/SetupAudit.vue'), meta: { admin: true } },
         { path: 'problems/:id', name: 'problem', component: () => import('./views/ProblemDetail.vue'), props: true },
       ],
