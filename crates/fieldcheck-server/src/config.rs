@@ -7,7 +7,10 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 
+// Serialize only in tests (the deploy example's check): a serialized Config would carry its
+// secrets, which Debug takes care to hide.
 #[derive(Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `sqlite://./data/fieldcheck.db` or `postgres://user:pass@host/db`.
@@ -90,6 +93,7 @@ pub struct Config {
 
 /// How log lines are written (`log_format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -181,6 +185,7 @@ impl fmt::Debug for Config {
 /// S3-compatible object storage. Fields left empty fall back to the standard `AWS_*`
 /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT`, ...).
 #[derive(Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 #[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     /// e.g. `https://minio.example:9000`; empty for AWS itself.
@@ -461,5 +466,167 @@ mod tests {
                 .is_err()
         );
         assert!(Config::from_toml("[s3]\nnonsense = 1\n").is_err());
+    }
+
+    // The production files operators copy (README, "Running it in production"): compiled in,
+    // so editing one reruns these tests.
+    const EXAMPLE: &str = include_str!("../../../deploy/fieldcheck-server.toml");
+    const UNIT: &str = include_str!("../../../deploy/fieldcheck-server.service");
+    const NGINX: &str = include_str!("../../../deploy/nginx-fieldcheck.conf");
+    const README: &str = include_str!("../../../README.md");
+
+    /// Every `key = value` of a TOML text as `section.key`, with the `#` lines right above it
+    /// (a blank line or a table header ends a comment).
+    fn documented_keys(text: &str) -> std::collections::HashMap<String, String> {
+        let (mut section, mut comment) = (String::new(), Vec::new());
+        let mut keys = std::collections::HashMap::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(c) = line.strip_prefix('#') {
+                comment.push(c.trim());
+                continue;
+            }
+            if let Some(table) = line.strip_prefix('[') {
+                section = format!("{}.", table.trim_end_matches(']'));
+            } else if let Some((key, _)) = line.split_once('=') {
+                keys.insert(format!("{section}{}", key.trim()), comment.join(" "));
+            }
+            comment.clear();
+        }
+        keys
+    }
+
+    /// `key` (with `section.` for nested tables) and its value, for every leaf of `v`.
+    fn leaves(prefix: &str, v: &toml::Value, out: &mut Vec<(String, toml::Value)>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&key, v, out);
+                }
+            }
+            v => out.push((prefix.to_owned(), v.clone())),
+        }
+    }
+
+    /// The first value of a `name` setting in a config file (`name=v` or `name v;`).
+    fn setting<'a>(text: &'a str, name: &str) -> &'a str {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} not found"))
+            .trim()
+            .trim_end_matches(';')
+    }
+
+    #[test]
+    fn deploy_example_loads_and_documents_every_key_with_its_default() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/fieldcheck-server.toml");
+        Config::load(Some(&path)).expect("deploy/fieldcheck-server.toml loads");
+        let c = Config::from_toml(EXAMPLE).unwrap();
+        assert!(c.database_url.starts_with("postgres://"));
+        assert!(c.blob_store.starts_with("s3://") && c.behind_https());
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(!c.metrics_token.is_empty());
+
+        // Adding a key to Config without documenting it here fails, and so does a default
+        // that changed under the example's comment.
+        let mut defaults = Vec::new();
+        leaves(
+            "",
+            &toml::Value::try_from(Config::default()).unwrap(),
+            &mut defaults,
+        );
+        assert!(defaults.iter().any(|(k, _)| k == "s3.secret_access_key"));
+        let documented = documented_keys(EXAMPLE);
+        let mut wrong = Vec::new();
+        for (key, default) in &defaults {
+            let want = default.to_string();
+            match documented.get(key) {
+                None => wrong.push(format!("{key}: missing")),
+                Some(comment) => {
+                    let said = comment.split("Default: ").skip(1).any(|rest| {
+                        rest.strip_prefix(want.as_str())
+                            .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric()))
+                    });
+                    if !said {
+                        wrong.push(format!("{key}: its comment does not say `Default: {want}`"));
+                    }
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "deploy/fieldcheck-server.toml: {wrong:#?}"
+        );
+        assert_eq!(
+            documented.len(),
+            defaults.len(),
+            "keys Config does not have"
+        );
+    }
+
+    #[test]
+    fn deploy_unit_and_proxy_fit_the_example() {
+        let c = Config::from_toml(EXAMPLE).unwrap();
+        // Requests in flight, then the push group, each up to the grace: systemd must not
+        // kill a shutdown still inside it.
+        let stop: u64 = setting(UNIT, "TimeoutStopSec=")
+            .trim_end_matches('s')
+            .parse()
+            .unwrap();
+        assert!(stop > 2 * c.shutdown_grace_secs, "TimeoutStopSec={stop}");
+
+        // nginx must pass the largest body the server takes, so that the server's own 413
+        // (naming its limit) is what a client sees.
+        let mib: u64 = setting(NGINX, "client_max_body_size")
+            .trim_end_matches('m')
+            .parse()
+            .unwrap();
+        let console_photo = c
+            .max_blob_bytes
+            .min(fieldcheck_photo::Limits::default().max_bytes);
+        let largest = [
+            c.max_body_bytes as u64,
+            c.max_chunk_bytes as u64,
+            console_photo,
+            crate::setup::MAX_IMPORT_BYTES as u64,
+        ]
+        .into_iter()
+        .max()
+        .unwrap();
+        assert!(
+            mib * 1024 * 1024 > largest,
+            "client_max_body_size {mib}m < {largest}"
+        );
+        assert!(
+            NGINX.contains(&format!("server {};", c.bind)),
+            "upstream is not {}",
+            c.bind
+        );
+        let host = c.public_url.trim_start_matches("https://");
+        assert_eq!(setting(NGINX, "server_name"), host);
+    }
+
+    #[test]
+    fn readme_production_section_points_at_the_deploy_files() {
+        let section = README
+            .split("\n## ")
+            .find(|s| s.starts_with("Running it in production"))
+            .expect("README: a section `## Running it in production`");
+        for file in [
+            "deploy/fieldcheck-server.toml",
+            "deploy/fieldcheck-server.service",
+            "deploy/nginx-fieldcheck.conf",
+        ] {
+            assert!(
+                section.contains(file),
+                "the production section does not mention {file}"
+            );
+        }
     }
 }

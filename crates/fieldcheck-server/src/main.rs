@@ -473,3 +473,91 @@ async fn shutdown_signal() {
         () = term => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shell words of a command line: quotes group, an unquoted `#` starts a comment.
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut word, mut quote, mut in_word) = (Vec::new(), String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (None, '#') if !in_word => break,
+                (None, c) if c.is_whitespace() => {
+                    if in_word {
+                        out.push(std::mem::take(&mut word));
+                    }
+                    in_word = false;
+                }
+                (None, c) => {
+                    word.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            out.push(word);
+        }
+        out
+    }
+
+    /// The server's invocations a shell block of `text` holds (`sudo -u USER` dropped).
+    fn invocations(text: &str) -> Vec<Vec<String>> {
+        let mut in_block = false;
+        let mut found = Vec::new();
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            let mut w = words(line.trim().trim_start_matches("ExecStart="));
+            if w.first().is_some_and(|s| s == "sudo") && w.get(1).is_some_and(|s| s == "-u") {
+                w.drain(..3);
+            }
+            if (in_block || line.starts_with("ExecStart="))
+                && w.first().is_some_and(|s| s.ends_with("fieldcheck-server"))
+            {
+                found.push(w);
+            }
+        }
+        found
+    }
+
+    /// The deploy files and README's production section name real subcommands and flags.
+    #[test]
+    fn deploy_commands_parse() {
+        let unit = include_str!("../../../deploy/fieldcheck-server.service");
+        let serve = invocations(unit);
+        assert_eq!(serve.len(), 1, "one ExecStart");
+        match Cli::try_parse_from(&serve[0]).map(|c| c.command) {
+            Ok(Command::Serve { config: Some(path) }) => {
+                assert_eq!(
+                    path,
+                    PathBuf::from("/etc/fieldcheck/fieldcheck-server.toml")
+                );
+            }
+            Ok(_) => panic!("ExecStart does not run `serve --config`"),
+            Err(e) => panic!("ExecStart: {e}"),
+        }
+
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("\n## ")
+            .find(|s| s.starts_with("Running it in production"))
+            .expect("README: a section `## Running it in production`");
+        let commands = invocations(section);
+        assert!(commands.len() >= 5, "{commands:?}");
+        for c in &commands {
+            if let Err(e) = Cli::try_parse_from(c) {
+                panic!("README: `{}`: {e}", c.join(" "));
+            }
+        }
+    }
+}
