@@ -100,9 +100,10 @@ fi
   # screenshots: ui/test-results/. The scripts find the binaries under $CARGO_TARGET_DIR.
   cargo build -p fieldcheck-bridge -p fieldcheck-server -p fieldcheck-cli --locked
   npm run e2e
-  # The office's console (console.mjs) once more on PostgreSQL (the same database the
-  # PostgreSQL tests use, in a schema of its own).
+  # The office's console (console.mjs) and a new city's setup (setup.mjs) once more on
+  # PostgreSQL (the same database the PostgreSQL tests use, each in a schema of its own).
   FIELDCHECK_CONSOLE_PG="${FIELDCHECK_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}" npm run e2e:console
+  FIELDCHECK_CONSOLE_PG="${FIELDCHECK_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}" npm run e2e:setup
 )
 
 # The inspector app (src-tauri): one build in the `app` profile (release, stripped) with the
