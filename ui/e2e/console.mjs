@@ -17,12 +17,11 @@
 // =../docs/screenshots refreshes docs/screenshots/console/). Needs `cargo build -p
 // fieldcheck-server -p fieldcheck-cli`, `npm run build` and poppler-utils.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import jsQR from 'jsqr'
-import { chromium } from 'playwright-core'
-import { assert, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
+import { assert, consoleBrowser, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
 
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
 const cliBin = process.env.FIELDCHECK_CLI_BIN ?? join(targetDir, 'debug/fieldcheck')
@@ -123,21 +122,10 @@ try {
   const sync = cli(['sync'])
   assert(/Up: 3 events, 0 already on the server, 0 refused, 0 rejected/.test(sync), `the three reports went up:\n${sync}`)
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  })
-  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
-  const page = await ctx.newPage()
-  page.on('pageerror', (e) => {
-    throw e
-  })
-  const shot = async (name) => {
-    await page.waitForTimeout(500) // charts and dialogs animate in
-    await page.screenshot({ path: join(shots, `${name}.png`) })
-  }
+  const opened = await consoleBrowser(shots)
+  browser = opened.browser
+  const { ctx, page, shot, byTest } = opened
   const go = (path) => page.goto(`${base}/console${path}`)
-  const byTest = (t) => page.locator(`[data-test="${t}"]`)
 
   async function signIn(user, password = PASSWORD) {
     await byTest('signin-username').locator('input').fill(user)
@@ -430,6 +418,16 @@ try {
   cli(['sync'])
   const onDeviceRule = cliJson(['categories']).find((c) => c.code === category.code)?.deadline
   assert(onDeviceRule?.amount === category.deadline.amount + 1, `the device has the new deadline rule: ${JSON.stringify(onDeviceRule)}`)
+
+  step('setup: the checklist templates, every version, item by item')
+  await go('/setup/templates')
+  await byTest('template-items').locator('tbody tr').first().waitFor()
+  const templates = readdirSync(join(root, 'data/templates')).map((f) => json(`data/templates/${f}`))
+  // The server's order: by id (bytes), newest version first.
+  const first = templates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : b.version - a.version))[0]
+  assert((await byTest('template-items').locator('tbody tr').count()) === first.items.length, `every item of ${first.id}`)
+  assert((await byTest('template-total').innerText()).includes(String(first.items.length)), 'the item count shown')
+  await shot('24-setup-templates')
 
   step('setup: add a user, issue an enrollment code with its QR code, disable the user')
   await go('/setup/users')

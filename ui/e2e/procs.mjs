@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
@@ -19,6 +20,28 @@ export function screenshotDir() {
   const shots = resolve(join(root, 'ui'), process.env.FIELDCHECK_SCREENSHOTS ?? 'test-results/screenshots')
   mkdirSync(shots, { recursive: true })
   return shots
+}
+
+/**
+ * Debian's Chromium with the office's console at 1440 × 900 in zh-CN (console.mjs, setup.mjs):
+ * an error on the page fails the run; `shot(name)` waits for dialogs and charts to animate in.
+ */
+export async function consoleBrowser(shots) {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  })
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
+  const page = await ctx.newPage()
+  page.on('pageerror', (e) => {
+    throw e
+  })
+  const shot = async (name) => {
+    await page.waitForTimeout(500)
+    await page.screenshot({ path: join(shots, `${name}.png`) })
+  }
+  const byTest = (t) => page.locator(`[data-test="${t}"]`)
+  return { browser, ctx, page, shot, byTest }
 }
 
 export const step = (name) => console.log(`  • ${name}`)

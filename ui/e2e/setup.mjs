@@ -20,8 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ExcelJS from 'exceljs'
-import { chromium } from 'playwright-core'
-import { assert, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
+import { assert, consoleBrowser, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
 
 const started = Date.now()
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
@@ -248,20 +247,9 @@ try {
   await writeWorkbook(badFile, bad)
   await writeWorkbook(goodFile, good)
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
-  })
-  const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
-  const page = await ctx.newPage()
-  page.on('pageerror', (e) => {
-    throw e
-  })
-  const shot = async (name) => {
-    await page.waitForTimeout(400) // dialogs and messages animate in
-    await page.screenshot({ path: join(shots, `${name}.png`) })
-  }
-  const byTest = (t) => page.locator(`[data-test="${t}"]`)
+  const opened = await consoleBrowser(shots)
+  browser = opened.browser
+  const { page, shot, byTest } = opened
 
   step('the admin signs in and opens 城市设置 → 导入数据')
   await page.goto(`${base}/console/`)

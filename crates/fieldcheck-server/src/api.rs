@@ -40,9 +40,9 @@ mod admin;
 pub mod console;
 mod console_app;
 mod console_cases;
-mod console_deadlines;
 pub mod console_exports;
 mod console_points;
+mod console_rules;
 mod console_setup;
 mod console_stats;
 pub mod openapi;
@@ -451,7 +451,7 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(console_exports::routes())
         .merge(console_setup::routes())
         .merge(console_points::routes())
-        .merge(console_deadlines::routes())
+        .merge(console_rules::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,

@@ -236,6 +236,16 @@ pub async fn export_workbook(store: &dyn Store) -> Result<(u64, Vec<u8>), SetupE
     Ok((version, bytes))
 }
 
+/// Every checklist template version, by id, newest version first.
+pub async fn templates(
+    store: &dyn Store,
+) -> Result<Vec<fieldcheck_domain::checklist::ChecklistTemplate>, SetupError> {
+    let (_, bundle) = store.reference().await?.unwrap_or_default();
+    let mut out = bundle.templates;
+    out.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
+    Ok(out)
+}
+
 /// The template workbook: one example row per sheet and the sheet explaining each column.
 pub fn template_workbook() -> Result<Vec<u8>, SetupError> {
     fieldcheck_refdata::workbook_zh(&fieldcheck_refdata::example_bundle())

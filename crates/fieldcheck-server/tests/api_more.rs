@@ -89,6 +89,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/console/setup/calendar"),
     ("get", "/api/v1/console/setup/categories"),
     ("post", "/api/v1/console/setup/categories/{code}/deadline"),
+    ("get", "/api/v1/console/setup/templates"),
     ("get", "/api/v1/openapi.json"),
     // The operators' routes (`ops.rs`): no protocol header.
     ("get", "/healthz"),

@@ -18,18 +18,6 @@ use uuid::Uuid;
 const ADMIN: &str = "usr-admin-1";
 const INSPECTOR: &str = "usr-insp-1";
 
-async fn post(server: &Server, login: &ConsoleLogin, path: &str, body: Value) -> reqwest::Response {
-    server
-        .http
-        .post(server.url(path))
-        .header("cookie", &login.cookie)
-        .header("x-csrf-token", &login.csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn list(server: &Server, login: &ConsoleLogin, query: &str) -> Value {
     let r = server
         .console_get(&login.cookie, &format!("/console/setup/points?{query}"))
@@ -150,15 +138,15 @@ async fn points_are_added_edited_moved_and_deactivated_each_audited_and_seen_by_
         .unwrap();
 
     // Add without an id: the next free p-NNNN.
-    let r = post(
-        &server,
-        &admin,
-        "/console/setup/points",
-        json!({"name": "新建农贸市场", "point_type": "farmers_market",
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/points",
+            json!({"name": "新建农贸市场", "point_type": "farmers_market",
             "location": {"lat": 26.08, "lon": 119.30}, "address": "测试路 8 号",
             "district_id": district, "territorial_unit_id": unit}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let added: Value = r.json().await.unwrap();
     let id = added["id"].as_str().unwrap().to_owned();
@@ -168,14 +156,14 @@ async fn points_are_added_edited_moved_and_deactivated_each_audited_and_seen_by_
     assert_eq!(added["territorial_unit_id"], unit.as_str());
 
     // Move the pin, clear the territorial unit, set sector units; the id stays.
-    let r = post(
-        &server,
-        &admin,
-        &format!("/console/setup/points/{id}"),
-        json!({"location": {"lat": 26.081, "lon": 119.301}, "territorial_unit_id": "",
+    let r = server
+        .console_post(
+            &admin,
+            &format!("/console/setup/points/{id}"),
+            json!({"location": {"lat": 26.081, "lon": 119.301}, "territorial_unit_id": "",
             "sector_unit_ids": [unit.clone(), unit.clone()]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let moved: Value = r.json().await.unwrap();
     assert_eq!(moved["location"], json!({"lat": 26.081, "lon": 119.301}));
@@ -184,24 +172,24 @@ async fn points_are_added_edited_moved_and_deactivated_each_audited_and_seen_by_
     assert_eq!(moved["name"], "新建农贸市场");
 
     // The office adds its own code too.
-    let r = post(
-        &server,
-        &admin,
-        "/console/setup/points",
-        json!({"id": "GL-SC-01", "name": "南门菜市场", "point_type": "farmers_market",
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/points",
+            json!({"id": "GL-SC-01", "name": "南门菜市场", "point_type": "farmers_market",
             "location": {"lat": 26.07, "lon": 119.29}, "district_id": district}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 
     // Deactivate: the list's active filter and the device's reference data both say so.
-    let r = post(
-        &server,
-        &admin,
-        "/console/setup/points/GL-SC-01/deactivate",
-        json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/points/GL-SC-01/deactivate",
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["active"], false);
     let active = list(&server, &admin, "active=true&limit=20000").await;
@@ -231,13 +219,9 @@ async fn points_are_added_edited_moved_and_deactivated_each_audited_and_seen_by_
 
     // Activate again; nothing to do twice is not audited twice.
     for _ in 0..2 {
-        let r = post(
-            &server,
-            &admin,
-            "/console/setup/points/GL-SC-01/activate",
-            json!({}),
-        )
-        .await;
+        let r = server
+            .console_post(&admin, "/console/setup/points/GL-SC-01/activate", json!({}))
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 
@@ -375,47 +359,51 @@ async fn hostile_and_wrong_point_requests_are_refused_and_change_nothing() {
         ),
     ];
     for (body, status, code) in cases {
-        let r = post(&server, &admin, "/console/setup/points", body.clone()).await;
+        let r = server
+            .console_post(&admin, "/console/setup/points", body.clone())
+            .await;
         let e = api_error(r, status, code).await;
         assert!(!e.message.is_empty(), "{body}");
     }
     // Edits: another id, an unknown point, an unknown district.
-    let r = post(
-        &server,
-        &admin,
-        &format!("/console/setup/points/{existing}"),
-        json!({"id": "renamed"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            &format!("/console/setup/points/{existing}"),
+            json!({"id": "renamed"}),
+        )
+        .await;
     api_error(r, StatusCode::BAD_REQUEST, "invalid_point").await;
     for path in [
         "/console/setup/points/nope",
         "/console/setup/points/nope/deactivate",
     ] {
-        let r = post(&server, &admin, path, json!({})).await;
+        let r = server.console_post(&admin, path, json!({})).await;
         api_error(r, StatusCode::NOT_FOUND, "unknown_point").await;
     }
-    let r = post(
-        &server,
-        &admin,
-        &format!("/console/setup/points/{existing}"),
-        json!({"district_id": "no-such"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            &format!("/console/setup/points/{existing}"),
+            json!({"district_id": "no-such"}),
+        )
+        .await;
     api_error(r, StatusCode::BAD_REQUEST, "invalid_point").await;
     // A huge body is refused before it is read.
-    let r = post(
-        &server,
-        &admin,
-        "/console/setup/points",
-        with("address", json!("x".repeat(2 * 1024 * 1024))),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/points",
+            with("address", json!("x".repeat(2 * 1024 * 1024))),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // Other roles, no CSRF token, another site.
     let inspector = server.console_sign_in(INSPECTOR).await;
-    let r = post(&server, &inspector, "/console/setup/points", good.clone()).await;
+    let r = server
+        .console_post(&inspector, "/console/setup/points", good.clone())
+        .await;
     api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = server
         .console_get(&inspector.cookie, "/console/setup/points")
@@ -481,7 +469,9 @@ async fn the_calendar_and_a_deadline_rule_change_later_dispatches_only() {
     cal["extra_working_days"] = json!(["2027-02-07"]);
     cal["periods"] = json!([{"start": "08:30:00", "end": "12:00:00"},
         {"start": "13:30:00", "end": "17:30:00"}]);
-    let r = post(&server, &admin, "/console/setup/calendar", cal.clone()).await;
+    let r = server
+        .console_post(&admin, "/console/setup/calendar", cal.clone())
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let stored: Value = r.json().await.unwrap();
     assert_eq!(stored["set"], true);
@@ -507,12 +497,16 @@ async fn the_calendar_and_a_deadline_rule_change_later_dispatches_only() {
     let mut weekday = cal.clone();
     weekday["working_weekdays"] = json!([1, 2, 9]);
     for bad in [both, overlap, weekday] {
-        let r = post(&server, &admin, "/console/setup/calendar", bad).await;
+        let r = server
+            .console_post(&admin, "/console/setup/calendar", bad)
+            .await;
         api_error(r, StatusCode::BAD_REQUEST, "invalid_calendar").await;
     }
     let mut bad_date = cal.clone();
     bad_date["holidays"] = json!(["2027-02-30"]);
-    let r = post(&server, &admin, "/console/setup/calendar", bad_date).await;
+    let r = server
+        .console_post(&admin, "/console/setup/calendar", bad_date)
+        .await;
     api_error(r, StatusCode::BAD_REQUEST, "malformed_request").await;
     assert_eq!(server.store.reference_version().await.unwrap(), v);
 
@@ -568,13 +562,13 @@ async fn the_calendar_and_a_deadline_rule_change_later_dispatches_only() {
 
     let new_rule = json!({"amount": 5, "unit": "natural_hours"});
     assert_ne!(old_rule, new_rule);
-    let r = post(
-        &server,
-        &admin,
-        &format!("/console/setup/categories/{category}/deadline"),
-        new_rule.clone(),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            &format!("/console/setup/categories/{category}/deadline"),
+            new_rule.clone(),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["deadline"], new_rule);
     let r = server
@@ -625,29 +619,31 @@ async fn the_calendar_and_a_deadline_rule_change_later_dispatches_only() {
             "malformed_request",
         ),
     ] {
-        let r = post(
-            &server,
-            &admin,
-            &format!("/console/setup/categories/{category}/deadline"),
-            body,
-        )
-        .await;
+        let r = server
+            .console_post(
+                &admin,
+                &format!("/console/setup/categories/{category}/deadline"),
+                body,
+            )
+            .await;
         api_error(r, status, code).await;
     }
-    let r = post(
-        &server,
-        &admin,
-        "/console/setup/categories/NO-SUCH/deadline",
-        json!({"amount": 2, "unit": "working_days"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/categories/NO-SUCH/deadline",
+            json!({"amount": 2, "unit": "working_days"}),
+        )
+        .await;
     api_error(r, StatusCode::NOT_FOUND, "unknown_category").await;
     let inspector_login = server.console_sign_in(INSPECTOR).await;
     for path in ["/console/setup/calendar", "/console/setup/categories"] {
         let r = server.console_get(&inspector_login.cookie, path).await;
         api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     }
-    let r = post(&server, &inspector_login, "/console/setup/calendar", cal).await;
+    let r = server
+        .console_post(&inspector_login, "/console/setup/calendar", cal)
+        .await;
     api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
 
     // Both changes are audited with before and after.
@@ -666,4 +662,24 @@ async fn the_calendar_and_a_deadline_rule_change_later_dispatches_only() {
     assert_eq!(deadline["before"], old_rule);
     assert_eq!(deadline["after"], new_rule);
     assert!(entries.iter().any(|e| e["action"] == "calendar.edit"));
+}
+
+#[tokio::test]
+async fn the_checklist_templates_are_listed_every_version_newest_first() {
+    let server = Server::start_temp().await;
+    let admin = server.console_sign_in(ADMIN).await;
+    let r = server
+        .console_get(&admin.cookie, "/console/setup/templates")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Vec<fieldcheck_domain::checklist::ChecklistTemplate> = r.json().await.unwrap();
+    let mut want = common::bundle().templates;
+    want.sort_by(|a, b| a.id.cmp(&b.id).then(b.version.cmp(&a.version)));
+    assert!(!want.is_empty());
+    assert_eq!(listed, want);
+    let inspector = server.console_sign_in(INSPECTOR).await;
+    let r = server
+        .console_get(&inspector.cookie, "/console/setup/templates")
+        .await;
+    api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
 }

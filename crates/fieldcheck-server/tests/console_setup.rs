@@ -190,23 +190,6 @@ async fn post_file(
         .unwrap()
 }
 
-async fn post_json(
-    server: &Server,
-    login: &ConsoleLogin,
-    path: &str,
-    body: Value,
-) -> reqwest::Response {
-    server
-        .http
-        .post(server.url(path))
-        .header("cookie", &login.cookie)
-        .header("x-csrf-token", &login.csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn changes<'a>(preview: &'a Value, kind: &str) -> &'a Value {
     preview["changes"]
         .as_array()
@@ -440,13 +423,13 @@ async fn a_stale_preview_is_refused_with_409() {
     let file = workbook(&city(10, 4, 3));
     let v0 = server.store.reference_version().await.unwrap();
     // Someone else changes the reference data between preview and apply.
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users",
-        serde_json::json!({"id": "newcomer", "name": "新人", "role": "inspector"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users",
+            serde_json::json!({"id": "newcomer", "name": "新人", "role": "inspector"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = post_file(
         &server,
@@ -467,25 +450,25 @@ async fn a_new_user_enrolls_sees_the_new_points_and_is_refused_once_disabled() {
     let server = Server::start_temp().await;
     let admin = server.console_sign_in(ADMIN).await;
     import(&server, &admin, "city.xlsx", workbook(&city(50, 4, 3))).await;
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users",
-        serde_json::json!({"id": "wang", "name": "王五", "role": "inspector",
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users",
+            serde_json::json!({"id": "wang", "name": "王五", "role": "inspector",
             "district_ids": ["cd-gl"], "phone": "13900000000", "password": "long enough"}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let row: Value = r.json().await.unwrap();
     assert_eq!(row["role"], "inspector");
     assert_eq!(row["has_password"], true);
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users/wang/enroll-code",
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users/wang/enroll-code",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let code: Value = r.json().await.unwrap();
     assert!(
@@ -556,13 +539,13 @@ async fn a_new_user_enrolls_sees_the_new_points_and_is_refused_once_disabled() {
     // …and the app it synced with (the sync client's User-Agent).
     assert_eq!(wang["devices"][0]["app_version"], "fieldcheck/9.8.7");
     // Disabled: the device's next sync is refused with a clear code.
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users/wang/disable",
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users/wang/disable",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = server
         .http
@@ -575,13 +558,13 @@ async fn a_new_user_enrolls_sees_the_new_points_and_is_refused_once_disabled() {
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["code"], "user_disabled");
     // Revoking the device; the audit has every step.
-    let r = post_json(
-        &server,
-        &admin,
-        &format!("/console/setup/devices/{device}/revoke"),
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            &format!("/console/setup/devices/{device}/revoke"),
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let revoked: Value = r.json().await.unwrap();
     assert_eq!(revoked["revoked"], 1);
@@ -608,13 +591,13 @@ async fn a_new_user_enrolls_sees_the_new_points_and_is_refused_once_disabled() {
         ]
     );
     // The edit keeps history: before and after.
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users/wang",
-        serde_json::json!({"name": "王五五"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users/wang",
+            serde_json::json!({"name": "王五五"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let audit: Value = server
         .console_get(&admin.cookie, "/console/setup/audit?limit=1")
@@ -653,13 +636,13 @@ async fn hostile_requests_are_refused() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = post_json(
-        &server,
-        &inspector,
-        "/console/setup/users/usr-insp-2/disable",
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &inspector,
+            "/console/setup/users/usr-insp-2/disable",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // No session at all.
     let r = server
@@ -806,56 +789,56 @@ async fn hostile_requests_are_refused() {
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["errors"][0]["code"], "admin_by_import", "{p}");
     // The office cannot disable itself.
-    let r = post_json(
-        &server,
-        &admin,
-        &format!("/console/setup/users/{ADMIN}/disable"),
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            &format!("/console/setup/users/{ADMIN}/disable"),
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Users: unknown, bad fields.
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users/nobody/disable",
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users/nobody/disable",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users",
-        serde_json::json!({"id": "x y", "name": "n", "role": "inspector"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users",
+            serde_json::json!({"id": "x y", "name": "n", "role": "inspector"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users",
-        serde_json::json!({"id": "u1", "name": "=1+1", "role": "inspector"}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users",
+            serde_json::json!({"id": "u1", "name": "=1+1", "role": "inspector"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = post_json(&server, &admin, "/console/setup/users", serde_json::json!({"id": "u2", "name": "n", "role": "unit_handler", "unit_id": "no-such-unit"})).await;
+    let r = server.console_post(&admin, "/console/setup/users", serde_json::json!({"id": "u2", "name": "n", "role": "unit_handler", "unit_id": "no-such-unit"})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/users",
-        serde_json::json!({"id": "u3", "name": "n", "role": "inspector", "extra": 1}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/users",
+            serde_json::json!({"id": "u3", "name": "n", "role": "inspector", "extra": 1}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = post_json(
-        &server,
-        &admin,
-        "/console/setup/devices/not-a-uuid/revoke",
-        serde_json::json!({}),
-    )
-    .await;
+    let r = server
+        .console_post(
+            &admin,
+            "/console/setup/devices/not-a-uuid/revoke",
+            serde_json::json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(server.store.reference_version().await.unwrap(), v0);
     server.stop().await;

@@ -7,6 +7,7 @@ import type {
   AuditPage,
   CalendarPage,
   Category,
+  ChecklistTemplate,
   DeadlineRule,
   EnrollCode,
   ImportApplied,
@@ -216,6 +217,7 @@ export const consoleApi = {
   categories: () => call<Category[]>('/console/setup/categories'),
   setDeadline: (code: string, rule: DeadlineRule) =>
     call<Category>(`/console/setup/categories/${encodeURIComponent(code)}/deadline`, { method: 'POST', json: rule }),
+  templates: () => call<ChecklistTemplate[]>('/console/setup/templates'),
   audit: (limit: number, offset: number) => call<AuditPage>('/console/setup/audit', { params: { limit, offset } }),
   /** Downloads a finished export as `name` (a fetch: every API call carries the protocol header). */
   downloadExport: async (url: string, name: string) => {

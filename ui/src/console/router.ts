@@ -22,6 +22,7 @@ export const router = createRouter({
         { path: 'setup/points', name: 'setup-points', component: () => import('./views/SetupPoints.vue'), meta: { admin: true } },
         { path: 'setup/calendar', name: 'setup-calendar', component: () => import('./views/SetupCalendar.vue'), meta: { admin: true } },
         { path: 'setup/categories', name: 'setup-categories', component: () => import('./views/SetupCategories.vue'), meta: { admin: true } },
+        { path: 'setup/templates', name: 'setup-templates', component: () => import('./views/SetupTemplates.vue'), meta: { admin: true } },
         { path: 'setup/users', name: 'setup-users', component: () => import('./views/SetupUsers.vue'), meta: { admin: true } },
         { path: 'setup/cards', name: 'setup-cards', component: () => import('./views/SetupCards.vue'), meta: { admin: true } },
         { path: 'setup/audit', name: 'setup-audit', component: () => import('./views/SetupAudit.vue'), meta: { admin: true } },

@@ -7,6 +7,8 @@ export type {
   AuditPage,
   CalendarPage,
   Category,
+  ChecklistItem,
+  ChecklistTemplate,
   DeviceRow,
   EnrollCode,
   ImportApplied,

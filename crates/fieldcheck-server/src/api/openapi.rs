@@ -98,7 +98,7 @@ impl Modify for ConsoleParts {
         doc.merge(super::console_exports::Api::openapi());
         doc.merge(super::console_setup::Api::openapi());
         doc.merge(super::console_points::Api::openapi());
-        doc.merge(super::console_deadlines::Api::openapi());
+        doc.merge(super::console_rules::Api::openapi());
         doc.merge(crate::ops::Api::openapi());
     }
 }

@@ -437,6 +437,24 @@ impl Server {
     }
 
     /// A console GET with a session cookie.
+    /// A console request that changes something: the session's cookie and CSRF token, a JSON
+    /// body.
+    pub async fn console_post(
+        &self,
+        login: &ConsoleLogin,
+        path: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("cookie", &login.cookie)
+            .header("x-csrf-token", &login.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn console_get(&self, cookie: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))

@@ -1,5 +1,6 @@
-//! The console's work calendar and category deadline screens (issue 15), admins only. The
-//! rules are in `setup::deadlines`.
+//! The console's screens of the city's rules (issue 15), admins only: the work calendar, the
+//! categories' deadline rules (`setup::deadlines`) and the checklist templates (read here;
+//! a new version comes by import).
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use fieldcheck_domain::calendar::{WorkCalendar, WorkPeriod};
 use fieldcheck_domain::category::{Category, DeadlineRule, DeadlineUnit};
+use fieldcheck_domain::checklist::ChecklistTemplate;
 use fieldcheck_protocol::ApiError;
 use fieldcheck_protocol::console::setup::CalendarPage;
 use utoipa::OpenApi;
@@ -15,18 +17,19 @@ use utoipa::OpenApi;
 use super::console::ConsoleCaller;
 use super::console_setup::{SetupResult, admin};
 use super::{ApiJson, AppState, St};
-use crate::setup::deadlines;
+use crate::setup::{self, deadlines};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(calendar, set_calendar, categories, set_deadline),
+    paths(calendar, set_calendar, categories, set_deadline, templates),
     components(schemas(
         CalendarPage,
         WorkCalendar,
         WorkPeriod,
         Category,
         DeadlineRule,
-        DeadlineUnit
+        DeadlineUnit,
+        ChecklistTemplate
     ))
 )]
 pub(super) struct Api;
@@ -40,6 +43,26 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/console/setup/categories/{code}/deadline",
             post(set_deadline),
         )
+        .route("/console/setup/templates", get(templates))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/console/setup/templates",
+    tag = "console",
+    responses(
+        (status = 200, description = "Every checklist template version, by id and newest version first; stored versions never change (a new one comes by import), and an inspection finishes on the version it started with", body = Vec<ChecklistTemplate>),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "Not an admin (`forbidden`)", body = ApiError),
+    ),
+    security(("console_session" = []))
+)]
+pub(super) async fn templates(
+    State(state): St,
+    caller: ConsoleCaller,
+) -> SetupResult<Json<Vec<ChecklistTemplate>>> {
+    admin(&caller)?;
+    Ok(Json(setup::templates(state.store.as_ref()).await?))
 }
 
 #[utoipa::path(
