@@ -683,3 +683,132 @@ async fn the_checklist_templates_are_listed_every_version_newest_first() {
         .await;
     api_error(r, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+/// Issue 15's edge cases: an import that renames a district and leaves a unit out (so it is
+/// deactivated) keeps every record's history, and a device's work still pending against that
+/// unit lands after the import.
+#[tokio::test]
+async fn a_renamed_district_and_a_removed_unit_keep_every_record_and_pending_work_lands() {
+    let server = Server::start_temp().await;
+    let admin = server.console_sign_in(ADMIN).await;
+    let bundle = common::bundle();
+    let inspector = user(INSPECTOR);
+    let office = user(ADMIN);
+    let tree = DistrictTree::new(&bundle.districts);
+    let mine = tree.descendants_of(inspector.district_ids.iter().map(String::as_str));
+    let district = bundle
+        .districts
+        .iter()
+        .find(|d| mine.contains(&d.id) && tree.descendants_of([d.id.as_str()]).len() == 1)
+        .unwrap()
+        .clone();
+    let unit = bundle.units.iter().find(|u| u.active).unwrap().id.clone();
+    let inspector_token = server.enroll(INSPECTOR).await;
+    let office_token = server.enroll(ADMIN).await;
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    let t = now_ms();
+    server
+        .push(
+            &inspector_token,
+            vec![
+                report(&inspector, first, &district.id, t),
+                report(&inspector, second, &district.id, t + 1),
+            ],
+        )
+        .await;
+    server
+        .file_and_dispatch(&office_token, &office, first, &unit, (t + 2, t + 3))
+        .await;
+    // The office's device files and dispatches the second to the unit while offline; the
+    // events wait on it (made now, pushed after the import).
+    let pending = vec![
+        common::filed(&office, second, t + 4),
+        common::dispatched(&office, second, &unit, t + 5),
+    ];
+
+    // The import: the district renamed under its id, the unit left out of the units.
+    let mut renamed = district.clone();
+    renamed.name.zh = "更名后的社区".into();
+    let units: Vec<_> = bundle
+        .units
+        .iter()
+        .filter(|u| u.id != unit)
+        .cloned()
+        .collect();
+    let file = serde_json::to_vec(&json!({"districts": [renamed], "units": units})).unwrap();
+    let r = server
+        .http
+        .post(server.url("/console/setup/import/preview?filename=city.json"))
+        .header("cookie", &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let preview: Value = r.json().await.unwrap();
+    assert_eq!(preview["errors"], json!([]), "{preview}");
+    let kind = |k: &str| {
+        preview["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == k)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(kind("districts")["changed"], json!([district.id]));
+    assert_eq!(kind("units")["deactivated"], json!([unit]));
+    let base = preview["base_version"].as_u64().unwrap();
+    let r = server
+        .http
+        .post(server.url(&format!(
+            "/console/setup/import/apply?filename=city.json&base_version={base}"
+        )))
+        .header("cookie", &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
+        .body(file)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The pending dispatch to the deactivated unit lands.
+    let pushed = server.push(&office_token, pending).await;
+    for r in &pushed.results {
+        assert_eq!(r.status, PushStatus::Applied, "{pushed:?}");
+        assert_eq!(r.outcome, Some(EventOutcome::Applied), "{pushed:?}");
+    }
+    // Both records keep their district and unit; the ledger finds them under the district
+    // and the unit, and names the district by its new name.
+    let r = server
+        .console_get(
+            &admin.cookie,
+            &format!("/console/problems?district={}&unit={unit}", district.id),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page: Value = r.json().await.unwrap();
+    let mut found: Vec<String> = page["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    found.sort();
+    let mut want = vec![first.to_string(), second.to_string()];
+    want.sort();
+    assert_eq!(found, want, "{page}");
+    let r = server
+        .console_get(&admin.cookie, "/console/reference")
+        .await;
+    let refs: Value = r.json().await.unwrap();
+    let named = refs["districts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == district.id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(named["name"], "更名后的社区");
+}
