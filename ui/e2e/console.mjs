@@ -21,7 +21,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import jsQR from 'jsqr'
-import { assert, consoleBrowser, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
+import { assert, consoleBrowser, consoleSession, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
 
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
 const cliBin = process.env.FIELDCHECK_CLI_BIN ?? join(targetDir, 'debug/fieldcheck')
@@ -73,35 +73,6 @@ async function startServer() {
   const codes = {}
   for (const m of out.matchAll(/^\s+(usr-\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+QR:/gm)) codes[m[1]] = m[4]
   return { url, codes }
-}
-
-/** A console session outside the browser (a colleague at another desk). */
-async function apiSession(base, username) {
-  const r = await fetch(`${base}/api/v1/console/session`, {
-    method: 'POST',
-    headers: { 'x-fieldcheck-protocol': '1', 'content-type': 'application/json', origin: base },
-    body: JSON.stringify({ username, password: PASSWORD }),
-  })
-  if (!r.ok) throw new Error(`sign-in of ${username}: ${r.status} ${await r.text()}`)
-  const cookie = r.headers.get('set-cookie').split(';')[0]
-  const info = await r.json()
-  const call = async (path, { method = 'GET', body } = {}) => {
-    const res = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        'x-fieldcheck-protocol': '1',
-        cookie,
-        origin: base,
-        ...(method === 'GET' ? {} : { 'x-csrf-token': info.csrf_token }),
-        ...(body ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body ? JSON.stringify(body) : undefined,
-    })
-    const text = await res.text()
-    assert(res.ok, `${method} ${path}: ${res.status} ${text}`)
-    return text ? JSON.parse(text) : null
-  }
-  return { call, info }
 }
 
 try {
@@ -223,7 +194,7 @@ try {
   await signOut()
 
   step("the unit's handler: another unit's problem by URL is not there for them")
-  const admin = await apiSession(base, 'usr-admin-2')
+  const admin = await consoleSession(base, 'usr-admin-2', PASSWORD)
   const others = await admin.call('/console/problems?status=dispatched,rectifying&limit=50')
   const foreign = others.rows.find((r) => r.unit_id && r.unit_id !== unit.id)
   assert(foreign, 'the demo city has a problem of another unit')

@@ -44,6 +44,41 @@ export async function consoleBrowser(shots) {
   return { browser, ctx, page, shot, byTest }
 }
 
+/**
+ * A console session outside the browser (a colleague at another desk, or a look at what the
+ * server holds): `send` answers the raw response (a raw body with its `type`), `call` the JSON
+ * of a successful one (a JSON body), asserting success.
+ */
+export async function consoleSession(base, username, password) {
+  const r = await fetch(`${base}/api/v1/console/session`, {
+    method: 'POST',
+    headers: { 'x-fieldcheck-protocol': '1', 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ username, password }),
+  })
+  if (!r.ok) throw new Error(`sign-in of ${username}: ${r.status} ${await r.text()}`)
+  const cookie = r.headers.get('set-cookie').split(';')[0]
+  const info = await r.json()
+  const send = (path, { method = 'GET', body, type } = {}) =>
+    fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        'x-fieldcheck-protocol': '1',
+        cookie,
+        origin: base,
+        ...(method === 'GET' ? {} : { 'x-csrf-token': info.csrf_token }),
+        ...(type ? { 'content-type': type } : {}),
+      },
+      body,
+    })
+  const call = async (path, { method = 'GET', body } = {}) => {
+    const res = await send(path, { method, body: body ? JSON.stringify(body) : undefined, type: body ? 'application/json' : undefined })
+    const text = await res.text()
+    assert(res.ok, `${method} ${path}: ${res.status} ${text}`)
+    return text ? JSON.parse(text) : null
+  }
+  return { info, send, call }
+}
+
 export const step = (name) => console.log(`  • ${name}`)
 export const assert = (ok, msg) => {
   if (!ok) throw new Error(msg)

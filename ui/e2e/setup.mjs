@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ExcelJS from 'exceljs'
-import { assert, consoleBrowser, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
+import { assert, consoleBrowser, consoleSession, root, screenshotDir, serverBin, startProcess, step, tearDown } from './procs.mjs'
 
 const started = Date.now()
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
@@ -176,42 +176,11 @@ const FIVE_ERRORS = [
 
 // ---------------------------------------------------------------------------------------
 
-/** A console session outside the browser, to see what the server holds. */
-async function apiSession(base) {
-  const r = await fetch(`${base}/api/v1/console/session`, {
-    method: 'POST',
-    headers: { 'x-fieldcheck-protocol': '1', 'content-type': 'application/json', origin: base },
-    body: JSON.stringify({ username: ADMIN, password: ADMIN_PASSWORD }),
-  })
-  if (!r.ok) throw new Error(`API sign-in: ${r.status} ${await r.text()}`)
-  const cookie = r.headers.get('set-cookie').split(';')[0]
-  const info = await r.json()
-  const send = (path, { method = 'GET', body, type } = {}) =>
-    fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: {
-        'x-fieldcheck-protocol': '1',
-        cookie,
-        origin: base,
-        ...(method === 'GET' ? {} : { 'x-csrf-token': info.csrf_token }),
-        ...(type ? { 'content-type': type } : {}),
-      },
-      body,
-    })
-  const get = async (path) => {
-    const res = await send(path)
-    const text = await res.text()
-    assert(res.ok, `GET ${path}: ${res.status} ${text}`)
-    return JSON.parse(text)
-  }
-  return { send, get }
-}
-
 /** What the server holds: the reference lists, the users and the audited changes. */
 async function holdings(api) {
-  const ref = await api.get('/console/reference')
-  const users = await api.get('/console/setup/users')
-  const audit = await api.get('/console/setup/audit?limit=100')
+  const ref = await api.call('/console/reference')
+  const users = await api.call('/console/setup/users')
+  const audit = await api.call('/console/setup/audit?limit=100')
   return { ref, users, audit }
 }
 
@@ -237,7 +206,7 @@ try {
   const { child, m } = await startProcess(serverBin, ['serve'], /listening on (http:\/\/[\d.:]+)/, 'server', { env: serverEnv() })
   children.push(child)
   const base = m[1]
-  const api = await apiSession(base)
+  const api = await consoleSession(base, ADMIN, ADMIN_PASSWORD)
   const empty = await holdings(api)
   assert(empty.ref.points.length === 0 && empty.ref.units.length === 0 && empty.ref.districts.length === 0, 'no demo city')
   assert(empty.users.length === 1 && empty.users[0].id === ADMIN && empty.users[0].role === 'admin', `only the admin: ${JSON.stringify(empty.users)}`)
@@ -335,7 +304,7 @@ try {
   await byTest(`user-state-${USER}`).waitFor()
   const userRow = page.locator('tr', { has: byTest(`user-state-${USER}`) })
   assert((await userRow.innerText()).includes('鼓楼区'), `the new user's districts: ${await userRow.innerText()}`)
-  const wang = (await api.get('/console/setup/users')).find((u) => u.id === USER)
+  const wang = (await api.call('/console/setup/users')).find((u) => u.id === USER)
   assert(wang.role === 'inspector' && wang.has_password && JSON.stringify(wang.district_ids) === '["cd-gl"]', `stored: ${JSON.stringify(wang)}`)
 
   step('an enrollment code with its QR code, issued in the browser')
@@ -359,7 +328,7 @@ try {
   assert(seen.every((r) => /^cp-\d{5}$/.test(r.point.id)), 'the imported points')
   const inGulou = good[2].rows.filter((r) => r[5].startsWith('cd-gl-')).length
   assert(cliJson(['points', '--district', 'cd-gl']).length === inGulou, `${inGulou} of them in 鼓楼区`)
-  const synced = (await api.get('/console/setup/users')).find((u) => u.id === USER)
+  const synced = (await api.call('/console/setup/users')).find((u) => u.id === USER)
   assert(synced.devices.length === 1 && synced.devices[0].last_sync_ms, `the office sees the device: ${JSON.stringify(synced.devices)}`)
 
   step('disabled in the browser (confirmed): the next sync is refused with user_disabled')

@@ -113,6 +113,21 @@ async fn the_list_filters_by_district_below_type_unit_state_and_text() {
     assert_eq!(ids(&second), all[2..4]);
 }
 
+/// A district with nothing below it (a community) inside the user's districts.
+fn community_of(
+    bundle: &fieldcheck_protocol::ReferenceBundle,
+    u: &fieldcheck_domain::reference::User,
+) -> fieldcheck_domain::reference::District {
+    let tree = DistrictTree::new(&bundle.districts);
+    let theirs = tree.descendants_of(u.district_ids.iter().map(String::as_str));
+    bundle
+        .districts
+        .iter()
+        .find(|d| theirs.contains(&d.id) && tree.descendants_of([d.id.as_str()]).len() == 1)
+        .cloned()
+        .expect("the user's districts hold a community")
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
@@ -123,15 +138,7 @@ async fn points_are_added_edited_moved_and_deactivated_each_audited_and_seen_by_
     let admin = server.console_sign_in(ADMIN).await;
     let bundle = common::bundle();
     let inspector = user(INSPECTOR);
-    let tree = DistrictTree::new(&bundle.districts);
-    let mine = tree.descendants_of(inspector.district_ids.iter().map(String::as_str));
-    let district = bundle
-        .districts
-        .iter()
-        .find(|d| mine.contains(&d.id) && tree.descendants_of([d.id.as_str()]).len() == 1)
-        .unwrap()
-        .id
-        .clone();
+    let district = community_of(&bundle, &inspector).id;
     let unit = bundle.units[0].id.clone();
     let before_version = list(&server, &admin, "limit=1").await["version"]
         .as_u64()
@@ -513,9 +520,7 @@ async fn the_calendar_and_a_deadline_rule_change_later_dispatches_only() {
     // A problem dispatched under the old rule keeps its deadline.
     let inspector = user(INSPECTOR);
     let bundle = common::bundle();
-    let tree = DistrictTree::new(&bundle.districts);
-    let mine = tree.descendants_of(inspector.district_ids.iter().map(String::as_str));
-    let district = mine.iter().next().unwrap().clone();
+    let district = community_of(&bundle, &inspector).id;
     let unit = bundle.units[0].id.clone();
     let category = "SR-01";
     let reported = |entity| {
@@ -694,14 +699,7 @@ async fn a_renamed_district_and_a_removed_unit_keep_every_record_and_pending_wor
     let bundle = common::bundle();
     let inspector = user(INSPECTOR);
     let office = user(ADMIN);
-    let tree = DistrictTree::new(&bundle.districts);
-    let mine = tree.descendants_of(inspector.district_ids.iter().map(String::as_str));
-    let district = bundle
-        .districts
-        .iter()
-        .find(|d| mine.contains(&d.id) && tree.descendants_of([d.id.as_str()]).len() == 1)
-        .unwrap()
-        .clone();
+    let district = community_of(&bundle, &inspector);
     let unit = bundle.units.iter().find(|u| u.active).unwrap().id.clone();
     let inspector_token = server.enroll(INSPECTOR).await;
     let office_token = server.enroll(ADMIN).await;
