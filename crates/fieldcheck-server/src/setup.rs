@@ -339,9 +339,10 @@ pub async fn list_users(store: &dyn Store) -> Result<Vec<UserRow>, SetupError> {
     Ok(out)
 }
 
-fn empty_none(s: String) -> Option<String> {
-    let s = s.trim().to_owned();
-    (!s.is_empty()).then_some(s)
+/// A text field as stored: trimmed, and none when nothing is left (`""` clears a field).
+fn empty_none(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
 }
 
 fn check_password(p: &str) -> Result<(), SetupError> {
@@ -407,9 +408,9 @@ pub async fn add_user(
         role: input
             .role
             .ok_or_else(|| SetupError::InvalidUser("a role is required".into()))?,
-        unit_id: input.unit_id.clone().and_then(empty_none),
+        unit_id: input.unit_id.as_deref().and_then(empty_none),
         district_ids: input.district_ids.clone().unwrap_or_default(),
-        phone: input.phone.clone().and_then(empty_none),
+        phone: input.phone.as_deref().and_then(empty_none),
     };
     check_user(&user)?;
     if let Some(p) = &input.password {
@@ -470,13 +471,13 @@ pub async fn edit_user(
         }
         user.role = r;
     }
-    if let Some(u) = input.unit_id.clone() {
+    if let Some(u) = &input.unit_id {
         user.unit_id = empty_none(u);
     }
     if let Some(d) = input.district_ids.clone() {
         user.district_ids = d;
     }
-    if let Some(p) = input.phone.clone() {
+    if let Some(p) = &input.phone {
         user.phone = empty_none(p);
     }
     check_user(&user)?;

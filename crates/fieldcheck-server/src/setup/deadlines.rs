@@ -38,10 +38,11 @@ pub async fn set_calendar(
     calendar
         .validate()
         .map_err(|e| SetupError::InvalidCalendar(e.to_string()))?;
-    let before = calendar_of(store).await?;
+    let (mut version, bundle) = store.reference().await?.unwrap_or_default();
+    let before = bundle.calendar;
     if before.as_ref() != Some(&calendar) {
         let stored = calendar.clone();
-        store_reference(store, SetupError::InvalidCalendar, |b| {
+        version = store_reference(store, SetupError::InvalidCalendar, |b| {
             b.calendar = Some(stored);
             Ok(())
         })
@@ -56,11 +57,11 @@ pub async fn set_calendar(
         )
         .await?;
     }
-    self::calendar(store).await
-}
-
-async fn calendar_of(store: &dyn Store) -> Result<Option<WorkCalendar>, SetupError> {
-    Ok(store.reference().await?.and_then(|(_, b)| b.calendar))
+    Ok(CalendarPage {
+        version,
+        set: true,
+        calendar,
+    })
 }
 
 /// The city's categories, by code.
@@ -87,8 +88,9 @@ pub async fn set_deadline(
             rule.amount
         )));
     }
-    let before = categories(store)
-        .await?
+    let (_, bundle) = store.reference().await?.unwrap_or_default();
+    let before = bundle
+        .categories
         .into_iter()
         .find(|c| c.code == code)
         .ok_or_else(|| SetupError::UnknownCategory(code.to_owned()))?;

@@ -10,7 +10,7 @@ use fieldcheck_protocol::ReferenceBundle;
 use fieldcheck_protocol::console::setup::{PointInput, PointPage};
 use fieldcheck_refdata::plan::looks_like_formula;
 
-use super::{SetupError, audit, store_reference};
+use super::{SetupError, audit, empty_none, store_reference};
 use crate::store::Store;
 
 /// What the list shows: every field optional, all given ones must hold.
@@ -82,11 +82,6 @@ pub async fn list(
             .cloned()
             .collect(),
     })
-}
-
-fn empty_none(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 /// A point code of letters, digits, `-`, `_`, `.`: it is printed on QR cards and in files.
