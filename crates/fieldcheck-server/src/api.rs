@@ -7,9 +7,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{
-    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State,
-};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
@@ -31,6 +29,7 @@ use uuid::Uuid;
 
 use crate::auth::{self, EnrollLimiter, LoginLimiter};
 use crate::blobs::{BlobStore, LocalBlobs, Put, Uploads};
+use crate::client_ip::ClientIp;
 use crate::config::Config;
 use crate::error::{ServerError, StoreError};
 use crate::policy::Viewer;
@@ -227,9 +226,10 @@ async fn read_body<S: Send + Sync>(
 #[derive(Clone, Copy)]
 struct BodyLimit(usize);
 
-/// Both ends of a connection: the client's address (rate limits) and the server's own (the
-/// server named in enrollment QR codes when no `public_url` is set — never the Host header,
-/// which the client chooses). Serve with `into_make_service_with_connect_info::<ConnAddrs>()`.
+/// Both ends of a connection: the TCP peer (from which `client_ip::resolve` works out the
+/// request's [`ClientIp`]) and the server's own address (the server named in enrollment QR
+/// codes when no `public_url` is set — never the Host header, which the client chooses).
+/// Serve with `into_make_service_with_connect_info::<ConnAddrs>()`.
 #[derive(Clone, Copy, Debug)]
 pub struct ConnAddrs {
     pub remote: SocketAddr,
@@ -251,17 +251,6 @@ impl
 /// The server's own address on the request's connection (see [`ConnAddrs`]).
 #[derive(Clone, Copy, Debug)]
 pub struct LocalAddr(pub SocketAddr);
-
-/// Splits [`ConnAddrs`] into the `ConnectInfo<SocketAddr>` handlers extract and [`LocalAddr`].
-async fn split_conn_addrs(mut req: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(c)) = req.extensions().get::<ConnectInfo<ConnAddrs>>().copied() {
-        req.extensions_mut().insert(ConnectInfo(c.remote));
-        if let Some(local) = c.local {
-            req.extensions_mut().insert(LocalAddr(local));
-        }
-    }
-    next.run(req).await
-}
 
 /// The authenticated caller.
 pub struct Caller {
@@ -430,10 +419,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(crate::ops::observe))
+        // Inside the trace layer: it records the client on the request's span.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::client_ip::resolve,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(redacted_request_span));
-    crate::ops::with_request_id(app)
-        .layer(middleware::from_fn(split_conn_addrs))
-        .with_state(state)
+    crate::ops::with_request_id(app).with_state(state)
 }
 
 /// The console's routes (`api/console.rs`): cookie sessions, refusing cross-site writes.
@@ -472,6 +464,8 @@ fn redacted_request_span(req: &axum::http::Request<axum::body::Body>) -> tracing
         uri = %redact_path(req.uri().path()),
         version = ?req.version(),
         request_id = %crate::ops::request_id_of(req),
+        // `client_ip::resolve` fills it in (the client behind trusted proxies).
+        client = tracing::field::Empty,
     )
 }
 
@@ -514,7 +508,7 @@ fn now_ms() -> i64 {
 )]
 async fn enroll(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ServerError> {
     let code = auth::normalize_enroll_code(&req.code);
@@ -532,7 +526,6 @@ async fn enroll(
         None => auth::new_token(),
     };
     // Counted as a wrong code before it is looked up, so parallel guesses count too.
-    let ip = addr.ip();
     if !state.enroll_limiter.begin(ip, Instant::now()) {
         return Err(ServerError::EnrollRateLimited);
     }
@@ -600,10 +593,10 @@ async fn enroll(
 )]
 async fn login(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ServerError> {
-    let stored = authenticate(&state, addr, req, ServerError::Unauthorized).await?;
+    let stored = authenticate(&state, ip, req, ServerError::Unauthorized).await?;
     let token = auth::new_token();
     let now = now_ms();
     let expires = now + (state.config.session_ttl_secs as i64) * 1000;
@@ -623,12 +616,11 @@ async fn login(
 /// A wrong username or password is `wrong_password`, each endpoint's own error for it.
 async fn authenticate(
     state: &AppState,
-    addr: SocketAddr,
+    ip: std::net::IpAddr,
     req: LoginRequest,
     wrong_password: ServerError,
 ) -> Result<StoredUser, ServerError> {
     check_credential_lengths(&req)?;
-    let ip = addr.ip();
     // The attempt counts as a failure before the password is checked: 30 concurrent guesses
     // cannot all get past the limit while the first ones are still hashing.
     if !state.limiter.begin(&req.username, ip, Instant::now()) {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::client_ip::TrustedProxies;
 use crate::error::ConfigError;
 
 // Serialize only in tests (the deploy example's check): a serialized Config would carry its
@@ -80,9 +81,15 @@ pub struct Config {
     /// shipper). Either way every line of a request carries its `request_id`.
     pub log_format: LogFormat,
     /// Bearer token `/metrics` requires. Empty: `/metrics` answers loopback clients only
-    /// (a Prometheus on the same machine); behind a proxy on the same machine every client
-    /// looks local, so set a token or do not forward `/metrics`.
+    /// (a Prometheus on the same machine): the client as `trusted_proxies` finds it, so behind
+    /// a proxy on this machine that is not listed here, every client looks local — list it,
+    /// set a token, or do not forward `/metrics`.
     pub metrics_token: String,
+    /// Reverse proxies (CIDR ranges or addresses) whose `X-Forwarded-For` names the client:
+    /// a request from one of them counts against the right-most forwarded address that is
+    /// not itself a trusted proxy (sign-in and enrollment limits, `/metrics`, logs). Empty:
+    /// trust none, every client is its TCP peer. See `client_ip.rs`.
+    pub trusted_proxies: TrustedProxies,
     /// After SIGTERM/Ctrl-C: how long requests in flight (and the push group being committed)
     /// may take to finish before the server exits anyway.
     pub shutdown_grace_secs: u64,
@@ -132,6 +139,7 @@ impl Default for Config {
             tianditu_key: String::new(),
             log_format: LogFormat::Text,
             metrics_token: String::new(),
+            trusted_proxies: TrustedProxies::default(),
             shutdown_grace_secs: 30,
             export_dir: PathBuf::new(),
         }
@@ -177,6 +185,7 @@ impl fmt::Debug for Config {
                 "metrics_token",
                 &(!self.metrics_token.is_empty()).then_some("***"),
             )
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
@@ -341,6 +350,15 @@ impl Config {
                     }
                 }
                 "METRICS_TOKEN" => self.metrics_token = value,
+                // `127.0.0.1, 10.0.0.0/8` (commas or spaces).
+                "TRUSTED_PROXIES" => {
+                    self.trusted_proxies = TrustedProxies::parse(
+                        value
+                            .split(|c: char| c == ',' || c.is_whitespace())
+                            .filter(|s| !s.is_empty()),
+                    )
+                    .map_err(|message| ConfigError::Env { key, message })?;
+                }
                 "SHUTDOWN_GRACE_SECS" => self.shutdown_grace_secs = num(&key, &value)?,
                 // Other FIELDCHECK_* variables belong to other tools (the device CLI, tests).
                 _ => {}
@@ -403,6 +421,35 @@ mod tests {
             (3, 4)
         );
         assert_eq!(c.device_token_idle_secs, 60);
+    }
+
+    #[test]
+    fn trusted_proxies_from_toml_and_env() {
+        assert!(Config::default().trusted_proxies.is_empty());
+        let mut c =
+            Config::from_toml("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n").unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(c.trusted_proxies.contains(ip("127.0.0.1")));
+        assert!(c.trusted_proxies.contains(ip("10.2.3.4")));
+        assert!(!c.trusted_proxies.contains(ip("192.168.1.1")));
+        let e = Config::from_toml("trusted_proxies = [\"10.0.0.0/40\"]\n").unwrap_err();
+        assert!(e.to_string().contains("10.0.0.0/40"), "{e}");
+        c.apply_env([(
+            "FIELDCHECK_TRUSTED_PROXIES".to_owned(),
+            "192.168.0.0/16, fd00::/8 172.16.0.1".to_owned(),
+        )])
+        .unwrap();
+        assert!(c.trusted_proxies.contains(ip("192.168.1.1")));
+        assert!(c.trusted_proxies.contains(ip("172.16.0.1")));
+        assert!(!c.trusted_proxies.contains(ip("127.0.0.1")));
+        // Empty: trust none again.
+        c.apply_env([("FIELDCHECK_TRUSTED_PROXIES".to_owned(), " ".to_owned())])
+            .unwrap();
+        assert!(c.trusted_proxies.is_empty());
+        let e = c
+            .apply_env([("FIELDCHECK_TRUSTED_PROXIES".to_owned(), "nginx".to_owned())])
+            .unwrap_err();
+        assert!(e.to_string().contains("nginx"), "{e}");
     }
 
     #[test]
@@ -610,6 +657,14 @@ mod tests {
         );
         let host = c.public_url.trim_start_matches("https://");
         assert_eq!(setting(NGINX, "server_name"), host);
+        // nginx appends the client to X-Forwarded-For, and the server believes nginx: its
+        // per-address limits are per real client.
+        assert_eq!(
+            setting(NGINX, "proxy_set_header X-Forwarded-For"),
+            "$proxy_add_x_forwarded_for"
+        );
+        let nginx_peer: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(c.trusted_proxies.contains(nginx_peer), "{c:?}");
     }
 
     #[test]

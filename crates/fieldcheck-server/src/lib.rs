@@ -9,6 +9,7 @@ use std::sync::Arc;
 pub mod api;
 pub mod auth;
 pub mod blobs;
+pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -7,12 +7,11 @@
 pub mod logging;
 pub mod metrics;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +22,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use utoipa::{OpenApi, ToSchema};
 
 use crate::api::AppState;
+use crate::client_ip::ClientIp;
 use crate::error::ServerError;
 use crate::store::{SchemaState, Store};
 
@@ -255,7 +255,8 @@ async fn metrics_page(State(state): State<Arc<AppState>>, req: Request) -> Respo
 }
 
 /// Who may read `/metrics`: with `metrics_token` set, whoever sends it (from anywhere);
-/// without, only clients on the loopback interface.
+/// without, only clients on the loopback interface — the request's client (`ClientIp`), so a
+/// request forwarded by a trusted proxy on this machine is judged by where it came from.
 fn may_scrape(config: &crate::Config, req: &Request) -> Result<(), ServerError> {
     let token = config.metrics_token.trim();
     if !token.is_empty() {
@@ -272,11 +273,11 @@ fn may_scrape(config: &crate::Config, req: &Request) -> Result<(), ServerError> 
         }
         return Err(ServerError::Unauthorized);
     }
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    match peer {
+    // The client behind trusted proxies, not the TCP peer: a proxy on this machine is itself
+    // loopback, and every request it forwards would pass. Through a proxy that appends to
+    // `X-Forwarded-For`, a client cannot claim to be loopback (`client_ip`).
+    let client = req.extensions().get::<ClientIp>().map(|c| c.0);
+    match client {
         Some(ip) if ip.is_loopback() || ip.to_canonical().is_loopback() => Ok(()),
         _ => Err(ServerError::Forbidden(
             "metrics are served to this machine only; set `metrics_token` to scrape from \
@@ -418,8 +419,7 @@ mod tests {
 
     fn from(ip: &str) -> Request {
         let mut req = Request::new(Body::empty());
-        let addr: SocketAddr = SocketAddr::new(ip.parse().unwrap(), 40_000);
-        req.extensions_mut().insert(ConnectInfo(addr));
+        req.extensions_mut().insert(ClientIp(ip.parse().unwrap()));
         req
     }
 

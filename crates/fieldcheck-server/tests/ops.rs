@@ -694,11 +694,14 @@ async fn json_logs_are_json_and_carry_the_request_id() {
             ("FIELDCHECK_LOG_FORMAT", "json"),
             // The trace layer's per-request lines are at DEBUG.
             ("RUST_LOG", "info,tower_http=debug"),
+            // This test's client plays nginx: the span names the client it forwards.
+            ("FIELDCHECK_TRUSTED_PROXIES", "127.0.0.1, ::1"),
         ],
     );
     let r = http_client()
         .get(format!("{}/api/v1/me", b.base))
         .header("x-request-id", "ops-json-log-1")
+        .header("x-forwarded-for", "192.0.2.1, 198.51.100.7")
         .send()
         .await
         .unwrap();
@@ -724,6 +727,19 @@ async fn json_logs_are_json_and_carry_the_request_id() {
             .any(|s| s["name"] == "request" && s["request_id"] == "ops-json-log-1"),
         "{first}"
     );
+    // The request's lines after the client was worked out carry it (the right-most
+    // address not trusted), never what the client wrote in front of it.
+    let spans_of = |l: &String| -> Vec<Value> {
+        let v: Value = serde_json::from_str(l).unwrap();
+        v["spans"].as_array().cloned().unwrap_or_default()
+    };
+    assert!(
+        all.iter().flat_map(spans_of).any(|s| s["name"] == "request"
+            && s["request_id"] == "ops-json-log-1"
+            && s["client"] == "198.51.100.7"),
+        "{all:?}"
+    );
+    assert!(!all.iter().any(|l| l.contains("192.0.2.1")), "{all:?}");
     assert!(
         all.iter().any(|l| l.contains("\"stopped\"")),
         "the last words of a graceful stop: {all:?}"

@@ -6,12 +6,11 @@
 //! office's revoke deletes them), and what they see is the domain's [`Scope`] of that user —
 //! the rule the pull uses. Volunteers have no console.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
@@ -28,6 +27,7 @@ use serde::Deserialize;
 
 use super::{ApiJson, AppState, St, authenticate, now_ms};
 use crate::auth;
+use crate::client_ip::ClientIp;
 use crate::error::ServerError;
 use crate::session;
 use crate::store::ledger::{LedgerFilter, LedgerRow, LedgerSort};
@@ -187,10 +187,10 @@ fn with_cookie(mut response: Response, cookie: String) -> Response {
 )]
 pub(super) async fn sign_in(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ServerError> {
-    let stored = authenticate(&state, addr, req, ServerError::WrongCredentials).await?;
+    let stored = authenticate(&state, ip, req, ServerError::WrongCredentials).await?;
     console_role(&stored.user)?;
     let session_id = auth::new_token();
     let now = now_ms();
