@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use common::*;
 use fieldcheck_protocol::sync::{PullItem, PushStatus};
-use fieldcheck_server::Store;
 use fieldcheck_server::store::PgStore;
 use serde_json::Value;
 use sqlx::Connection;
@@ -42,6 +41,21 @@ fn fixtures(prefix: &str, ext: &str) -> Vec<(PathBuf, Value)> {
     out.sort_by(|a, b| a.0.cmp(&b.0));
     assert!(!out.is_empty(), "no {prefix}*.{ext} fixture");
     out
+}
+
+/// The newest migration of this build in `migrations/<backend>`.
+fn newest_migration(backend: &str) -> i64 {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(backend);
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.split('_').next()?.parse::<i64>().ok()
+        })
+        .max()
+        .unwrap()
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -194,7 +208,15 @@ async fn sqlite_fixtures_migrate_with_every_record_intact() {
         );
         let s = Server::start_in(dir.path(), None, false).await;
         let after = applied_sqlite(&url).await;
-        assert!(after.starts_with(&before) && after.len() >= before.len());
+        assert!(
+            after.starts_with(&before),
+            "{label}: {before:?} → {after:?}"
+        );
+        assert_eq!(
+            after.last().copied(),
+            Some(newest_migration("server-sqlite")),
+            "{label}: migrated to this build's schema"
+        );
         check(&s, &manifest, &label).await;
         s.stop().await;
     }
@@ -247,6 +269,21 @@ async fn postgres_fixtures_migrate_with_every_record_intact() {
         let store = Arc::new(PgStore::open(&url, Some(&schema)).await.unwrap());
         let dir = tempfile::tempdir().unwrap();
         let s = Server::start_on(test_config(dir.path()), store.clone(), None, false).await;
+        let after: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT version FROM {schema}._sqlx_migrations ORDER BY version"
+        )))
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert!(
+            after.starts_with(&before),
+            "{label}: {before:?} → {after:?}"
+        );
+        assert_eq!(
+            after.last().copied(),
+            Some(newest_migration("server-postgres")),
+            "{label}: migrated to this build's schema"
+        );
         check(&s, &manifest, &label).await;
         s.stop().await;
         store.close().await;

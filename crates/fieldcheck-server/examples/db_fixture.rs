@@ -11,8 +11,8 @@
 //! test replaces by a fresh schema's name), each with a `.json` manifest of what must be found
 //! after migrating: every problem's code, status and event ids, inspections, users, the
 //! reference version, photos, and a search with its expected hit. `NNNN` is the newest
-//! migration of the build that made it. Run it again only to add a fixture for a new schema;
-//! the old ones stay.
+//! migration of that backend in the build that made it (SQLite has no 0012). Run it again
+//! only to add a fixture for a new schema; the old ones stay.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,12 +48,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let out = out.context("--out DIR is required")?;
     std::fs::create_dir_all(&out)?;
-    let version = newest_migration()?;
+    let version = newest_migration("server-sqlite")?;
 
     let tmp = tempfile::tempdir()?;
     let src = tmp.path().join("src.db");
     let store = SqliteStore::open(&format!("sqlite://{}", src.display())).await?;
-    let manifest = fill(&store, tmp.path()).await?;
+    let manifest = fill(&store, tmp.path(), version).await?;
     store.shutdown().await;
     let db = out.join(format!("server-sqlite-{version:04}.db"));
     let _ = std::fs::remove_file(&db);
@@ -85,8 +85,9 @@ async fn main() -> anyhow::Result<()> {
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {PG_SCHEMA}")))
             .execute(&admin)
             .await?;
+        let version = newest_migration("server-postgres")?;
         let store = PgStore::open(&url, Some(PG_SCHEMA)).await?;
-        let manifest = fill(&store, tmp.path()).await?;
+        let manifest = fill(&store, tmp.path(), version).await?;
         store.shutdown().await;
         let dump = std::process::Command::new("pg_dump")
             .args([
@@ -129,8 +130,11 @@ fn plain_sql(dump: &str) -> String {
         .join("\n")
 }
 
-fn newest_migration() -> anyhow::Result<u32> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/server-sqlite");
+/// The newest migration in `migrations/<backend>`.
+fn newest_migration(backend: &str) -> anyhow::Result<u32> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(backend);
     let mut newest = 0;
     for e in std::fs::read_dir(&dir)? {
         let name = e?.file_name().to_string_lossy().into_owned();
@@ -148,7 +152,7 @@ fn write_manifest(path: &Path, manifest: &serde_json::Value) -> anyhow::Result<(
 
 /// Users with the demo password, enrollment codes, and a small city: a dozen problems in
 /// every kind of state with their events, inspections and photos. Returns the manifest.
-async fn fill(store: &dyn Store, tmp: &Path) -> anyhow::Result<serde_json::Value> {
+async fn fill(store: &dyn Store, tmp: &Path, version: u32) -> anyhow::Result<serde_json::Value> {
     demo::seed(store, now().timestamp_millis()).await?;
     let blob_dir = tmp.join(format!("blobs-{}", store.backend()));
     let blobs = LocalBlobs::new(&blob_dir);
@@ -225,7 +229,7 @@ async fn fill(store: &dyn Store, tmp: &Path) -> anyhow::Result<serde_json::Value
         .context("no description to search for")?;
     let users: Vec<String> = bundle.users.iter().map(|u| u.id.clone()).collect();
     Ok(json!({
-        "made_with_migration": newest_migration()?,
+        "made_with_migration": version,
         "backend": store.backend(),
         "events": store.event_count().await?,
         "reference_version": store.reference_version().await?,
