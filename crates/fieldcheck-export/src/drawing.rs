@@ -152,7 +152,7 @@ impl Drawing {
                 r#"<Relationship Id="rId{image_rel}" Type="{REL_NS}/image" Target="../media/image{n}.{}"/>"#,
                 kind.ext()
             )?;
-            write_anchor(&mut d.anchors, n, cell, w, h, alt_text, link, image_rel)?;
+            write_anchor(&mut d.anchors, n, cell, (w, h), alt_text, link, image_rel)?;
             d.pictures.push((len, kind));
             Ok(())
         };
@@ -279,15 +279,13 @@ fn scaled_size(width: f64, height: f64, dpi_x: f64, dpi_y: f64, cell: CellBox) -
     (width * sx * 96.0 / dpi_x, height * sy * 96.0 / dpi_y)
 }
 
-/// One `<xdr:twoCellAnchor>`: from the cell's top-left corner to where a `w` × `h` pixel
+/// One `<xdr:twoCellAnchor>`: from the cell's top-left corner to where a `(w, h)` pixel
 /// picture ends (the next column or row at offset 0 when it fills the cell exactly).
-#[allow(clippy::too_many_arguments)]
 fn write_anchor(
     out: &mut impl Write,
     n: usize,
     cell: CellBox,
-    w: f64,
-    h: f64,
+    (w, h): (f64, f64),
     alt_text: &str,
     link: Option<u32>,
     image_rel: u32,
@@ -454,11 +452,11 @@ fn copy_sheet(
             .ok_or_else(|| bad_sheet("worksheet without end"))?,
         None => tail.len(),
     };
-    out.write_all(tail[..pos].as_bytes())?;
+    out.write_all(&tail.as_bytes()[..pos])?;
     if let Some(id) = rel_id {
         write!(out, "<drawing r:id=\"{id}\"/>")?;
     }
-    out.write_all(tail[pos..].as_bytes())?;
+    out.write_all(&tail.as_bytes()[pos..])?;
     Ok(())
 }
 
