@@ -17,6 +17,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use fieldcheck_domain::i18n::Lang;
 use fieldcheck_protocol::console::ConsoleProblemRow;
 
+mod drawing;
 mod xlsx;
 
 pub use xlsx::{CELL_IMAGE_PX, XlsxLedger};

@@ -215,21 +215,248 @@ fn the_xlsx_anchors_each_picture_in_its_photo_cell_with_a_link() {
     assert!(wb.contains("_xlnm.Print_Titles"), "{wb}");
 }
 
+/// Photos whose bytes differ per photo (rust_xlsxwriter shares identical pictures).
+fn distinct_photos(n: usize) -> Photos {
+    let mut m = HashMap::new();
+    for i in 0..n {
+        m.insert(format!("b{i}"), jpeg(120, 90, (i * 40 % 250) as u8));
+        m.insert(format!("a{i}"), jpeg(90, 120, (i * 40 % 250 + 3) as u8));
+    }
+    Photos(m)
+}
+
+/// The drawing streamed beside the workbook is, byte for byte, the one rust_xlsxwriter writes
+/// for the same pictures with `insert_image_fit_to_cell(.., true)` and a URL: the shape Excel,
+/// WPS and LibreOffice are known to read.
 #[test]
-fn pictures_past_the_cap_leave_the_link_text() {
+fn the_streamed_drawing_is_what_rust_xlsxwriter_writes_itself() {
+    use rust_xlsxwriter::{Image, Workbook};
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("l.xlsx");
+    let ours = dir.path().join("ours.xlsx");
+    let rows: Vec<ExportRow> = (0..5).map(|i| row(i, i != 1)).collect();
+    let mut src = distinct_photos(5);
+    // A photo the store lost: no picture, the link text stays.
+    src.0.remove("a3");
+    write_file(
+        ExportKind::Xlsx,
+        &ours,
+        rows.iter().cloned().map(Ok),
+        &mut src,
+        tf(),
+    )
+    .unwrap();
+
+    let reference = dir.path().join("reference.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (i, w) in xlsx::WIDTHS.iter().enumerate() {
+        ws.set_column_width(i as u16, *w).unwrap();
+    }
+    ws.set_row_height(0, xlsx::HEADER_ROW_PT).unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        let n = i as u32 + 1;
+        if !r.before.is_empty() || !r.after.is_empty() {
+            ws.set_row_height(n, xlsx::PHOTO_ROW_PT).unwrap();
+        }
+        for (col, list) in [(BEFORE_COL, &r.before), (AFTER_COL, &r.after)] {
+            let Some(p) = list.first() else { continue };
+            let Some(bytes) = src.0.get(&p.hash) else {
+                continue;
+            };
+            let image = Image::new_from_buffer(bytes)
+                .unwrap()
+                .set_alt_text(format!("{} {}", r.api.code, COLUMNS[col as usize]))
+                .set_url(p.url.as_str())
+                .unwrap();
+            ws.insert_image_fit_to_cell(n, col, &image, true).unwrap();
+        }
+    }
+    wb.save(&reference).unwrap();
+
+    let (a, b) = (read_zip(&ours), read_zip(&reference));
+    for part in [
+        "xl/drawings/drawing1.xml",
+        "xl/drawings/_rels/drawing1.xml.rels",
+        "xl/worksheets/_rels/sheet1.xml.rels",
+    ] {
+        assert_eq!(
+            String::from_utf8_lossy(&a[part]),
+            String::from_utf8_lossy(&b[part]),
+            "{part}"
+        );
+    }
+    for i in 1..=7 {
+        let media = format!("xl/media/image{i}.jpeg");
+        assert_eq!(a[&media], b[&media], "{media}");
+    }
+    assert!(!a.contains_key("xl/media/image8.jpeg"));
+    let types = String::from_utf8_lossy(&a["[Content_Types].xml"]);
+    assert!(
+        types.contains(r#"<Default Extension="jpeg" ContentType="image/jpeg"/>"#)
+            && types.contains(r#"<Override PartName="/xl/drawings/drawing1.xml" ContentType="application/vnd.openxmlformats-officedocument.drawing+xml"/>"#),
+        "{types}"
+    );
+    // The sheet's <drawing> sits where the schema puts it: after the page setup, last here.
+    let sheet = String::from_utf8_lossy(&a["xl/worksheets/sheet1.xml"]);
+    assert!(
+        sheet.ends_with(r#"<pageSetup paperSize="9" fitToHeight="0" orientation="landscape" horizontalDpi="200" verticalDpi="200"/><drawing r:id="rId1"/></worksheet>"#),
+        "{}",
+        &sheet[sheet.len().saturating_sub(400)..]
+    );
+    // Each row once, in order (rust_xlsxwriter's repeated last row is gone).
+    let rows: Vec<u32> = sheet
+        .split("<row r=\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(rows, (1..=6).collect::<Vec<_>>());
+    // Cells keep the photo's link as text, also where the picture is missing.
+    assert!(sheet.contains("https://fc.example/api/v1/console/photos/a3"));
+}
+
+fn soffice(input: &Path, to: &str, outdir: &Path) -> std::path::PathBuf {
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v soffice"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "LibreOffice (soffice) opens the XLSX in these tests (scripts/test.sh installs it)"
+    );
+    let o = std::process::Command::new("soffice")
+        .args(["--headless", "--norestore"])
+        .arg(format!(
+            "-env:UserInstallation=file://{}",
+            outdir.join("lo-profile").display()
+        ))
+        .args(["--convert-to", to, "--outdir"])
+        .arg(outdir)
+        .arg(input)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ext = to.split(':').next().unwrap();
+    let out = outdir.join(input.with_extension(ext).file_name().unwrap());
+    assert!(
+        out.exists(),
+        "LibreOffice wrote no {}: {}",
+        out.display(),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    out
+}
+
+/// The pictures as LibreOffice sees them: it opens the XLSX and saves it again as XLSX, and
+/// its own drawing gives, for each picture, the cell it is anchored in (0-based row, column)
+/// and the link it carries.
+fn lo_pictures(xlsx: &Path, dir: &Path) -> Vec<((u32, u16), String)> {
+    let saved = soffice(xlsx, "xlsx", &dir.join("lo"));
+    let z = read_zip(&saved);
+    let drawing = String::from_utf8_lossy(&z["xl/drawings/drawing1.xml"]);
+    let rels = String::from_utf8_lossy(&z["xl/drawings/_rels/drawing1.xml.rels"]);
+    let media = z.keys().filter(|k| k.starts_with("xl/media/")).count();
+    let target = |id: &str| -> String {
+        rels.split(&format!("Id=\"{id}\""))
+            .nth(1)
+            .and_then(|s| s.split("Target=\"").nth(1))
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let attr = |s: &str, name: &str| -> Option<String> {
+        Some(s.split(name).nth(1)?.split('"').nth(1)?.to_owned())
+    };
+    let pictures: Vec<((u32, u16), String)> = drawing
+        .split("<xdr:twoCellAnchor")
+        .skip(1)
+        .map(|a| {
+            assert!(a.contains("<a:blip"), "a picture: {a}");
+            let from = a.split("<xdr:from>").nth(1).unwrap();
+            let num = |tag: &str| -> String {
+                from.split(&format!("<xdr:{tag}>"))
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            };
+            let link = a
+                .split("<a:hlinkClick")
+                .nth(1)
+                .and_then(|h| attr(h, "r:id="))
+                .map(|id| target(&id))
+                .unwrap_or_default();
+            (
+                (num("row").parse().unwrap(), num("col").parse().unwrap()),
+                link,
+            )
+        })
+        .collect();
+    // LibreOffice stores identical pictures once.
+    assert!(media >= 1 && media <= pictures.len(), "{media} images");
+    pictures
+}
+
+#[test]
+fn libreoffice_shows_each_picture_in_its_photo_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.xlsx");
+    let rows = (0..4).map(|i| Ok(row(i, i != 1)));
+    write_file(ExportKind::Xlsx, &path, rows, &mut distinct_photos(4), tf()).unwrap();
+    let pics = lo_pictures(&path, dir.path());
+    let cells: Vec<(u32, u16)> = pics.iter().map(|p| p.0).collect();
+    assert_eq!(
+        cells,
+        [(1, 8), (1, 13), (3, 8), (3, 13), (4, 8), (4, 13)],
+        "{pics:?}"
+    );
+    for ((r, c), link) in &pics {
+        let role = if *c == BEFORE_COL { "b" } else { "a" };
+        assert_eq!(
+            link,
+            &format!("https://fc.example/api/v1/console/photos/{role}{}", r - 1)
+        );
+    }
+}
+
+/// More pictures than rust_xlsxwriter could hold in 300 MB before (12,000): every one is
+/// placed, and LibreOffice opens the file with every row. (Its pictures are checked on the
+/// small ledger above: LibreOffice takes minutes to save 12,000 of them again.)
+#[test]
+fn more_pictures_than_the_old_cap_open_in_libreoffice() {
+    const ROWS: usize = 6_001;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xlsx");
+    let mut src = Photos(HashMap::new());
+    for i in 0..ROWS {
+        // Tiny pictures keep it quick; distinct so nothing is shared.
+        src.0.insert(format!("b{i}"), jpeg(8, 6, (i % 256) as u8));
+        src.0.insert(format!("a{i}"), jpeg(6, 8, (i / 256) as u8));
+    }
     let mut w = XlsxLedger::new(tf()).unwrap();
-    w.set_max_pictures(3);
-    let mut src = photos(4);
-    for i in 0..4 {
+    for i in 0..ROWS {
         w.write_row(&row(i, true), &mut src).unwrap();
     }
-    assert_eq!(w.counts(), (4, 3, 0));
+    assert_eq!(w.counts(), (ROWS as u32, 2 * ROWS as u64, 0));
     w.save(&path).unwrap();
     let z = read_zip(&path);
-    let drawing = String::from_utf8(z["xl/drawings/drawing1.xml"].clone()).unwrap();
-    assert_eq!(drawing.matches("<xdr:from>").count(), 3);
+    let drawing = String::from_utf8_lossy(&z["xl/drawings/drawing1.xml"]);
+    assert_eq!(drawing.matches("<xdr:from>").count(), 2 * ROWS);
+    let csv = soffice(
+        &path,
+        "csv:Text - txt - csv (StarCalc):44,34,76,1",
+        &dir.path().join("lo"),
+    );
+    let bytes = std::fs::read(&csv).unwrap();
+    let mut r = csv::Reader::from_reader(&bytes[..]);
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(headers, COLUMNS);
+    let recs: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(recs.len(), ROWS, "LibreOffice reads every row");
+    let last = row(ROWS - 1, true);
+    assert_eq!(&recs[ROWS - 1][1], last.api.code);
+    assert_eq!(&recs[ROWS - 1][13], last.after[0].url);
 }
 
 #[test]

@@ -1,38 +1,54 @@
 //! The XLSX ledger (问题台账): one row per problem, photos as pictures over their cells.
 //!
-//! Pictures are *floating images anchored to the cell* and scaled into it
-//! (`insert_image_fit_to_cell`), which Excel 2010+, WPS and LibreOffice all show; the
-//! "place in cell" images (`embed_image`) are Excel 365 only. Each picture links to the full
-//! photo. Cells are written in constant-memory mode (each row goes to a temporary file when
-//! the next starts), but rust_xlsxwriter keeps every inserted picture's bytes until `save`,
-//! so pictures cost memory: the cell copies are small ([`CELL_IMAGE_PX`], a few KB each) and
-//! at most `max_pictures` are placed; past that a photo cell keeps its link text only (the
-//! ZIP export carries every photo). See docs/benchmarks.md ("Exports").
+//! Pictures are *floating images anchored to the cell* and scaled into it (what
+//! rust_xlsxwriter's `insert_image_fit_to_cell` writes), which Excel 2010+, WPS and
+//! LibreOffice all show; the "place in cell" images (`embed_image`) are Excel 365 only. Each
+//! picture links to the full photo, and the cell under it keeps the link as text.
+//!
+//! Cells are written by rust_xlsxwriter in constant-memory mode (each row goes to a temporary
+//! file when the next starts). Pictures are not given to rust_xlsxwriter, which would hold
+//! every one until `save`: they stream to temporary files ([`crate::drawing`]) and are joined
+//! with the workbook when it is saved, so memory stays flat whatever the number of photos.
+//! See docs/benchmarks.md ("Exports").
 
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
-use rust_xlsxwriter::{Format, FormatAlign, Image, Workbook, XlsxError};
+use rust_xlsxwriter::{Format, FormatAlign, Workbook};
 
+use crate::drawing::{CellBox, Drawing};
 use crate::{AFTER_COL, BEFORE_COL, COLUMNS, ExportError, ExportRow, PhotoSource, TimeFormat};
 
 /// Long edge of a cell picture, in pixels: a little more than the cell (about 117 × 96 px),
 /// so it stays sharp when the office widens the column a little.
 pub const CELL_IMAGE_PX: u32 = 128;
 
-/// Pictures placed by default. rust_xlsxwriter holds every picture until the file is saved:
-/// measured about 16 KB of peak RSS per picture with 6 KB cell copies (`examples/export_memory`,
-/// docs/benchmarks.md), so 12,000 pictures stay near 200 MB, inside the 300 MB an export may
-/// take.
-pub const DEFAULT_MAX_PICTURES: u64 = 12_000;
-
 /// Column widths in characters, in [`COLUMNS`] order.
-const WIDTHS: [f64; 19] = [
+pub(crate) const WIDTHS: [f64; 19] = [
     6.0, 24.0, 17.0, 28.0, 24.0, 18.0, 24.0, 40.0, 17.0, 20.0, 17.0, 17.0, 30.0, 17.0, 17.0, 10.0,
     9.0, 10.0, 30.0,
 ];
 
 /// Height of a row with a photo, in points (96 px).
-const PHOTO_ROW_PT: f64 = 72.0;
+pub(crate) const PHOTO_ROW_PT: f64 = 72.0;
+
+/// Height of the header row, in points.
+pub(crate) const HEADER_ROW_PT: f64 = 30.0;
+
+/// Height of a row rust_xlsxwriter leaves at its default, in pixels (15 points).
+const DEFAULT_ROW_PX: u32 = 20;
+
+/// A column width in characters as pixels, as rust_xlsxwriter converts it (Calibri 11: 7 px
+/// a digit plus 5 px of padding), so pictures are sized to the cells it writes.
+fn column_px(chars: f64) -> u32 {
+    (chars * 7.0).round() as u32 + 5
+}
+
+/// A row height in points as pixels, as rust_xlsxwriter converts it.
+fn row_px(points: f64) -> u32 {
+    (points * 4.0 / 3.0).round() as u32
+}
 
 /// A4 in Excel's paper size numbering.
 const A4: u8 = 9;
@@ -41,8 +57,10 @@ pub struct XlsxLedger {
     workbook: Workbook,
     tf: TimeFormat,
     rows: u32,
-    pictures: u64,
-    max_pictures: u64,
+    /// Where the next row starts, in pixels from the sheet's top.
+    next_row_top: u32,
+    drawing: Drawing,
+    tempdir: Option<PathBuf>,
     missing: u64,
     text: Format,
     wrap: Format,
@@ -77,7 +95,7 @@ impl XlsxLedger {
         for (i, w) in WIDTHS.iter().enumerate() {
             ws.set_column_width(i as u16, *w)?;
         }
-        ws.set_row_height(0, 30)?;
+        ws.set_row_height(0, HEADER_ROW_PT)?;
         for (i, c) in COLUMNS.iter().enumerate() {
             ws.write_string_with_format(0, i as u16, *c, &header)?;
         }
@@ -91,22 +109,18 @@ impl XlsxLedger {
             workbook,
             tf,
             rows: 0,
-            pictures: 0,
-            max_pictures: DEFAULT_MAX_PICTURES,
+            next_row_top: row_px(HEADER_ROW_PT),
+            drawing: Drawing::new(tempdir)?,
+            tempdir: tempdir.map(Path::to_path_buf),
             missing: 0,
             text,
             wrap,
         })
     }
 
-    /// At most `n` pictures (each held in memory until [`XlsxLedger::save`]).
-    pub fn set_max_pictures(&mut self, n: u64) {
-        self.max_pictures = n;
-    }
-
     /// Rows written, pictures placed, photos the store did not have.
     pub fn counts(&self) -> (u32, u64, u64) {
-        (self.rows, self.pictures, self.missing)
+        (self.rows, self.drawing.len() as u64, self.missing)
     }
 
     pub fn write_row(
@@ -117,31 +131,42 @@ impl XlsxLedger {
         self.rows += 1;
         let row = self.rows;
         let cells = crate::text_cells(u64::from(row), r, &self.tf);
-        // Pictures first (their bytes are the only thing that can fail halfway), then cells.
-        let mut pics: Vec<(u16, Image)> = Vec::new();
+        let has_photos = !r.before.is_empty() || !r.after.is_empty();
+        let height = if has_photos {
+            row_px(PHOTO_ROW_PT)
+        } else {
+            DEFAULT_ROW_PX
+        };
+        let top = self.next_row_top;
+        self.next_row_top += height;
         for (col, list) in [(BEFORE_COL, &r.before), (AFTER_COL, &r.after)] {
             let Some(p) = list.first() else { continue };
-            if self.pictures >= self.max_pictures {
+            let Some(bytes) = photos.cell_image(&p.hash)? else {
+                self.missing += 1;
                 continue;
-            }
-            match photos.cell_image(&p.hash)? {
-                None => self.missing += 1,
-                Some(bytes) => {
-                    let mut image = Image::new_from_buffer(&bytes)
-                        .map_err(|e| photo_error(&p.hash, e))?
-                        .set_alt_text(format!("{} {}", r.api.code, COLUMNS[col as usize]));
-                    // A spreadsheet link must be absolute; without the server's `public_url`
-                    // there is no address to point at, and the picture stands alone.
-                    if p.url.starts_with("https://") || p.url.starts_with("http://") {
-                        image = image.set_url(p.url.as_str())?;
-                    }
-                    pics.push((col, image));
-                    self.pictures += 1;
-                }
-            }
+            };
+            let cell = CellBox {
+                row,
+                col,
+                left: WIDTHS[..col as usize].iter().map(|w| column_px(*w)).sum(),
+                top,
+                width: column_px(WIDTHS[col as usize]),
+                height,
+            };
+            // A spreadsheet link must be absolute; without the server's `public_url` there is
+            // no address to point at, and the picture stands alone.
+            let url = (p.url.starts_with("https://") || p.url.starts_with("http://"))
+                .then_some(p.url.as_str());
+            let alt = format!("{} {}", r.api.code, COLUMNS[col as usize]);
+            self.drawing
+                .add(&bytes, cell, &alt, url)
+                .map_err(|message| ExportError::Photo {
+                    hash: p.hash.clone(),
+                    message,
+                })?;
         }
         let ws = self.workbook.worksheet_from_index(0)?;
-        if !r.before.is_empty() || !r.after.is_empty() {
+        if has_photos {
             ws.set_row_height(row, PHOTO_ROW_PT)?;
         }
         for (i, v) in cells.iter().enumerate() {
@@ -159,25 +184,24 @@ impl XlsxLedger {
                 ws.write_string_with_format(row, col, v, f)?;
             }
         }
-        for (col, image) in pics {
-            ws.insert_image_fit_to_cell(row, col, &image, true)?;
-        }
         Ok(())
     }
 
-    /// Adds the filter over every written row and writes the file.
+    /// Adds the filter over every written row and writes the file: the workbook goes to a
+    /// temporary file, then is copied into `path` with the pictures added.
     pub fn save(mut self, path: &Path) -> Result<(), ExportError> {
         let last = self.rows.max(1);
         let ws = self.workbook.worksheet_from_index(0)?;
         ws.autofilter(0, 0, last, (COLUMNS.len() - 1) as u16)?;
-        self.workbook.save(path)?;
+        let mut book = match &self.tempdir {
+            Some(d) => tempfile::tempfile_in(d)?,
+            None => tempfile::tempfile()?,
+        };
+        self.workbook.save_to_writer(&mut book)?;
+        book.seek(SeekFrom::Start(0))?;
+        let out = BufWriter::with_capacity(256 * 1024, File::create(path)?);
+        let mut out = self.drawing.finish(std::io::BufReader::new(book), out)?;
+        out.flush()?;
         Ok(())
-    }
-}
-
-fn photo_error(hash: &str, e: XlsxError) -> ExportError {
-    ExportError::Photo {
-        hash: hash.to_owned(),
-        message: e.to_string(),
     }
 }

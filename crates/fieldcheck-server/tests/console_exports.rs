@@ -1,6 +1,7 @@
 //! The console's exports (issue 16) over real HTTP on a real SQLite file with the demo city
 //! (photos included), each file opened by a real program: the XLSX by LibreOffice (converted
-//! to CSV) and its drawing read from the archive, the GeoJSON by GDAL's `ogr2ogr`, the CSV by
+//! to CSV, and saved again as XLSX to see where it puts the pictures) and its drawing read
+//! from the archive, the GeoJSON by GDAL's `ogr2ogr`, the CSV by
 //! the csv crate, the ZIP by the zip crate. Then a hostile user's attempts.
 
 mod common;
@@ -149,6 +150,39 @@ fn read_csv(bytes: &[u8]) -> Vec<csv::StringRecord> {
         .collect()
 }
 
+/// The cells (row, column) a workbook's pictures are anchored in, and its drawing's
+/// relationships (the pictures' links).
+fn pictures(xlsx: &Path) -> (BTreeSet<(usize, u16)>, String) {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(xlsx).unwrap()).unwrap();
+    let mut drawing = String::new();
+    z.by_name("xl/drawings/drawing1.xml")
+        .unwrap()
+        .read_to_string(&mut drawing)
+        .unwrap();
+    let mut rels = String::new();
+    z.by_name("xl/drawings/_rels/drawing1.xml.rels")
+        .unwrap()
+        .read_to_string(&mut rels)
+        .unwrap();
+    let anchors = drawing
+        .split("<xdr:from>")
+        .skip(1)
+        .map(|a| {
+            let num = |tag: &str| -> String {
+                a.split(&format!("<xdr:{tag}>"))
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            };
+            (num("row").parse().unwrap(), num("col").parse().unwrap())
+        })
+        .collect();
+    (anchors, rels)
+}
+
 fn tool(name: &str) -> bool {
     let found = Command::new("sh")
         .arg("-c")
@@ -247,33 +281,7 @@ async fn every_export_opens_in_a_real_program_and_matches_the_ledger() {
     }
     // The pictures: anchored in the photo cells (columns I and N) of rows with photos, each
     // linking to its photo.
-    let mut z = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
-    let mut drawing = String::new();
-    z.by_name("xl/drawings/drawing1.xml")
-        .unwrap()
-        .read_to_string(&mut drawing)
-        .unwrap();
-    let mut rels = String::new();
-    z.by_name("xl/drawings/_rels/drawing1.xml.rels")
-        .unwrap()
-        .read_to_string(&mut rels)
-        .unwrap();
-    let anchors: BTreeSet<(usize, u16)> = drawing
-        .split("<xdr:from>")
-        .skip(1)
-        .map(|a| {
-            let num = |tag: &str| -> String {
-                a.split(&format!("<xdr:{tag}>"))
-                    .nth(1)
-                    .unwrap()
-                    .split('<')
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            };
-            (num("row").parse().unwrap(), num("col").parse().unwrap())
-        })
-        .collect();
+    let (anchors, rels) = pictures(&xlsx);
     let mut want = BTreeSet::new();
     for (i, r) in recs[1..].iter().enumerate() {
         if !r[8].is_empty() {
@@ -294,6 +302,29 @@ async fn every_export_opens_in_a_real_program_and_matches_the_ledger() {
         rels.contains(&first_before),
         "the picture links to {first_before}"
     );
+    if tool("soffice") {
+        // LibreOffice sees them there too: opened and saved again by LibreOffice, its own
+        // drawing anchors a picture in each photo cell, with the photo's link.
+        let again = out.join("lo-xlsx");
+        let o = Command::new("soffice")
+            .args(["--headless", "--norestore"])
+            .arg(format!(
+                "-env:UserInstallation=file://{}",
+                out.join("lo-profile").display()
+            ))
+            .args(["--convert-to", "xlsx", "--outdir"])
+            .arg(&again)
+            .arg(&xlsx)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (lo_anchors, lo_rels) = pictures(&again.join("ledger.xlsx"));
+        assert_eq!(
+            lo_anchors, want,
+            "LibreOffice shows a picture in each photo cell"
+        );
+        assert!(lo_rels.contains(&first_before), "{lo_rels}");
+    }
 
     // GeoJSON: GDAL reads it; WGS-84 [lon, lat]; properties named as the API's rows.
     let job = export(&s, &admin, "geojson", json!({})).await;
