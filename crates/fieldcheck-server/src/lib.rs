@@ -12,6 +12,7 @@ pub mod blobs;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod open311;
 pub mod ops;
 pub mod policy;
 pub mod push_limit;
