@@ -62,12 +62,7 @@ pub fn request_code(
     date: NaiveDate,
     seq: u64,
 ) -> String {
-    problem_code(
-        &code_prefix(districts, district_id),
-        date,
-        REQUEST_TAG,
-        seq,
-    )
+    problem_code(&code_prefix(districts, district_id), date, REQUEST_TAG, seq)
 }
 
 /// The code prefix of the district-level ancestor of `district_id` (`FC` when there is none
@@ -111,7 +106,9 @@ mod tests {
     #[test]
     fn request_codes_never_take_a_device_tag() {
         for i in 0..5000u128 {
-            let tag = device_tag(&uuid::Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15) << 64));
+            let tag = device_tag(&uuid::Uuid::from_u128(
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15) << 64,
+            ));
             assert_ne!(tag, REQUEST_TAG);
         }
         let d = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();

@@ -127,9 +127,13 @@ struct SetupOn {
 #[derive(Subcommand)]
 enum Open311KeyAction {
     /// Issues a key (printed once) with the volunteer user its reports come from.
-    Add { name: String },
+    Add {
+        name: String,
+    },
     List,
-    Revoke { id: String },
+    Revoke {
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -285,9 +289,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Devices { revoke, on } => setup_command(on, SetupRun::Devices { revoke }).await,
-        Command::Open311Key { action, on } => {
-            setup_command(on, SetupRun::Open311Key(action)).await
-        }
+        Command::Open311Key { action, on } => setup_command(on, SetupRun::Open311Key(action)).await,
         Command::Export {
             config,
             kind,

@@ -46,7 +46,14 @@ pub struct IssuedKey {
 }
 
 const KEY_COLUMNS: &str = "id, name, user_id, created_by, created_at, revoked_at";
-const KEY_TYPES: [Col; 6] = [Col::Text, Col::Text, Col::Text, Col::Text, Col::Int, Col::Int];
+const KEY_TYPES: [Col; 6] = [
+    Col::Text,
+    Col::Text,
+    Col::Text,
+    Col::Text,
+    Col::Int,
+    Col::Int,
+];
 
 fn key_row(v: &[Value]) -> Option<Open311Key> {
     Some(Open311Key {
@@ -72,11 +79,7 @@ fn now_ms() -> i64 {
 }
 
 /// Issues a key named `name` (the system it is for, 1–64 characters) with its volunteer user.
-pub async fn add_key(
-    store: &dyn Store,
-    actor: &str,
-    name: &str,
-) -> Result<IssuedKey, SetupError> {
+pub async fn add_key(store: &dyn Store, actor: &str, name: &str) -> Result<IssuedKey, SetupError> {
     let name = name.trim();
     let id = format!("o311-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     // The user checks the name (length, no spreadsheet formula) and records it in the
@@ -216,9 +219,9 @@ pub async fn recent_request(
             vec![Col::Text, Col::Text],
         )])
         .await?;
-    Ok(rows[0].first().and_then(|r| {
-        Some((r[0].text()?.to_owned(), r[1].text()?.to_owned()))
-    }))
+    Ok(rows[0]
+        .first()
+        .and_then(|r| Some((r[0].text()?.to_owned(), r[1].text()?.to_owned()))))
 }
 
 /// Reserves the next request number (the `seq` of its problem code) with the contact.

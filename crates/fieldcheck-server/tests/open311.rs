@@ -45,7 +45,10 @@ async fn xml(r: reqwest::Response) -> (StatusCode, String) {
     let ct = r.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(ct.starts_with("text/xml"), "{ct}");
     let text = r.text().await.unwrap();
-    assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"), "{text}");
+    assert!(
+        text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"),
+        "{text}"
+    );
     roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     (status, text)
 }
@@ -106,6 +109,9 @@ async fn new_key(s: &Server, admin: &str, name: &str) -> (String, String) {
     )
 }
 
+/// Form fields as `reqwest` sends them.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 const EMAIL: &str = "li.ming@example.cn";
 const PHONE: &str = "13800138000";
 
@@ -139,7 +145,10 @@ async fn open311_round_trip(pg: bool) {
         .find(|n| n.has_tag_name("endpoints"))
         .unwrap();
     let ep = elements(endpoints, "endpoint")[0];
-    assert_eq!(child(ep, "specification"), Some("http://wiki.open311.org/GeoReport_v2"));
+    assert_eq!(
+        child(ep, "specification"),
+        Some("http://wiki.open311.org/GeoReport_v2")
+    );
     assert!(child(ep, "url").unwrap().ends_with("/open311/v2"));
     let formats: Vec<&str> = elements(
         ep.children().find(|n| n.has_tag_name("formats")).unwrap(),
@@ -172,9 +181,14 @@ async fn open311_round_trip(pg: bool) {
     assert!(!child(*sr02, "keywords").unwrap().is_empty());
     let sj: Value = get(s, "/services.json").await.json().await.unwrap();
     assert_eq!(sj.as_array().unwrap().len(), cats.len());
-    assert!(sj.as_array().unwrap().iter().any(|v| v["service_code"] == "SR-02"
-        && v["group"] == cat.major.zh.as_str()
-        && v["metadata"] == false));
+    assert!(
+        sj.as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["service_code"] == "SR-02"
+                && v["group"] == cat.major.zh.as_str()
+                && v["metadata"] == false)
+    );
 
     // A service definition; an unknown service.
     let (st, text) = xml(get(s, "/services/SR-02.xml").await).await;
@@ -217,7 +231,11 @@ async fn open311_round_trip(pg: bool) {
     assert_eq!(s.store.event_count().await.unwrap(), events_before + 1);
 
     // A retry (the answer was lost) answers the same request and stores nothing.
-    let again: Value = post_form(s, "/requests.json", &form).await.json().await.unwrap();
+    let again: Value = post_form(s, "/requests.json", &form)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again[0]["service_request_id"], id.as_str());
     assert_eq!(again[0]["token"], token.as_str());
     assert_eq!(s.store.event_count().await.unwrap(), events_before + 1);
@@ -233,7 +251,10 @@ async fn open311_round_trip(pg: bool) {
     let r = get(s, &format!("/requests/{id}.json")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body = r.text().await.unwrap();
-    assert!(!body.contains(EMAIL) && !body.contains(PHONE) && !body.contains("李"), "{body}");
+    assert!(
+        !body.contains(EMAIL) && !body.contains(PHONE) && !body.contains("李"),
+        "{body}"
+    );
     let v: Value = serde_json::from_str(&body).unwrap();
     let one = &v[0];
     assert_eq!(one["service_request_id"], id.as_str());
@@ -255,35 +276,48 @@ async fn open311_round_trip(pg: bool) {
     assert_eq!(child(x, "status"), Some("open"));
     assert_eq!(child(x, "long"), Some("119.30626"));
     // Escaped by the writer, read back whole by the parser.
-    assert_eq!(child(x, "description"), Some("路边有暴露垃圾 <b>堆放</b> & 异味"));
-    let m = json_error(get(s, "/requests/GL-20000101-OPEN-9999.json").await, StatusCode::NOT_FOUND).await;
+    assert_eq!(
+        child(x, "description"),
+        Some("路边有暴露垃圾 <b>堆放</b> & 异味")
+    );
+    let m = json_error(
+        get(s, "/requests/GL-20000101-OPEN-9999.json").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
     assert!(m.contains("GL-20000101-OPEN-9999"), "{m}");
     xml_error(get(s, "/requests/nope.xml").await, StatusCode::NOT_FOUND).await;
 
     // A second request by address only (no place: the office places it), and one at a point.
-    let (st, text) = xml(
-        post_form(
-            s,
-            "/requests.xml",
-            &[
-                ("api_key", &key),
-                ("service_code", "SR-01"),
-                ("address_string", "鼓楼区某路 12 号"),
-                ("description", "占道经营"),
-            ],
-        )
-        .await,
+    let (st, text) = xml(post_form(
+        s,
+        "/requests.xml",
+        &[
+            ("api_key", &key),
+            ("service_code", "SR-01"),
+            ("address_string", "鼓楼区某路 12 号"),
+            ("description", "占道经营"),
+        ],
     )
+    .await)
     .await;
     assert_eq!(st, StatusCode::OK, "{text}");
-    let id2 = child(elements(doc(&text).root_element(), "request")[0], "service_request_id")
-        .unwrap()
-        .to_owned();
+    let id2 = child(
+        elements(doc(&text).root_element(), "request")[0],
+        "service_request_id",
+    )
+    .unwrap()
+    .to_owned();
     assert!(id2.starts_with("FC-") && id2.contains("-OPEN-"), "{id2}");
     let third: Value = post_form(
         s,
         "/requests.json",
-        &[("api_key", &key), ("service_code", "SR-02"), ("address_id", "p-005"), ("description", "又有垃圾")],
+        &[
+            ("api_key", &key),
+            ("service_code", "SR-02"),
+            ("address_id", "p-005"),
+            ("description", "又有垃圾"),
+        ],
     )
     .await
     .json()
@@ -316,7 +350,11 @@ async fn open311_round_trip(pg: bool) {
     let end = (now + chrono::Duration::hours(1)).to_rfc3339();
     let list: Value = client()
         .get(o311(s, "/requests.json"))
-        .query(&[("service_code", "SR-02"), ("start_date", &start), ("end_date", &end)])
+        .query(&[
+            ("service_code", "SR-02"),
+            ("start_date", &start),
+            ("end_date", &end),
+        ])
         .send()
         .await
         .unwrap()
@@ -337,7 +375,11 @@ async fn open311_round_trip(pg: bool) {
     assert_eq!(list, json!([]));
     let (_, text) = xml(get(s, "/requests.xml").await).await;
     assert_eq!(elements(doc(&text).root_element(), "request").len(), 3);
-    let closed: Value = get(s, "/requests.json?status=closed").await.json().await.unwrap();
+    let closed: Value = get(s, "/requests.json?status=closed")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(closed, json!([]));
 
     // The office sees the reports under the key's name and handles them in the console.
@@ -345,7 +387,9 @@ async fn open311_round_trip(pg: bool) {
     let detail = |token: String| {
         let office = &office;
         async move {
-            let r = s.console_get(&office.cookie, &format!("/console/problems/{token}")).await;
+            let r = s
+                .console_get(&office.cookie, &format!("/console/problems/{token}"))
+                .await;
             assert_eq!(r.status(), StatusCode::OK);
             r.json::<Value>().await.unwrap()
         }
@@ -380,7 +424,12 @@ async fn open311_round_trip(pg: bool) {
     .await;
     // Filed and dispatched: still open, the unit responsible and its deadline shown.
     let d3 = detail(token3.clone()).await;
-    let d3 = act(token3.clone(), d3["version"].clone(), json!({"action": "file", "note": null})).await;
+    let d3 = act(
+        token3.clone(),
+        d3["version"].clone(),
+        json!({"action": "file", "note": null}),
+    )
+    .await;
     act(
         token3.clone(),
         d3["version"].clone(),
@@ -392,37 +441,170 @@ async fn open311_round_trip(pg: bool) {
     let x = elements(d.root_element(), "request")[0];
     assert_eq!(child(x, "status"), Some("closed"));
     let notes = child(x, "status_notes").unwrap();
-    assert!(notes.contains("不予立案") && notes.contains("不属于创城范围"), "{notes}");
-    let v: Value = get(s, &format!("/requests/{id3}.json")).await.json().await.unwrap();
+    assert!(
+        notes.contains("不予立案") && notes.contains("不属于创城范围"),
+        "{notes}"
+    );
+    let v: Value = get(s, &format!("/requests/{id3}.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v[0]["status"], "open");
-    assert!(!v[0]["agency_responsible"].as_str().unwrap().is_empty(), "{v}");
-    assert!(v[0]["expected_datetime"].as_str().unwrap().ends_with("+08:00"), "{v}");
-    let closed: Value = get(s, "/requests.json?status=closed").await.json().await.unwrap();
-    assert_eq!(ids_of(&closed), [id.clone()]);
-    let open: Value = get(s, "/requests.json?status=open").await.json().await.unwrap();
+    assert!(
+        !v[0]["agency_responsible"].as_str().unwrap().is_empty(),
+        "{v}"
+    );
+    assert!(
+        v[0]["expected_datetime"]
+            .as_str()
+            .unwrap()
+            .ends_with("+08:00"),
+        "{v}"
+    );
+    let closed: Value = get(s, "/requests.json?status=closed")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids_of(&closed), std::slice::from_ref(&id));
+    let open: Value = get(s, "/requests.json?status=open")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ids_of(&open), [id3.clone(), id2.clone()]);
 
     // Every error document.
     let k = key.as_str();
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
-        (vec![("service_code", "SR-02"), ("lat", "26.1"), ("long", "119.3")], StatusCode::BAD_REQUEST, "api_key"),
-        (vec![("api_key", k), ("lat", "26.1"), ("long", "119.3")], StatusCode::BAD_REQUEST, "service_code"),
-        (vec![("api_key", "wrong"), ("service_code", "SR-02"), ("lat", "26.1"), ("long", "119.3")], StatusCode::FORBIDDEN, "api_key"),
-        (vec![("api_key", k), ("service_code", "NOPE-9"), ("lat", "26.1"), ("long", "119.3")], StatusCode::NOT_FOUND, "NOPE-9"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("lat", "north"), ("long", "119.3")], StatusCode::BAD_REQUEST, "lat"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("lat", "26.1"), ("long", "NaN")], StatusCode::BAD_REQUEST, "long"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("lat", "91"), ("long", "119.3")], StatusCode::BAD_REQUEST, "lat"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("lat", "26.1")], StatusCode::BAD_REQUEST, "long"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("description", "x")], StatusCode::BAD_REQUEST, "location"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("address_string", "x")], StatusCode::BAD_REQUEST, "description"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("address_id", "p-nope")], StatusCode::BAD_REQUEST, "address_id"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("address_string", "x"), ("description", "x"), ("media_url", "file:///etc/passwd")], StatusCode::BAD_REQUEST, "media_url"),
-        (vec![("api_key", k), ("service_code", "SR-02"), ("address_string", "x"), ("service_code", "SR-01")], StatusCode::BAD_REQUEST, "service_code"),
+    let cases: Vec<(Form<'_>, StatusCode, &str)> = vec![
+        (
+            vec![
+                ("service_code", "SR-02"),
+                ("lat", "26.1"),
+                ("long", "119.3"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "api_key",
+        ),
+        (
+            vec![("api_key", k), ("lat", "26.1"), ("long", "119.3")],
+            StatusCode::BAD_REQUEST,
+            "service_code",
+        ),
+        (
+            vec![
+                ("api_key", "wrong"),
+                ("service_code", "SR-02"),
+                ("lat", "26.1"),
+                ("long", "119.3"),
+            ],
+            StatusCode::FORBIDDEN,
+            "api_key",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "NOPE-9"),
+                ("lat", "26.1"),
+                ("long", "119.3"),
+            ],
+            StatusCode::NOT_FOUND,
+            "NOPE-9",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("lat", "north"),
+                ("long", "119.3"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "lat",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("lat", "26.1"),
+                ("long", "NaN"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "long",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("lat", "91"),
+                ("long", "119.3"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "lat",
+        ),
+        (
+            vec![("api_key", k), ("service_code", "SR-02"), ("lat", "26.1")],
+            StatusCode::BAD_REQUEST,
+            "long",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("description", "x"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "location",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("address_string", "x"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "description",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("address_id", "p-nope"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "address_id",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("address_string", "x"),
+                ("description", "x"),
+                ("media_url", "file:///etc/passwd"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "media_url",
+        ),
+        (
+            vec![
+                ("api_key", k),
+                ("service_code", "SR-02"),
+                ("address_string", "x"),
+                ("service_code", "SR-01"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "service_code",
+        ),
     ];
     let long_text = "长".repeat(2001);
     let mut cases = cases;
     cases.push((
-        vec![("api_key", k), ("service_code", "SR-02"), ("address_string", "x"), ("description", &long_text)],
+        vec![
+            ("api_key", k),
+            ("service_code", "SR-02"),
+            ("address_string", "x"),
+            ("description", &long_text),
+        ],
         StatusCode::BAD_REQUEST,
         "description",
     ));
@@ -445,14 +627,26 @@ async fn open311_round_trip(pg: bool) {
     let huge = "x".repeat(BODY_LIMIT + 1);
     let r = client()
         .post(o311(s, "/requests.xml"))
-        .form(&[("api_key", k), ("service_code", "SR-02"), ("description", &huge)])
+        .form(&[
+            ("api_key", k),
+            ("service_code", "SR-02"),
+            ("description", &huge),
+        ])
         .send()
         .await
         .unwrap();
     xml_error(r, StatusCode::PAYLOAD_TOO_LARGE).await;
     // Bad queries.
-    json_error(get(s, "/requests.json?start_date=yesterday").await, StatusCode::BAD_REQUEST).await;
-    json_error(get(s, "/requests.json?status=pending").await, StatusCode::BAD_REQUEST).await;
+    json_error(
+        get(s, "/requests.json?start_date=yesterday").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    json_error(
+        get(s, "/requests.json?status=pending").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     let far = (now - chrono::Duration::days(120)).to_rfc3339();
     let r = client()
         .get(o311(s, "/requests.json"))
@@ -462,7 +656,11 @@ async fn open311_round_trip(pg: bool) {
         .unwrap();
     let m = json_error(r, StatusCode::BAD_REQUEST).await;
     assert!(m.contains("90"), "{m}");
-    assert_eq!(s.store.event_count().await.unwrap(), before, "no refusal stored anything");
+    assert_eq!(
+        s.store.event_count().await.unwrap(),
+        before,
+        "no refusal stored anything"
+    );
 
     // A revoked key is refused; the list shows it revoked.
     let r = s
@@ -473,7 +671,11 @@ async fn open311_round_trip(pg: bool) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let m = xml_error(post_form(s, "/requests.xml", &form).await, StatusCode::FORBIDDEN).await;
+    let m = xml_error(
+        post_form(s, "/requests.xml", &form).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert!(m.contains("revoked"), "{m}");
     let keys: Value = s
         .http
@@ -486,7 +688,10 @@ async fn open311_round_trip(pg: bool) {
         .await
         .unwrap();
     assert!(keys[0]["revoked_at_ms"].is_i64(), "{keys}");
-    assert!(!keys.to_string().contains(&key), "the key itself is never listed");
+    assert!(
+        !keys.to_string().contains(&key),
+        "the key itself is never listed"
+    );
     let r = s
         .http
         .post(s.url("/admin/open311-keys/o311-nope/revoke"))
@@ -517,7 +722,12 @@ async fn posts_beyond_a_keys_rate_are_refused() {
         let r = post_form(
             s,
             "/requests.json",
-            &[("api_key", &key), ("service_code", "SR-02"), ("address_string", "x"), ("description", &d)],
+            &[
+                ("api_key", &key),
+                ("service_code", "SR-02"),
+                ("address_string", "x"),
+                ("description", &d),
+            ],
         )
         .await;
         assert_eq!(r.status(), StatusCode::OK);
@@ -525,7 +735,11 @@ async fn posts_beyond_a_keys_rate_are_refused() {
     let r = post_form(
         s,
         "/requests.xml",
-        &[("api_key", &key), ("service_code", "SR-02"), ("address_string", "x")],
+        &[
+            ("api_key", &key),
+            ("service_code", "SR-02"),
+            ("address_string", "x"),
+        ],
     )
     .await;
     assert!(r.headers().contains_key("retry-after"));
@@ -540,11 +754,18 @@ async fn the_shell_issues_lists_and_revokes_keys() {
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcheck-server"))
             .args(args)
-            .env("FIELDCHECK_DATABASE_URL", format!("sqlite://{}/fc.db", dir.path().display()))
+            .env(
+                "FIELDCHECK_DATABASE_URL",
+                format!("sqlite://{}/fc.db", dir.path().display()),
+            )
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{args:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     };
     let added = run(&["open311-key", "add", "12345 热线"]);
@@ -559,7 +780,10 @@ async fn the_shell_issues_lists_and_revokes_keys() {
     let (id, key) = (field("id:"), field("api_key:"));
     assert_eq!(key.len(), 64);
     let listed = run(&["open311-key", "list"]);
-    assert!(listed.contains(&id) && listed.contains("active") && !listed.contains(&key), "{listed}");
+    assert!(
+        listed.contains(&id) && listed.contains("active") && !listed.contains(&key),
+        "{listed}"
+    );
     run(&["open311-key", "revoke", &id]);
     assert!(run(&["open311-key", "list"]).contains("revoked"));
     // The key is refused by a server on the same database.
@@ -567,7 +791,16 @@ async fn the_shell_issues_lists_and_revokes_keys() {
     config.database_url = format!("sqlite://{}/fc.db", dir.path().display());
     let s = Server::start_with(config, None, false).await;
     let m = json_error(
-        post_form(&s, "/requests.json", &[("api_key", &key), ("service_code", "SR-02"), ("address_string", "x")]).await,
+        post_form(
+            &s,
+            "/requests.json",
+            &[
+                ("api_key", &key),
+                ("service_code", "SR-02"),
+                ("address_string", "x"),
+            ],
+        )
+        .await,
         StatusCode::FORBIDDEN,
     )
     .await;

@@ -17,12 +17,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use fieldcheck_domain::event::{EventBody, ProblemReported};
 use fieldcheck_domain::open311::{Open311Status, request_code, status_of};
@@ -153,8 +153,7 @@ impl IntoResponse for Open311Error {
 
 fn internal(format: Format) -> impl Fn(crate::error::ServerError) -> Open311Error {
     move |e| match e {
-        crate::error::ServerError::TooLarge(_)
-        | crate::error::ServerError::BlobTooLarge { .. } => {
+        crate::error::ServerError::TooLarge(_) | crate::error::ServerError::BlobTooLarge { .. } => {
             err(StatusCode::PAYLOAD_TOO_LARGE, format, e.to_string())
         }
         e => err(StatusCode::INTERNAL_SERVER_ERROR, format, e.to_string()),
@@ -173,7 +172,11 @@ fn render<T: Serialize + ?Sized, W: Serialize>(
 ) -> Response {
     match format {
         Format::Json => match serde_json::to_vec(items) {
-            Ok(b) => ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], b).into_response(),
+            Ok(b) => (
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                b,
+            )
+                .into_response(),
             Err(e) => plain_500(&e.to_string()),
         },
         Format::Xml => match quick_xml::se::to_string_with_root(root, xml) {
@@ -204,7 +207,15 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 /// This module's operations, merged into the API document (`openapi.rs`).
 #[derive(OpenApi)]
 #[openapi(
-    paths(discovery, services, service_definition, post_request, requests, one_request, token),
+    paths(
+        discovery,
+        services,
+        service_definition,
+        post_request,
+        requests,
+        one_request,
+        token
+    ),
     components(schemas(
         Open311ErrorItem,
         Discovery,
@@ -405,20 +416,25 @@ fn discovery_answer(
             }],
         })
         .into_response(),
-        Format::Xml => render(Format::Xml, "discovery", &(), &DiscoveryXml {
-            changeset: CHANGESET,
-            contact: &contact,
-            key_service: &key_service,
-            endpoints: EndpointsXml {
-                endpoint: vec![EndpointXml {
-                    specification: SPEC,
-                    url: &url,
-                    changeset: CHANGESET,
-                    kind: "production",
-                    formats: FormatsXml { format: &formats },
-                }],
+        Format::Xml => render(
+            Format::Xml,
+            "discovery",
+            &(),
+            &DiscoveryXml {
+                changeset: CHANGESET,
+                contact: &contact,
+                key_service: &key_service,
+                endpoints: EndpointsXml {
+                    endpoint: vec![EndpointXml {
+                        specification: SPEC,
+                        url: &url,
+                        changeset: CHANGESET,
+                        kind: "production",
+                        formats: FormatsXml { format: &formats },
+                    }],
+                },
             },
-        }),
+        ),
     })
 }
 
@@ -450,10 +466,14 @@ fn services_of(refs: &ReferenceBundle) -> Vec<Service> {
     refs.categories
         .iter()
         .map(|c| {
-            let keywords: Vec<&str> = [c.minor.en.as_str(), c.major.en.as_str(), c.major.zh.as_str()]
-                .into_iter()
-                .filter(|k| !k.is_empty())
-                .collect();
+            let keywords: Vec<&str> = [
+                c.minor.en.as_str(),
+                c.major.en.as_str(),
+                c.major.zh.as_str(),
+            ]
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect();
             let description = if c.filing_condition.zh.is_empty() {
                 format!("{} / {}", c.major.zh, c.minor.zh)
             } else {
@@ -492,7 +512,12 @@ async fn services() {}
 async fn services_answer(state: &AppState, format: Format) -> O311<Response> {
     let refs = state.refs().await.map_err(internal(format))?;
     let list = services_of(&refs);
-    Ok(render(format, "services", &list, &ServicesXml { service: &list }))
+    Ok(render(
+        format,
+        "services",
+        &list,
+        &ServicesXml { service: &list },
+    ))
 }
 
 /// A service's definition: no attributes are asked for.
@@ -549,10 +574,15 @@ async fn service_definition(
             attributes: Vec::new(),
         })
         .into_response(),
-        Format::Xml => render(Format::Xml, "service_definition", &(), &DefinitionXml {
-            service_code: &c.code,
-            attributes: Empty,
-        }),
+        Format::Xml => render(
+            Format::Xml,
+            "service_definition",
+            &(),
+            &DefinitionXml {
+                service_code: &c.code,
+                attributes: Empty,
+            },
+        ),
     })
 }
 
@@ -656,7 +686,10 @@ fn bounded(form: &Form, name: &str, max: usize, format: Format) -> O311<Option<S
     match form.get(name) {
         Some(v) if v.chars().count() > max => Err(bad(
             format,
-            format!("{name} is {} characters long; at most {max}", v.chars().count()),
+            format!(
+                "{name} is {} characters long; at most {max}",
+                v.chars().count()
+            ),
         )),
         v => Ok(v.map(str::to_owned)),
     }
@@ -725,11 +758,7 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
         .map_err(|e| internal(format)(e.into()))?
         .ok_or_else(forbidden)?;
     if key.revoked_at_ms.is_some() {
-        return Err(err(
-            StatusCode::FORBIDDEN,
-            format,
-            "api_key is revoked",
-        ));
+        return Err(err(StatusCode::FORBIDDEN, format, "api_key is revoked"));
     }
     state
         .open311
@@ -776,7 +805,12 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
             refs.points
                 .iter()
                 .find(|p| &p.id == id && p.active)
-                .ok_or_else(|| bad(format, format!("address_id {id:?} is not a registered point")))?,
+                .ok_or_else(|| {
+                    bad(
+                        format,
+                        format!("address_id {id:?} is not a registered point"),
+                    )
+                })?,
         ),
         None => None,
     };
@@ -948,7 +982,12 @@ fn created(format: Format, code: String, token: String) -> Response {
         service_notice: "已受理，城市管理部门将核实处理（received; the office will check it）"
             .into(),
     }];
-    render(format, "service_requests", &list, &RequestsXml { request: &list })
+    render(
+        format,
+        "service_requests",
+        &list,
+        &RequestsXml { request: &list },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1061,9 +1100,16 @@ async fn requests_answer(
         sql.push_str(&clause.replace("$?", &format!("${}", args.len())));
     };
     if let Some(ids) = param("service_request_id") {
-        let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+        let ids: Vec<&str> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         if ids.len() > MAX_REQUESTS {
-            return Err(bad(format, format!("at most {MAX_REQUESTS} service_request_id")));
+            return Err(bad(
+                format,
+                format!("at most {MAX_REQUESTS} service_request_id"),
+            ));
         }
         sql.push_str(" AND r.code IN (");
         for (i, id) in ids.iter().enumerate() {
@@ -1096,8 +1142,16 @@ async fn requests_answer(
                 format!("start_date to end_date may span at most {DEFAULT_DAYS} days"),
             ));
         }
-        arg(&mut sql, " AND p.reported_at >= $?", Arg::Int(start.timestamp_millis()));
-        arg(&mut sql, " AND p.reported_at <= $?", Arg::Int(end.timestamp_millis()));
+        arg(
+            &mut sql,
+            " AND p.reported_at >= $?",
+            Arg::Int(start.timestamp_millis()),
+        );
+        arg(
+            &mut sql,
+            " AND p.reported_at <= $?",
+            Arg::Int(end.timestamp_millis()),
+        );
         if let Some(code) = param("service_code") {
             arg(&mut sql, " AND p.category = $?", Arg::Text(code.to_owned()));
         }
@@ -1119,9 +1173,16 @@ async fn requests_answer(
             sql.push(')');
         }
     }
-    sql.push_str(&format!(" ORDER BY p.reported_at DESC, r.seq DESC LIMIT {MAX_REQUESTS}"));
+    sql.push_str(&format!(
+        " ORDER BY p.reported_at DESC, r.seq DESC LIMIT {MAX_REQUESTS}"
+    ));
     let list = load_requests(state, sql, args, format).await?;
-    Ok(render(format, "service_requests", &list, &RequestsXml { request: &list }))
+    Ok(render(
+        format,
+        "service_requests",
+        &list,
+        &RequestsXml { request: &list },
+    ))
 }
 
 async fn load_requests(
@@ -1151,7 +1212,8 @@ async fn load_requests(
 }
 
 fn iso(t: DateTime<Utc>, tz: FixedOffset) -> String {
-    t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false)
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// A problem as an Open311 service request.
@@ -1165,7 +1227,7 @@ fn view(
     let category = refs.categories.iter().find(|c| c.code == p.category);
     let mut notes = p.status.label(fieldcheck_domain::i18n::Lang::Zh).to_owned();
     if let Some(reason) = p.status_reason.as_deref().filter(|r| !r.trim().is_empty()) {
-        notes.push_str("：");
+        notes.push('：');
         notes.push_str(reason.trim());
     }
     let (lat, long) = match (&p.location, p.point_id.as_deref()) {
@@ -1174,7 +1236,9 @@ fn view(
             .points
             .iter()
             .find(|pt| pt.id == id)
-            .map_or((None, None), |pt| (Some(pt.location.lat), Some(pt.location.lon))),
+            .map_or((None, None), |pt| {
+                (Some(pt.location.lat), Some(pt.location.lon))
+            }),
         (None, None) => (None, None),
     };
     ServiceRequest {
@@ -1191,7 +1255,10 @@ fn view(
             .map(|u| u.name.zh.clone()),
         requested_datetime: iso(p.reported_at, tz),
         updated_datetime: iso(p.updated_at, tz),
-        expected_datetime: p.deadline.filter(|_| p.status.awaits_unit()).map(|d| iso(d, tz)),
+        expected_datetime: p
+            .deadline
+            .filter(|_| p.status.awaits_unit())
+            .map(|d| iso(d, tz)),
         address: p.address.clone(),
         address_id: p.point_id.clone(),
         lat,
@@ -1235,7 +1302,12 @@ async fn one_request(
             format!("service_request_id {id:?} not found"),
         ));
     }
-    Ok(render(format, "service_requests", &list, &RequestsXml { request: &list }))
+    Ok(render(
+        format,
+        "service_requests",
+        &list,
+        &RequestsXml { request: &list },
+    ))
 }
 
 /// What `tokens/{token}` answers.
@@ -1289,5 +1361,10 @@ async fn token(
         service_request_id: code.to_owned(),
         token: tok.to_owned(),
     }];
-    Ok(render(format, "service_requests", &list, &RequestsXml { request: &list }))
+    Ok(render(
+        format,
+        "service_requests",
+        &list,
+        &RequestsXml { request: &list },
+    ))
 }

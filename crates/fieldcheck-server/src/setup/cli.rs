@@ -340,7 +340,10 @@ pub async fn open311_key_add(store: &dyn Store, actor: &str, name: &str) -> anyh
         .map_err(fail)?;
     println!("id:      {}", issued.key.id);
     println!("name:    {}", issued.key.name);
-    println!("user:    {} (volunteer; its reports show under this name)", issued.key.user_id);
+    println!(
+        "user:    {} (volunteer; its reports show under this name)",
+        issued.key.user_id
+    );
     println!("api_key: {}", issued.api_key);
     println!("(shown only now: the server keeps its hash)");
     Ok(())
@@ -356,7 +359,11 @@ pub async fn open311_key_list(store: &dyn Store) -> anyhow::Result<()> {
             k.name,
             chrono::DateTime::from_timestamp_millis(k.created_at_ms)
                 .map_or("-".to_owned(), |t| t.to_rfc3339()),
-            if k.revoked_at_ms.is_some() { "revoked" } else { "active" }
+            if k.revoked_at_ms.is_some() {
+                "revoked"
+            } else {
+                "active"
+            }
         );
     }
     Ok(())
