@@ -627,6 +627,10 @@ pub struct PostForm {
     device_id: Option<String>,
     /// Accepted and ignored.
     account_id: Option<String>,
+    /// A photo (JPEG, PNG or WebP; multipart only): the report's before photo, through the
+    /// photo pipeline (metadata stripped). With it, `description` may be left out.
+    #[schema(value_type = Option<String>, format = Binary)]
+    media: Option<Vec<u8>>,
 }
 
 /// What `POST requests` answers.
@@ -649,12 +653,14 @@ struct RequestsXml<'a, T> {
     path = "/open311/v2/requests.{format}",
     tag = "open311",
     params(("format" = String, Path, description = "`xml` or `json`", pattern = "^(xml|json)$")),
-    request_body(content = PostForm, content_type = "application/x-www-form-urlencoded",
-        description = "Form fields as the spec names them. The same key sending the same fields again within 10 minutes gets the request it already made (a retry), not a second one."),
+    request_body(content(
+            (PostForm = "application/x-www-form-urlencoded"),
+            (PostForm = "multipart/form-data")),
+        description = "Form fields as the spec names them. The same key sending the same fields again within 10 minutes gets the request it already made (a retry), not a second one. The whole body is at most `max_body_bytes`."),
     responses(
         (status = 200, description = "The new (or, for a retry, the same) request", content(
             (Vec<Created> = "application/json"), (String = "text/xml"))),
-        (status = 400, description = "A field missing or invalid (the description names it): no `service_code`, no location (`lat`+`long`, `address_string` or `address_id`), `lat`/`long` not numbers in range, an unknown `address_id`, a text too long, a body that is not form-encoded", content(
+        (status = 400, description = "A field missing or invalid (the description names it): no `service_code`, no `description` and no `media`, no location (`lat`+`long`, `address_string` or `address_id`), `lat`/`long` not numbers in range, an unknown `address_id`, a text too long, `media` not a photo, a body that is neither form-encoded nor multipart", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
         (status = 403, description = "`api_key` unknown or revoked", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
@@ -716,32 +722,71 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if !ct.starts_with("application/x-www-form-urlencoded") {
-        return Err(bad(
-            format,
-            "the body must be application/x-www-form-urlencoded (the spec's form fields)",
-        ));
-    }
-    let body = Bytes::from_request(req, &()).await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            err(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format,
-                format!("the body is larger than {max} bytes"),
-            )
-        } else {
-            bad(format, e.body_text())
-        }
-    })?;
-    if body.len() > max {
-        return Err(err(
+    let too_large = || {
+        err(
             StatusCode::PAYLOAD_TOO_LARGE,
             format,
             format!("the body is larger than {max} bytes"),
+        )
+    };
+    let mut media: Option<Bytes> = None;
+    let pairs: Vec<(String, String)> = if ct.starts_with("multipart/form-data") {
+        // The spec's fields as form parts, and the photo as the file part `media`.
+        let mut mp = axum::extract::Multipart::from_request(req, &())
+            .await
+            .map_err(|e| bad(format, e.body_text()))?;
+        let mut pairs = Vec::new();
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+                Err(e) => return Err(bad(format, format!("the multipart body is broken: {e}"))),
+            };
+            let name = field.name().unwrap_or_default().to_owned();
+            if name == "media" {
+                if media.is_some() {
+                    return Err(bad(format, "media is given more than once"));
+                }
+                media = Some(field.bytes().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        too_large()
+                    } else {
+                        bad(format, format!("media: {e}"))
+                    }
+                })?);
+            } else {
+                let text = field.text().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        too_large()
+                    } else {
+                        bad(format, format!("{name}: {e}"))
+                    }
+                })?;
+                pairs.push((name, text));
+            }
+        }
+        pairs
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        let body = Bytes::from_request(req, &()).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                bad(format, e.body_text())
+            }
+        })?;
+        if body.len() > max {
+            return Err(too_large());
+        }
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|e| bad(format, format!("the body is not form-encoded: {e}")))?
+    } else {
+        return Err(bad(
+            format,
+            "the body must be application/x-www-form-urlencoded (the spec's form fields) or \
+             multipart/form-data (with the photo as `media`)",
         ));
-    }
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| bad(format, format!("the body is not form-encoded: {e}")))?;
+    };
     for (i, (k, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(k2, _)| k2 == k) {
             return Err(bad(format, format!("{k} is given more than once")));
@@ -822,8 +867,20 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
     }
     // The spec makes it optional; a report needs something to go on, and without an uploaded
     // photo that is the description (the lifecycle's rule, checked again before storing).
-    let description = bounded(&form, "description", MAX_DESCRIPTION, format)?
-        .ok_or_else(|| bad(format, "description is required: say what the problem is"))?;
+    let description = bounded(&form, "description", MAX_DESCRIPTION, format)?;
+    if description.is_none() && media.is_none() {
+        return Err(bad(
+            format,
+            "description is required (or a photo as media): say what the problem is",
+        ));
+    }
+    let description = description.unwrap_or_default();
+    // The photo through the devices' pipeline (orientation, bounded decode, metadata stripped,
+    // re-encoded display copy), stored as the key's user's upload like the console's.
+    let photo = match media {
+        Some(bytes) => Some(store_photo(state, &user.user.id, bytes, format).await?),
+        None => None,
+    };
     let media_url = bounded(&form, "media_url", MAX_MEDIA_URL, format)?;
     if let Some(u) = &media_url
         && !(u.starts_with("https://") || u.starts_with("http://"))
@@ -852,6 +909,7 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
             contact.last_name,
             contact.email,
             contact.phone,
+            photo,
         ])
         .to_string()
         .as_bytes(),
@@ -941,6 +999,15 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
             placement,
         })),
     );
+    let ev = ev.with_photos(
+        photo
+            .iter()
+            .map(|hash| fieldcheck_domain::PhotoRef {
+                hash: hash.clone(),
+                role: fieldcheck_domain::PhotoRole::Before,
+            })
+            .collect(),
+    );
     let refused = |message: String| async move {
         keys::settle_request(store, seq, None).await.map_err(ise)?;
         Err::<Response, _>(bad(format, message))
@@ -973,6 +1040,78 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
         .await
         .map_err(ise)?;
     Ok(created(format, code, entity.to_string()))
+}
+
+/// Stores an uploaded photo's display copy as `user_id`'s complete upload; its hash.
+async fn store_photo(
+    state: &AppState,
+    user_id: &str,
+    bytes: Bytes,
+    format: Format,
+) -> O311<String> {
+    let max = state
+        .config
+        .max_blob_bytes
+        .min(fieldcheck_photo::Limits::default().max_bytes);
+    let limits = fieldcheck_photo::Limits {
+        max_bytes: max,
+        ..fieldcheck_photo::Limits::default()
+    };
+    let photo = tokio::task::spawn_blocking(move || fieldcheck_photo::ingest(&bytes, &limits))
+        .await
+        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format, e.to_string()))?
+        .map_err(|e| bad(format, format!("media is not a photo we take: {e}")))?;
+    let hash = photo.display_sha256.clone();
+    let size = photo.display.len() as u64;
+    let refs = state.refs().await.map_err(internal(format))?;
+    let user = state
+        .store
+        .user(user_id)
+        .await
+        .map_err(|e| internal(format)(e.into()))?
+        .ok_or_else(|| err(StatusCode::FORBIDDEN, format, "api_key's reporter is gone"))?;
+    let viewer = Viewer::new(user.user, &refs);
+    let readable = state
+        .uploads
+        .may_read(&viewer, &hash)
+        .await
+        .map_err(internal(format))?;
+    match state
+        .uploads
+        .put(
+            &hash,
+            user_id,
+            readable,
+            0,
+            Some(size),
+            Bytes::from(photo.display),
+        )
+        .await
+    {
+        Ok(crate::blobs::Put::Stored(_) | crate::blobs::Put::Completed(_)) => Ok(hash),
+        // The same photo half-sent before: finished from what is staged.
+        Err(crate::error::ServerError::BadOffset { .. }) | Ok(crate::blobs::Put::Staged(_)) => {
+            let size_now = state
+                .blobs
+                .size(&hash)
+                .await
+                .map_err(|e| internal(format)(e.into()))?;
+            let st = state
+                .uploads
+                .check(&hash, user_id, size_now, readable)
+                .await
+                .map_err(internal(format))?;
+            if st.complete {
+                Ok(hash)
+            } else {
+                Err(bad(
+                    format,
+                    "an earlier upload of this photo is still in progress; try again",
+                ))
+            }
+        }
+        Err(e) => Err(internal(format)(e)),
+    }
 }
 
 fn created(format: Format, code: String, token: String) -> Response {
