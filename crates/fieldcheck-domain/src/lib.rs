@@ -17,6 +17,7 @@ pub mod hlc;
 pub mod i18n;
 pub mod inspection;
 pub mod lifecycle;
+pub mod open311;
 pub mod placement;
 pub mod problem;
 pub mod rates;

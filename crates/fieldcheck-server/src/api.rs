@@ -44,6 +44,7 @@ mod console_points;
 mod console_rules;
 mod console_setup;
 mod console_stats;
+pub mod open311;
 pub mod openapi;
 
 /// Shared by all handlers.
@@ -64,6 +65,8 @@ pub struct AppState {
     pub(crate) ops: crate::ops::OpsState,
     /// The export jobs' runner (`api/console_exports.rs`).
     pub exports: console_exports::ExportsState,
+    /// Open311's rate limits (`api/open311.rs`).
+    pub open311: open311::Open311State,
 }
 
 type St = State<Arc<AppState>>;
@@ -82,6 +85,7 @@ impl AppState {
     ) -> AppState {
         let uploads = Arc::new(Uploads::new(store.clone(), blobs.clone(), &config));
         let config_push = (config.push_per_minute, config.push_burst);
+        let open311 = open311::Open311State::new(config.open311_per_minute, config.open311_burst);
         let window = std::time::Duration::from_secs(config.auth_window_secs);
         let limiter = LoginLimiter::new(
             config.login_failures_per_user as usize,
@@ -102,6 +106,7 @@ impl AppState {
             push_limiter: crate::push_limit::PushLimiter::new(config_push.0, config_push.1),
             ops: crate::ops::OpsState::default(),
             exports: console_exports::ExportsState::default(),
+            open311,
         }
     }
 
@@ -403,6 +408,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/users/{user_id}/revoke", post(admin::revoke_user))
         .route("/admin/users/{user_id}/disable", post(admin::disable_user))
         .route("/admin/users/{user_id}/enable", post(admin::enable_user))
+        .route(
+            "/admin/open311-keys",
+            post(admin::create_open311_key).get(admin::list_open311_keys),
+        )
+        .route(
+            "/admin/open311-keys/{id}/revoke",
+            post(admin::revoke_open311_key),
+        )
         .merge(console_routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
@@ -416,6 +429,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(console_app::router(&state.config.console_dir))
         // /healthz, /readyz, /metrics (outside the protocol check too).
         .merge(crate::ops::routes())
+        // Open311 GeoReport v2: the spec's own shapes, no protocol header.
+        .merge(open311::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(crate::ops::observe))

@@ -53,6 +53,11 @@ pub struct Config {
     pub push_per_minute: u32,
     /// ...and in a burst; beyond, 429 `rate_limited` with `Retry-After`.
     pub push_burst: u32,
+    /// Open311 requests per minute one client may make on average (per api_key for `POST
+    /// requests`, per address for the public reads)...
+    pub open311_per_minute: u32,
+    /// ...and in a burst; beyond, 429 in the spec's errors document with `Retry-After`.
+    pub open311_burst: u32,
     /// A device token stops working after this long without a request (sliding: every use
     /// restarts it), so a phone lost in a drawer does not keep access forever.
     pub device_token_idle_secs: u64,
@@ -127,6 +132,8 @@ impl Default for Config {
             max_pull_bytes: 4 * 1024 * 1024,
             push_per_minute: 120,
             push_burst: 30,
+            open311_per_minute: 60,
+            open311_burst: 30,
             device_token_idle_secs: 180 * 86_400,
             login_failures_per_user: 5,
             login_failures_per_ip: 20,
@@ -167,6 +174,8 @@ impl fmt::Debug for Config {
             .field("max_pull_bytes", &self.max_pull_bytes)
             .field("push_per_minute", &self.push_per_minute)
             .field("push_burst", &self.push_burst)
+            .field("open311_per_minute", &self.open311_per_minute)
+            .field("open311_burst", &self.open311_burst)
             .field("device_token_idle_secs", &self.device_token_idle_secs)
             .field("login_failures_per_user", &self.login_failures_per_user)
             .field("login_failures_per_ip", &self.login_failures_per_ip)
@@ -327,6 +336,8 @@ impl Config {
                 "MAX_PULL_BYTES" => self.max_pull_bytes = num(&key, &value)?,
                 "PUSH_PER_MINUTE" => self.push_per_minute = num(&key, &value)?,
                 "PUSH_BURST" => self.push_burst = num(&key, &value)?,
+                "OPEN311_PER_MINUTE" => self.open311_per_minute = num(&key, &value)?,
+                "OPEN311_BURST" => self.open311_burst = num(&key, &value)?,
                 "DEVICE_TOKEN_IDLE_SECS" => self.device_token_idle_secs = num(&key, &value)?,
                 "LOGIN_FAILURES_PER_USER" => self.login_failures_per_user = num(&key, &value)?,
                 "LOGIN_FAILURES_PER_IP" => self.login_failures_per_ip = num(&key, &value)?,

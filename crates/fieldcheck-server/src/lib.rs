@@ -13,6 +13,7 @@ pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod open311;
 pub mod ops;
 pub mod policy;
 pub mod push_limit;

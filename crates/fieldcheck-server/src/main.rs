@@ -93,6 +93,15 @@ enum Command {
         #[command(flatten)]
         on: SetupOn,
     },
+    /// Open311 api_keys for other city systems: `open311-key add NAME`, `open311-key list`,
+    /// `open311-key revoke ID`.
+    #[command(name = "open311-key")]
+    Open311Key {
+        #[command(subcommand)]
+        action: Open311KeyAction,
+        #[command(flatten)]
+        on: SetupOn,
+    },
     /// Lists enrolled devices (last sync), or revokes one (`--revoke DEVICE_ID`).
     Devices {
         #[arg(long)]
@@ -113,6 +122,18 @@ struct SetupOn {
     /// The name the audit records for the change.
     #[arg(long, global = true, default_value = "cli")]
     actor: String,
+}
+
+#[derive(Subcommand)]
+enum Open311KeyAction {
+    /// Issues a key (printed once) with the volunteer user its reports come from.
+    Add {
+        name: String,
+    },
+    List,
+    Revoke {
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,6 +220,13 @@ async fn setup_command(on: SetupOn, run: SetupRun) -> anyhow::Result<()> {
             setup_cli::enroll_code(s, &config, a, &user, ttl, qr.as_deref()).await
         }
         SetupRun::Devices { revoke } => setup_cli::devices(s, a, revoke.as_deref()).await,
+        SetupRun::Open311Key(Open311KeyAction::Add { name }) => {
+            setup_cli::open311_key_add(s, a, &name).await
+        }
+        SetupRun::Open311Key(Open311KeyAction::List) => setup_cli::open311_key_list(s).await,
+        SetupRun::Open311Key(Open311KeyAction::Revoke { id }) => {
+            setup_cli::open311_key_revoke(s, a, &id).await
+        }
     };
     store.shutdown().await;
     done
@@ -218,6 +246,7 @@ enum SetupRun {
     Devices {
         revoke: Option<String>,
     },
+    Open311Key(Open311KeyAction),
 }
 
 #[tokio::main]
@@ -260,6 +289,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Devices { revoke, on } => setup_command(on, SetupRun::Devices { revoke }).await,
+        Command::Open311Key { action, on } => setup_command(on, SetupRun::Open311Key(action)).await,
         Command::Export {
             config,
             kind,

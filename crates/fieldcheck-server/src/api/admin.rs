@@ -286,3 +286,91 @@ pub(crate) async fn enable_user(
 ) -> Result<axum::Json<UserAccess>, ServerError> {
     set_disabled(&state, &caller, &user_id, false).await
 }
+
+/// The name of a new Open311 api_key: the system it is for.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOpen311Key {
+    /// 1 to 64 characters, e.g. `12345 热线`; also the name its reports show in the console.
+    #[schema(min_length = 1, max_length = 64)]
+    pub name: String,
+}
+
+fn setup_refusal(e: crate::setup::SetupError) -> ServerError {
+    match e {
+        crate::setup::SetupError::Store(s) => ServerError::Store(s),
+        e => ServerError::Malformed(e.to_string()),
+    }
+}
+
+/// Issues an Open311 api_key, with the volunteer user its reports come from.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/open311-keys",
+    tag = "admin",
+    request_body = NewOpen311Key,
+    responses(
+        (status = 200, description = "The key (its `api_key` shown only now; the server keeps its hash)", body = crate::open311::IssuedKey),
+        (status = 400, description = "No name, or one longer than 64 characters or like a spreadsheet formula (`malformed_request`)", body = fieldcheck_protocol::ApiError),
+        (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create_open311_key(
+    State(state): St,
+    caller: Caller,
+    ApiJson(req): ApiJson<NewOpen311Key>,
+) -> Result<axum::Json<crate::open311::IssuedKey>, ServerError> {
+    require_admin(&caller)?;
+    crate::open311::add_key(state.store.as_ref(), &caller.user.id, &req.name)
+        .await
+        .map(axum::Json)
+        .map_err(setup_refusal)
+}
+
+/// Every issued Open311 key (never the keys themselves).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/open311-keys",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The keys, newest first", body = Vec<crate::open311::Open311Key>),
+        (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_open311_keys(
+    State(state): St,
+    caller: Caller,
+) -> Result<axum::Json<Vec<crate::open311::Open311Key>>, ServerError> {
+    require_admin(&caller)?;
+    Ok(axum::Json(
+        crate::open311::list_keys(state.store.as_ref()).await?,
+    ))
+}
+
+/// Revokes an Open311 key: requests with it are refused (403) from now on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/open311-keys/{id}/revoke",
+    tag = "admin",
+    params(("id" = String, Path, description = "The key's id (`o311-…`)")),
+    responses(
+        (status = 200, description = "Revoked (revoking again keeps the first time)", body = crate::open311::Open311Key),
+        (status = 403, description = "Caller is not an admin", body = fieldcheck_protocol::ApiError),
+        (status = 404, description = "No such key", body = fieldcheck_protocol::ApiError),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn revoke_open311_key(
+    State(state): St,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<crate::open311::Open311Key>, ServerError> {
+    require_admin(&caller)?;
+    crate::open311::revoke_key(state.store.as_ref(), &caller.user.id, &id)
+        .await
+        .map_err(setup_refusal)?
+        .map(axum::Json)
+        .ok_or_else(|| ServerError::NotFound(format!("open311 key {id}")))
+}

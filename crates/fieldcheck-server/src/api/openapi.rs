@@ -43,6 +43,9 @@ use crate::config::Config;
         super::admin::revoke_user,
         super::admin::disable_user,
         super::admin::enable_user,
+        super::admin::create_open311_key,
+        super::admin::list_open311_keys,
+        super::admin::revoke_open311_key,
         super::console::sign_in,
         super::console::current_session,
         super::console::sign_out,
@@ -74,6 +77,9 @@ use crate::config::Config;
         super::console::ConsoleProblemPage,
         super::console::ConsoleProblemRow,
         fieldcheck_domain::problem::ProblemSource,
+        crate::open311::Open311Key,
+        crate::open311::IssuedKey,
+        super::admin::NewOpen311Key,
     )),
     modifiers(&ConsoleParts, &Conventions),
     tags(
@@ -83,6 +89,9 @@ use crate::config::Config;
         (name = "console", description = "The office's web console: cookie session (CSRF token \
             in `X-CSRF-Token` on every state-changing request) and the problem ledger"),
         (name = "meta", description = "This document"),
+        (name = "open311", description = "Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2): \
+            services are the problem categories, requests are reports; XML or JSON by the \
+            resource's extension, errors as the spec's `errors` document; no protocol header"),
     )
 )]
 pub struct ApiDoc;
@@ -100,6 +109,7 @@ impl Modify for ConsoleParts {
         doc.merge(super::console_points::Api::openapi());
         doc.merge(super::console_rules::Api::openapi());
         doc.merge(crate::ops::Api::openapi());
+        doc.merge(super::open311::Api::openapi());
     }
 }
 

@@ -332,3 +332,51 @@ pub async fn devices(store: &dyn Store, actor: &str, revoke: Option<&str>) -> an
     }
     Ok(())
 }
+
+/// `open311-key add NAME`: prints the new key once (the server keeps only its hash).
+pub async fn open311_key_add(store: &dyn Store, actor: &str, name: &str) -> anyhow::Result<()> {
+    let issued = crate::open311::add_key(store, actor, name)
+        .await
+        .map_err(fail)?;
+    println!("id:      {}", issued.key.id);
+    println!("name:    {}", issued.key.name);
+    println!(
+        "user:    {} (volunteer; its reports show under this name)",
+        issued.key.user_id
+    );
+    println!("api_key: {}", issued.api_key);
+    println!("(shown only now: the server keeps its hash)");
+    Ok(())
+}
+
+/// `open311-key list`.
+pub async fn open311_key_list(store: &dyn Store) -> anyhow::Result<()> {
+    println!("{:<14} {:<25} {:<25} state", "id", "name", "created");
+    for k in crate::open311::list_keys(store).await? {
+        println!(
+            "{:<14} {:<25} {:<25} {}",
+            k.id,
+            k.name,
+            chrono::DateTime::from_timestamp_millis(k.created_at_ms)
+                .map_or("-".to_owned(), |t| t.to_rfc3339()),
+            if k.revoked_at_ms.is_some() {
+                "revoked"
+            } else {
+                "active"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `open311-key revoke ID`.
+pub async fn open311_key_revoke(store: &dyn Store, actor: &str, id: &str) -> anyhow::Result<()> {
+    match crate::open311::revoke_key(store, actor, id)
+        .await
+        .map_err(fail)?
+    {
+        Some(k) => println!("open311 key {} ({}) revoked", k.id, k.name),
+        None => bail!("no open311 key {id}"),
+    }
+    Ok(())
+}
