@@ -13,13 +13,13 @@
 //! the city's own inspection findings — without the citizen's contact, which stays in
 //! `open311_requests` for the office.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -38,6 +38,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::{AppState, St, now_ms};
+use crate::client_ip::ClientIp;
 use crate::open311::{self as keys, Contact};
 use crate::policy::Viewer;
 use crate::push_limit::PushLimiter;
@@ -231,11 +232,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 pub(super) struct Api;
 
 /// Per client address, every Open311 request.
-fn limit_ip(state: &AppState, addr: SocketAddr, format: Format) -> O311<()> {
+fn limit_ip(state: &AppState, ip: IpAddr, format: Format) -> O311<()> {
     state
         .open311
         .per_ip
-        .take(&addr.ip().to_string(), Instant::now())
+        .take(&ip.to_string(), Instant::now())
         .map_err(|secs| too_many(format, secs))
 }
 
@@ -262,13 +263,13 @@ fn format_of(file: &str) -> O311<(&str, Format)> {
 
 async fn top_get(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Path(file): Path<String>,
     RawQuery(query): RawQuery,
     extensions: axum::http::Extensions,
 ) -> O311<Response> {
     let (name, format) = format_of(&file)?;
-    limit_ip(&state, addr, format)?;
+    limit_ip(&state, ip, format)?;
     match name {
         "discovery" => discovery_answer(&state, &extensions, format),
         "services" => services_answer(&state, format).await,
@@ -288,12 +289,12 @@ async fn top_get(
 
 async fn top_post(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Path(file): Path<String>,
     req: Request,
 ) -> O311<Response> {
     let (name, format) = format_of(&file)?;
-    limit_ip(&state, addr, format)?;
+    limit_ip(&state, ip, format)?;
     if name != "requests" {
         return Err(err(
             StatusCode::NOT_FOUND,
@@ -555,11 +556,11 @@ struct Empty;
 )]
 async fn service_definition(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Path(file): Path<String>,
 ) -> O311<Response> {
     let (code, format) = format_of(&file)?;
-    limit_ip(&state, addr, format)?;
+    limit_ip(&state, ip, format)?;
     let refs = state.refs().await.map_err(internal(format))?;
     let Some(c) = refs.categories.iter().find(|c| c.code == code) else {
         return Err(err(
@@ -1425,11 +1426,11 @@ fn view(
 )]
 async fn one_request(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Path(file): Path<String>,
 ) -> O311<Response> {
     let (id, format) = format_of(&file)?;
-    limit_ip(&state, addr, format)?;
+    limit_ip(&state, ip, format)?;
     let sql = "SELECT p.state, r.code, r.media_url FROM open311_requests r \
                JOIN problems p ON p.id = r.problem_id WHERE r.code = $1"
         .to_owned();
@@ -1475,11 +1476,11 @@ pub struct TokenAnswer {
 )]
 async fn token(
     State(state): St,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(ip): ClientIp,
     Path(file): Path<String>,
 ) -> O311<Response> {
     let (tok, format) = format_of(&file)?;
-    limit_ip(&state, addr, format)?;
+    limit_ip(&state, ip, format)?;
     let rows = state
         .store
         .select(&[Select {
