@@ -54,7 +54,11 @@ impl Two {
     }
 
     fn at(&self, i: usize) -> &Server {
-        if i % 2 == 0 { &self.a } else { &self.b }
+        if i.is_multiple_of(2) {
+            &self.a
+        } else {
+            &self.b
+        }
     }
 
     async fn finish(self) {
