@@ -141,7 +141,15 @@ async fn bench(pg_url: &str, n: usize, batch: usize, secs: u64) {
         },
     ));
 
-    let one = run("one instance", &a, &[a.base.clone()], n, batch, secs).await;
+    let one = run(
+        "one instance",
+        &a,
+        std::slice::from_ref(&a.base),
+        n,
+        batch,
+        secs,
+    )
+    .await;
     let two = run(
         "two instances, one database",
         &a,
