@@ -494,6 +494,18 @@ pub async fn assert_converged(
     devices: &[&Device],
 ) -> Converged {
     let (rows, ids) = server_events(db);
+    assert_converged_with(base, rows, &ids, store, devices).await
+}
+
+/// [`assert_converged`] with the server's event rows and ids read by the caller (a
+/// PostgreSQL server has no file to open).
+pub async fn assert_converged_with(
+    base: &str,
+    rows: u64,
+    ids: &BTreeSet<Uuid>,
+    store: &dyn ServerStore,
+    devices: &[&Device],
+) -> Converged {
     assert_eq!(rows, ids.len() as u64, "an event is stored twice");
     assert_eq!(store.event_count().await.unwrap(), rows);
     let mut out = Converged {
@@ -518,7 +530,7 @@ pub async fn assert_converged(
             records.insert(*id);
         }
         out.device_records += problems.len();
-        let lost: Vec<_> = d.local_event_ids().difference(&ids).copied().collect();
+        let lost: Vec<_> = d.local_event_ids().difference(ids).copied().collect();
         assert!(lost.is_empty(), "{}: events lost: {lost:?}", d.user);
         let s = d.store.lock().unwrap();
         assert!(

@@ -5,7 +5,10 @@
 //! from its seed. The request goes upstream on its own connection with `Connection: close`,
 //! so the server's answer ends at EOF and the device opens a new connection per request.
 //! A test can also force one fault on the next requests to a path ([`Proxy::force`]), to
-//! stage an exact failure such as a lost enrollment answer.
+//! stage an exact failure such as a lost enrollment answer. With several upstreams
+//! ([`Proxy::start_many`]) it is also a load balancer that sends each request to one of them
+//! at random (drawn from the same seeded RNG), as a city's would with several server
+//! instances.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,10 +62,12 @@ pub struct Stats {
     pub by_fault: std::collections::BTreeMap<Fault, u64>,
     /// Request lines that got a fault, for the failure message.
     pub log: Vec<String>,
+    /// Requests sent to each upstream (with several).
+    pub by_upstream: std::collections::BTreeMap<SocketAddr, u64>,
 }
 
 struct State {
-    upstream: SocketAddr,
+    upstreams: Vec<SocketAddr>,
     seed: u64,
     rate: f64,
     enabled: AtomicBool,
@@ -82,10 +87,16 @@ impl Proxy {
     /// Starts a proxy to `upstream` on port 0; `rate` is the share of requests that get a
     /// fault (drawn uniformly from [`FAULTS`]). Faults start disabled.
     pub async fn start(upstream: SocketAddr, seed: u64, rate: f64) -> Proxy {
+        Proxy::start_many(vec![upstream], seed, rate).await
+    }
+
+    /// [`Proxy::start`] in front of several servers: each request goes to one at random.
+    pub async fn start_many(upstreams: Vec<SocketAddr>, seed: u64, rate: f64) -> Proxy {
+        assert!(!upstreams.is_empty());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(State {
-            upstream,
+            upstreams,
             seed,
             rate,
             enabled: AtomicBool::new(false),
@@ -207,6 +218,14 @@ async fn handle(mut conn: TcpStream, st: Arc<State>) -> std::io::Result<()> {
                 *fault
             })
     };
+    // Drawn only with a choice to make, so single-upstream seeds replay as before.
+    let upstream = if st.upstreams.len() > 1 {
+        let up = st.upstreams[rng.random_range(0..st.upstreams.len())];
+        *st.stats.lock().unwrap().by_upstream.entry(up).or_default() += 1;
+        up
+    } else {
+        st.upstreams[0]
+    };
     let fault = if let Some(f) = forced {
         f
     } else if st.enabled.load(Ordering::SeqCst) && rng.random_bool(st.rate) {
@@ -224,14 +243,14 @@ async fn handle(mut conn: TcpStream, st: Arc<State>) -> std::io::Result<()> {
         }
     }
     let resp = match fault {
-        Fault::Pass => forward(st.upstream, &head, &body).await?,
+        Fault::Pass => forward(upstream, &head, &body).await?,
         Fault::DropBefore => return Ok(()),
         Fault::DropAfter => {
-            forward(st.upstream, &head, &body).await?;
+            forward(upstream, &head, &body).await?;
             return Ok(());
         }
         Fault::ResetMidBody => {
-            let mut up = TcpStream::connect(st.upstream).await?;
+            let mut up = TcpStream::connect(upstream).await?;
             if body.is_empty() {
                 up.write_all(&head[..head.len() / 2]).await?;
             } else {
@@ -245,7 +264,7 @@ async fn handle(mut conn: TcpStream, st: Arc<State>) -> std::io::Result<()> {
             return Ok(());
         }
         Fault::CutAfterSend => {
-            let mut up = TcpStream::connect(st.upstream).await?;
+            let mut up = TcpStream::connect(upstream).await?;
             up.write_all(&head).await?;
             up.write_all(&body).await?;
             up.shutdown().await?;
@@ -255,18 +274,18 @@ async fn handle(mut conn: TcpStream, st: Arc<State>) -> std::io::Result<()> {
         }
         Fault::Delay => {
             tokio::time::sleep(Duration::from_millis(rng.random_range(20..400))).await;
-            forward(st.upstream, &head, &body).await?
+            forward(upstream, &head, &body).await?
         }
         Fault::Duplicate => {
             if rng.random_bool(0.5) {
                 let (a, b) = tokio::join!(
-                    forward(st.upstream, &head, &body),
-                    forward(st.upstream, &head, &body)
+                    forward(upstream, &head, &body),
+                    forward(upstream, &head, &body)
                 );
                 if rng.random_bool(0.5) { a? } else { b? }
             } else {
-                forward(st.upstream, &head, &body).await?;
-                forward(st.upstream, &head, &body).await?
+                forward(upstream, &head, &body).await?;
+                forward(upstream, &head, &body).await?
             }
         }
         Fault::Status500 | Fault::Status503 => {

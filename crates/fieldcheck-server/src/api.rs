@@ -87,12 +87,21 @@ impl AppState {
         let config_push = (config.push_per_minute, config.push_burst);
         let open311 = open311::Open311State::new(config.open311_per_minute, config.open311_burst);
         let window = std::time::Duration::from_secs(config.auth_window_secs);
-        let limiter = LoginLimiter::new(
+        let mut limiter = LoginLimiter::new(
             config.login_failures_per_user as usize,
             config.login_failures_per_ip as usize,
             window,
         );
-        let enroll_limiter = EnrollLimiter::new(config.enroll_failures_per_ip as usize, window);
+        let mut enroll_limiter = EnrollLimiter::new(config.enroll_failures_per_ip as usize, window);
+        let mut push_limiter = crate::push_limit::PushLimiter::new(config_push.0, config_push.1);
+        // On PostgreSQL several instances may share the database: the limits count there, so
+        // they hold whichever instance a request lands on.
+        if store.backend() == "postgres" {
+            let counts = || auth::SharedCounts::new(store.clone(), window);
+            limiter = limiter.shared(counts());
+            enroll_limiter = enroll_limiter.shared(counts());
+            push_limiter = push_limiter.shared(store.clone());
+        }
         // The first unknown-user login must not be the one that pays for the dummy hash.
         auth::warm_up();
         AppState {
@@ -103,7 +112,7 @@ impl AppState {
             enroll_limiter,
             uploads,
             refs: tokio::sync::RwLock::new((0, Arc::new(ReferenceBundle::default()))),
-            push_limiter: crate::push_limit::PushLimiter::new(config_push.0, config_push.1),
+            push_limiter,
             ops: crate::ops::OpsState::default(),
             exports: console_exports::ExportsState::default(),
             open311,
@@ -541,7 +550,7 @@ async fn enroll(
         None => auth::new_token(),
     };
     // Counted as a wrong code before it is looked up, so parallel guesses count too.
-    if !state.enroll_limiter.begin(ip, Instant::now()) {
+    if !state.enroll_limiter.begin(ip, Instant::now()).await {
         return Err(ServerError::EnrollRateLimited);
     }
     if code.is_empty() || code.len() > 64 {
@@ -553,7 +562,7 @@ async fn enroll(
         let user = state.store.user(&user_id).await?;
         if let Some(u) = user.filter(|u| !u.active()) {
             // A right code: it does not count against the address.
-            state.enroll_limiter.succeeded(ip);
+            state.enroll_limiter.succeeded(ip).await;
             return Err(ServerError::UserDisabled(format!(
                 "user {} may not enroll devices: disabled or no longer in the reference data",
                 u.user.id
@@ -573,7 +582,7 @@ async fn enroll(
     // Only a wrong code (unknown, expired, used by another token) stays counted; a right one,
     // a repeated enrollment whose answer was lost included, does not.
     if !matches!(redeemed, Ok(None)) {
-        state.enroll_limiter.succeeded(ip);
+        state.enroll_limiter.succeeded(ip).await;
     }
     let enrolled = redeemed
         .map_err(|e| match e {
@@ -638,7 +647,7 @@ async fn authenticate(
     check_credential_lengths(&req)?;
     // The attempt counts as a failure before the password is checked: 30 concurrent guesses
     // cannot all get past the limit while the first ones are still hashing.
-    if !state.limiter.begin(&req.username, ip, Instant::now()) {
+    if !state.limiter.begin(&req.username, ip, Instant::now()).await {
         crate::ops::metrics::login_failed("rate_limited");
         return Err(ServerError::RateLimited);
     }
@@ -654,7 +663,7 @@ async fn authenticate(
         crate::ops::metrics::login_failed("wrong_credentials");
         return Err(wrong_password);
     };
-    state.limiter.succeeded(&req.username, ip);
+    state.limiter.succeeded(&req.username, ip).await;
     if !stored.active() {
         return Err(ServerError::UserDisabled(format!(
             "user {} is disabled or no longer in the reference data",
@@ -762,6 +771,7 @@ async fn push(
     state
         .push_limiter
         .take(&sender, Instant::now())
+        .await
         .map_err(|retry_after_secs| ServerError::PushRateLimited { retry_after_secs })?;
     let refs = state.refs().await?;
     let viewer = Viewer::new(caller.user, &refs).with_token_device(caller.device_id);

@@ -5,13 +5,15 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+
+use crate::store::Store;
 
 /// A new bearer token: 256 random bits, hex.
 pub fn new_token() -> String {
@@ -172,6 +174,70 @@ impl<K: Hash + Eq + Clone> Failures<K> {
     }
 }
 
+/// Counters in the database, shared by every server instance on it (PostgreSQL), for limits
+/// that must hold whichever instance a request lands on. Fixed windows (`rate_counts`,
+/// migration 0014) rather than the in-memory sliding ones: one atomic statement per count, at
+/// the price of up to twice the limit across a window boundary. A database error lets the
+/// attempt through (the request then fails on the database anyway) and is logged.
+pub struct SharedCounts {
+    store: Arc<dyn Store>,
+    window_ms: i64,
+    last_prune_ms: Mutex<i64>,
+}
+
+impl SharedCounts {
+    pub fn new(store: Arc<dyn Store>, window: Duration) -> SharedCounts {
+        SharedCounts {
+            store,
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1),
+            last_prune_ms: Mutex::new(0),
+        }
+    }
+
+    /// Counts one for `key`: false (nothing counted) when its window holds `limit` already.
+    pub async fn take(&self, key: &str, limit: usize) -> bool {
+        let now = chrono::Utc::now().timestamp_millis();
+        self.prune(now).await;
+        match self
+            .store
+            .count_in_window(key, limit as u64, self.window_ms, now)
+            .await
+        {
+            Ok(counted) => counted,
+            Err(e) => {
+                tracing::warn!(error = %e, "shared rate counter unavailable");
+                true
+            }
+        }
+    }
+
+    pub async fn give_back(&self, key: &str) {
+        if let Err(e) = self.store.uncount(key).await {
+            tracing::warn!(error = %e, "shared rate counter unavailable");
+        }
+    }
+
+    pub async fn forget(&self, key: &str) {
+        if let Err(e) = self.store.reset_count(key).await {
+            tracing::warn!(error = %e, "shared rate counter unavailable");
+        }
+    }
+
+    /// Ended windows are deleted about once a window (by whichever instance comes first).
+    async fn prune(&self, now: i64) {
+        {
+            let mut last = self.last_prune_ms.lock().unwrap_or_else(|e| e.into_inner());
+            if now - *last < self.window_ms {
+                return;
+            }
+            *last = now;
+        }
+        if let Err(e) = self.store.expire_counts(now - self.window_ms).await {
+            tracing::warn!(error = %e, "pruning shared rate counters failed");
+        }
+    }
+}
+
 struct LimiterMaps {
     per_user: Failures<(String, IpAddr)>,
     per_ip: Failures<IpAddr>,
@@ -186,6 +252,12 @@ struct LimiterMaps {
 pub struct LoginLimiter {
     window: Duration,
     maps: Mutex<LimiterMaps>,
+    /// Several instances on one database count there instead ([`LoginLimiter::shared`]).
+    shared: Option<(SharedCounts, usize, usize)>,
+}
+
+fn login_keys(user: &str, ip: IpAddr) -> (String, String) {
+    (format!("login:{ip}:{user}"), format!("login-ip:{ip}"))
 }
 
 impl LoginLimiter {
@@ -198,7 +270,18 @@ impl LoginLimiter {
                 per_ip: Failures::new(per_ip),
                 last_prune: Instant::now(),
             }),
+            shared: None,
         }
+    }
+
+    /// The same limits counted in `counts` (the shared database) instead of this process.
+    pub fn shared(mut self, counts: SharedCounts) -> Self {
+        let (per_user, per_ip) = {
+            let m = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+            (m.per_user.max, m.per_ip.max)
+        };
+        self.shared = Some((counts, per_user, per_ip));
+        self
     }
 
     fn lock(&self, now: Instant) -> std::sync::MutexGuard<'_, LimiterMaps> {
@@ -213,7 +296,18 @@ impl LoginLimiter {
 
     /// Counts this attempt as a failure now; false (and nothing counted) when the user at this
     /// address, or this address, is already at its limit.
-    pub fn begin(&self, user: &str, ip: IpAddr, now: Instant) -> bool {
+    pub async fn begin(&self, user: &str, ip: IpAddr, now: Instant) -> bool {
+        if let Some((counts, per_user, per_ip)) = &self.shared {
+            let (user_key, ip_key) = login_keys(user, ip);
+            if !counts.take(&user_key, *per_user).await {
+                return false;
+            }
+            if !counts.take(&ip_key, *per_ip).await {
+                counts.give_back(&user_key).await;
+                return false;
+            }
+            return true;
+        }
         let mut m = self.lock(now);
         let key = (user.to_owned(), ip);
         if !m.per_user.allowed(&key, now, self.window) || !m.per_ip.allowed(&ip, now, self.window) {
@@ -226,7 +320,13 @@ impl LoginLimiter {
 
     /// The attempt begun succeeded: the user's failures at this address are forgiven, and
     /// this attempt no longer counts against the address.
-    pub fn succeeded(&self, user: &str, ip: IpAddr) {
+    pub async fn succeeded(&self, user: &str, ip: IpAddr) {
+        if let Some((counts, _, _)) = &self.shared {
+            let (user_key, ip_key) = login_keys(user, ip);
+            counts.forget(&user_key).await;
+            counts.give_back(&ip_key).await;
+            return;
+        }
         let mut m = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         m.per_user.map.remove(&(user.to_owned(), ip));
         m.per_ip.forgive_one(&ip);
@@ -248,6 +348,11 @@ impl LoginLimiter {
 pub struct EnrollLimiter {
     window: Duration,
     per_ip: Mutex<(Failures<IpAddr>, Instant)>,
+    shared: Option<(SharedCounts, usize)>,
+}
+
+fn enroll_key(ip: IpAddr) -> String {
+    format!("enroll-ip:{ip}")
 }
 
 impl EnrollLimiter {
@@ -255,11 +360,22 @@ impl EnrollLimiter {
         EnrollLimiter {
             window,
             per_ip: Mutex::new((Failures::new(per_ip), Instant::now())),
+            shared: None,
         }
     }
 
+    /// The same limit counted in `counts` (the shared database) instead of this process.
+    pub fn shared(mut self, counts: SharedCounts) -> Self {
+        let max = self.per_ip.lock().unwrap_or_else(|e| e.into_inner()).0.max;
+        self.shared = Some((counts, max));
+        self
+    }
+
     /// Counts this attempt as a failure now; false when the address is at its limit.
-    pub fn begin(&self, ip: IpAddr, now: Instant) -> bool {
+    pub async fn begin(&self, ip: IpAddr, now: Instant) -> bool {
+        if let Some((counts, max)) = &self.shared {
+            return counts.take(&enroll_key(ip), *max).await;
+        }
         let mut g = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let (f, last_prune) = &mut *g;
         if now.saturating_duration_since(*last_prune) >= self.window {
@@ -274,7 +390,11 @@ impl EnrollLimiter {
     }
 
     /// The code was right: this attempt does not count.
-    pub fn succeeded(&self, ip: IpAddr) {
+    pub async fn succeeded(&self, ip: IpAddr) {
+        if let Some((counts, _)) = &self.shared {
+            counts.give_back(&enroll_key(ip)).await;
+            return;
+        }
         let mut g = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         g.0.forgive_one(&ip);
     }
@@ -302,74 +422,74 @@ mod tests {
         assert_eq!(new_token().len(), 64);
     }
 
-    #[test]
-    fn limiter_blocks_after_failures_and_forgives_later() {
+    #[tokio::test]
+    async fn limiter_blocks_after_failures_and_forgives_later() {
         let l = LoginLimiter::new(3, 100, Duration::from_secs(60));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.begin("u", ip, t0));
+            assert!(l.begin("u", ip, t0).await);
         }
-        assert!(!l.begin("u", ip, t0));
-        assert!(l.begin("other", ip, t0));
-        assert!(l.begin("u", ip, t0 + Duration::from_secs(61)));
+        assert!(!l.begin("u", ip, t0).await);
+        assert!(l.begin("other", ip, t0).await);
+        assert!(l.begin("u", ip, t0 + Duration::from_secs(61)).await);
         // Success forgives the user at this address.
-        l.succeeded("u", ip);
+        l.succeeded("u", ip).await;
         for _ in 0..3 {
-            assert!(l.begin("u", ip, t0 + Duration::from_secs(62)));
+            assert!(l.begin("u", ip, t0 + Duration::from_secs(62)).await);
         }
     }
 
-    #[test]
-    fn limiter_counts_per_address_across_usernames() {
+    #[tokio::test]
+    async fn limiter_counts_per_address_across_usernames() {
         let l = LoginLimiter::new(5, 4, Duration::from_secs(60));
         let ip: IpAddr = "10.1.2.3".parse().unwrap();
         let other: IpAddr = "10.1.2.4".parse().unwrap();
         let t0 = Instant::now();
         for i in 0..4 {
-            assert!(l.begin(&format!("user{i}"), ip, t0));
+            assert!(l.begin(&format!("user{i}"), ip, t0).await);
         }
         assert!(
-            !l.begin("user9", ip, t0),
+            !l.begin("user9", ip, t0).await,
             "spraying from one address is stopped"
         );
-        assert!(l.begin("user9", other, t0), "another address is not");
+        assert!(l.begin("user9", other, t0).await, "another address is not");
         // A success does not count against the address.
         let l = LoginLimiter::new(5, 2, Duration::from_secs(60));
         for _ in 0..5 {
-            assert!(l.begin("ok", ip, t0));
-            l.succeeded("ok", ip);
+            assert!(l.begin("ok", ip, t0).await);
+            l.succeeded("ok", ip).await;
         }
     }
 
-    #[test]
-    fn limiter_memory_is_bounded_in_keys_and_age() {
+    #[tokio::test]
+    async fn limiter_memory_is_bounded_in_keys_and_age() {
         let l = LoginLimiter::new(5, usize::MAX, Duration::from_secs(60));
         let t0 = Instant::now();
         for i in 0..(MAX_LIMITER_KEYS + 500) {
             let ip = IpAddr::from([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
-            assert!(l.begin(&format!("user-{i}"), ip, t0));
+            assert!(l.begin(&format!("user-{i}"), ip, t0).await);
         }
         // Two maps (per user and per address), each capped.
         assert!(l.len() <= 2 * MAX_LIMITER_KEYS, "{}", l.len());
         // Once the window has passed, the next call prunes everything that aged out.
         let later = t0 + Duration::from_secs(61);
-        assert!(l.begin("fresh", "127.0.0.1".parse().unwrap(), later));
+        assert!(l.begin("fresh", "127.0.0.1".parse().unwrap(), later).await);
         assert_eq!(l.len(), 2);
     }
 
-    #[test]
-    fn enroll_limiter_counts_wrong_codes_per_address() {
+    #[tokio::test]
+    async fn enroll_limiter_counts_wrong_codes_per_address() {
         let l = EnrollLimiter::new(3, Duration::from_secs(60));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let t0 = Instant::now();
-        assert!(l.begin(ip, t0));
-        l.succeeded(ip);
+        assert!(l.begin(ip, t0).await);
+        l.succeeded(ip).await;
         for _ in 0..3 {
-            assert!(l.begin(ip, t0));
+            assert!(l.begin(ip, t0).await);
         }
-        assert!(!l.begin(ip, t0));
-        assert!(l.begin(ip, t0 + Duration::from_secs(60)));
+        assert!(!l.begin(ip, t0).await);
+        assert!(l.begin(ip, t0 + Duration::from_secs(60)).await);
     }
 
     /// An unknown user's login does the same argon2 work as a real one: it is verified

@@ -1,12 +1,14 @@
 //! Where complete blobs (photos) live: a local directory (the default) or S3-compatible object
 //! storage through the `object_store` crate, chosen by `Config::blob_store`.
 //!
-//! Uploads in progress are staged as files under `blob_dir/partial/` whatever the backend:
-//! object storage cannot append, and a staged file keeps the resume offset across a server
-//! restart. Only once the staged bytes hash to their name does [`BlobStore::keep`] hand them
-//! over, so the backend never holds an unverified blob. [`Uploads`] runs the staging: one
-//! file per blob and uploader, finishing that no cut connection can stop, who may read a
-//! blob, and the sweeper that expires abandoned uploads.
+//! Uploads in progress are staged whatever the backend (object storage cannot append), and
+//! the staging keeps the resume offset across a server restart: as files under
+//! `blob_dir/partial/` on SQLite (one server), as chunk rows in the database on PostgreSQL,
+//! where several instances share the database and a resumed upload may land on any of them.
+//! Only once the staged bytes hash to their name does [`BlobStore::keep`] hand them over, so
+//! the backend never holds an unverified blob. [`Uploads`] runs the staging: one upload per
+//! blob and uploader, finishing that no cut connection can stop, who may read a blob, and the
+//! sweeper that expires abandoned uploads.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -260,6 +262,10 @@ enum Finished {
     Discarded,
 }
 
+/// Name prefix of a file an upload staged in the database is assembled into (never a valid
+/// staged name, so the file sweep leaves it to its own rule).
+const ASSEMBLING: &str = "assembling-";
+
 /// A staged file's name: `<hash>` (the layout before uploads were kept per uploader) or
 /// `<hash>.<user_key>`.
 fn parse_staged_name(name: &str) -> Option<(String, Option<String>)> {
@@ -331,7 +337,11 @@ fn now_ms() -> i64 {
 pub struct Uploads {
     store: Arc<dyn Store>,
     blobs: Arc<dyn BlobStore>,
+    /// Staged files (SQLite), and on PostgreSQL only where a verified upload is assembled
+    /// for a moment before the blob store takes it.
     dir: PathBuf,
+    /// Chunks are staged in the (shared) database, not in `dir`: on PostgreSQL.
+    in_database: bool,
     max_blob_bytes: u64,
     ttl: Duration,
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -340,6 +350,7 @@ pub struct Uploads {
 impl Uploads {
     pub fn new(store: Arc<dyn Store>, blobs: Arc<dyn BlobStore>, config: &Config) -> Uploads {
         Uploads {
+            in_database: store.backend() == "postgres",
             store,
             blobs,
             dir: config.blob_dir.join("partial"),
@@ -401,6 +412,15 @@ impl Uploads {
                 offset: size,
             });
         }
+        if self.in_database {
+            let this = self.clone();
+            let (hash, user_id) = (hash.to_owned(), user_id.to_owned());
+            return tokio::spawn(
+                async move { this.staged_state_in_database(hash, &user_id).await },
+            )
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
+        }
         let path = self.staged_path(hash, user_id);
         if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(BlobState {
@@ -447,6 +467,35 @@ impl Uploads {
         }
     }
 
+    /// [`Uploads::staged_state`] with the chunks in the database.
+    async fn staged_state_in_database(
+        &self,
+        hash: String,
+        user_id: &str,
+    ) -> Result<BlobState, ServerError> {
+        let lock = self.lock(&hash);
+        let _guard = lock.lock().await;
+        let state = |complete, offset| BlobState {
+            hash: hash.clone(),
+            complete,
+            offset,
+        };
+        let Some(upload) = self.store.blob_upload(&hash, user_id).await? else {
+            return Ok(state(false, 0));
+        };
+        if upload.complete {
+            return Ok(state(true, upload.size.unwrap_or(0)));
+        }
+        let len = self.store.staged_blob_len(&hash, user_id).await?;
+        if upload.size.is_some_and(|size| len >= size) && len > 0 {
+            return match self.finish_in_database(&hash, user_id, upload.size).await? {
+                Finished::Stored(size) => Ok(state(true, size)),
+                Finished::Discarded => Ok(state(false, 0)),
+            };
+        }
+        Ok(state(false, len))
+    }
+
     /// Stages one chunk of `user_id`'s upload at `offset` and finishes the blob when this
     /// chunk completes it (`size` reached, or no `size`: the last chunk). An empty chunk at
     /// the end finishes an upload whose bytes are all staged. `readable`: the caller may read
@@ -488,6 +537,11 @@ impl Uploads {
                 .await?;
             return Ok(Put::Stored(stored));
         }
+        if self.in_database {
+            return self
+                .put_in_database(hash, user_id, offset, size, &body)
+                .await;
+        }
         let path = self.staged_path(hash, user_id);
         tokio::fs::create_dir_all(&self.dir).await?;
         let have = file_len(&path).await;
@@ -528,6 +582,110 @@ impl Uploads {
             Finished::Stored(n) => Ok(Put::Completed(n)),
             Finished::Discarded => Err(ServerError::HashMismatch(hash.to_owned())),
         }
+    }
+
+    /// [`Uploads::put_locked`] with the chunks in the database: where the upload stands and
+    /// the new chunk are settled in one transaction there, so two instances taking chunks of
+    /// one upload (a resumed request racing a cut one) cannot both append at one offset.
+    async fn put_in_database(
+        &self,
+        hash: &str,
+        user_id: &str,
+        offset: u64,
+        size: Option<u64>,
+        body: &[u8],
+    ) -> Result<Put, ServerError> {
+        let received = offset + body.len() as u64;
+        if received > self.max_blob_bytes {
+            return Err(ServerError::BlobTooLarge {
+                size: received,
+                max: self.max_blob_bytes,
+            });
+        }
+        let key = user_key(user_id);
+        let staged = self
+            .store
+            .stage_blob_chunk(hash, user_id, &key, size, offset, body, now_ms())
+            .await?;
+        let received = staged.map_err(|have| ServerError::BadOffset {
+            got: offset,
+            expected: have,
+        })?;
+        if size.is_some_and(|s| received < s) {
+            return Ok(Put::Staged(received));
+        }
+        match self.finish_in_database(hash, user_id, size).await? {
+            Finished::Stored(n) => Ok(Put::Completed(n)),
+            Finished::Discarded => Err(ServerError::HashMismatch(hash.to_owned())),
+        }
+    }
+
+    /// Assembles an upload staged in the database into a local file, chunk by chunk (memory
+    /// holds one chunk), hashing on the way; stores it when it verifies, discards the upload
+    /// otherwise. Another instance may finish the same upload at the same time (its request
+    /// was cut and the device resumed here): both verify the same bytes and store the same
+    /// blob, and one that finds the chunks gone because the other completed says so.
+    async fn finish_in_database(
+        &self,
+        hash: &str,
+        user_id: &str,
+        size: Option<u64>,
+    ) -> Result<Finished, ServerError> {
+        tokio::fs::create_dir_all(&self.dir).await?;
+        let tmp = self
+            .dir
+            .join(format!("{ASSEMBLING}{}", uuid::Uuid::new_v4().simple()));
+        let assembled = self.assemble(hash, user_id, &tmp).await;
+        let (actual, len) = match assembled {
+            Ok(done) => done,
+            Err(e) => {
+                remove_if_present(&tmp).await?;
+                return Err(e);
+            }
+        };
+        let key = user_key(user_id);
+        if actual != hash || size.is_some_and(|s| s != len) {
+            remove_if_present(&tmp).await?;
+            if let Some(u) = self.store.blob_upload(hash, user_id).await?
+                && u.complete
+            {
+                return Ok(Finished::Stored(u.size.unwrap_or(len)));
+            }
+            // Its chunks go with it (foreign key).
+            self.store.discard_blob_upload(hash, &key).await?;
+            return Ok(Finished::Discarded);
+        }
+        if let Err(e) = self.keep_verified(hash, Some(&key), &tmp, len).await {
+            remove_if_present(&tmp).await?;
+            return Err(e);
+        }
+        Ok(Finished::Stored(len))
+    }
+
+    /// Writes the staged chunks of an upload to `path`: (SHA-256 hex, length).
+    async fn assemble(
+        &self,
+        hash: &str,
+        user_id: &str,
+        path: &Path,
+    ) -> Result<(String, u64), ServerError> {
+        let mut file = tokio::fs::File::create(path).await?;
+        let mut hasher = Sha256::new();
+        let mut len = 0u64;
+        while let Some(chunk) = self.store.staged_blob_chunk(hash, user_id, len).await? {
+            file.write_all(&chunk).await?;
+            len += chunk.len() as u64;
+            // A chunk is up to `max_chunk_bytes`: hashed off the async threads.
+            hasher = tokio::task::spawn_blocking(move || {
+                hasher.update(&chunk);
+                hasher
+            })
+            .await
+            .map_err(|e| ServerError::Io(std::io::Error::other(e)))?;
+        }
+        // The local blob store renames this file into place: durable first.
+        file.sync_all().await?;
+        Ok((hex::encode(hasher.finalize()), len))
     }
 
     /// Verifies a fully staged upload and stores it, or deletes it when it does not verify.
@@ -577,7 +735,8 @@ impl Uploads {
     /// One pass of the sweeper at `now`: staged files untouched for the TTL are deleted with
     /// their rows. With `recover` (the first pass after a start), every staged file whose bytes
     /// already hash to their name is stored first: its upload was complete when the server
-    /// stopped, and its device may never send it again. Returns the files deleted.
+    /// stopped, and its device may never send it again. Returns the uploads deleted (staged
+    /// files; on PostgreSQL, uploads whose chunks are in the database).
     pub async fn sweep(&self, now: SystemTime, recover: bool) -> Result<usize, ServerError> {
         let cutoff = now.checked_sub(self.ttl).unwrap_or(SystemTime::UNIX_EPOCH);
         let mut removed = 0;
@@ -587,7 +746,14 @@ impl Uploads {
             Err(e) => return Err(e.into()),
         };
         while let Some(entry) = entries.next_entry().await? {
-            let Some((hash, key)) = entry.file_name().to_str().and_then(parse_staged_name) else {
+            let name = entry.file_name();
+            let Some((hash, key)) = name.to_str().and_then(parse_staged_name) else {
+                // An assembly a crash interrupted: its chunks are still in the database.
+                if name.to_str().is_some_and(|n| n.starts_with(ASSEMBLING))
+                    && entry.metadata().await?.modified()? < cutoff
+                {
+                    remove_if_present(&entry.path()).await?;
+                }
                 continue;
             };
             let path = entry.path();
@@ -617,7 +783,18 @@ impl Uploads {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        self.store.expire_blob_uploads(cutoff_ms).await?;
+        let expired = self.store.expire_blob_uploads(cutoff_ms).await?;
+        if self.in_database {
+            // Their chunks went with them: nothing on disk to count.
+            removed += expired as usize;
+        }
+        // Shared rate counters (PostgreSQL) of senders gone quiet; the limiters prune too,
+        // but only when someone signs in.
+        let day_ago = now
+            .checked_sub(Duration::from_secs(86_400))
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        self.store.expire_counts(day_ago).await?;
         // Locks of hashes nobody is working on.
         self.locks
             .lock()

@@ -1,10 +1,15 @@
 //! Per-sender push rate: a token bucket in memory per device (web sessions: per user). One
 //! account cannot keep the single writer busy with request after request; an honest device
-//! pushes a week's outbox in a few requests and never meets it.
+//! pushes a week's outbox in a few requests and never meets it. Several instances on one
+//! PostgreSQL keep the same bucket in the database instead ([`PushLimiter::shared`], a
+//! generic cell rate: one timestamp per sender), whichever instance takes the request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use crate::store::Store;
 
 /// Buckets are forgotten after this long untouched (a full bucket is the same as none).
 const IDLE: Duration = Duration::from_secs(600);
@@ -13,6 +18,7 @@ pub struct PushLimiter {
     per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    shared: Option<Arc<dyn Store>>,
 }
 
 impl PushLimiter {
@@ -22,11 +28,41 @@ impl PushLimiter {
             per_sec: f64::from(per_minute.max(1)) / 60.0,
             burst: f64::from(burst.max(1)),
             buckets: Mutex::new(HashMap::new()),
+            shared: None,
+        }
+    }
+
+    /// Keeps the buckets in `store` (shared by every instance on it) instead of here.
+    pub fn shared(mut self, store: Arc<dyn Store>) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    async fn take_shared(&self, store: &dyn Store, key: &str) -> Result<(), u64> {
+        // Whole milliseconds, at least one (a rate above 1,000 a second per sender is
+        // counted as 1,000; nothing real comes near).
+        let interval_ms = ((1000.0 / self.per_sec).ceil() as i64).max(1);
+        let tolerance_ms = interval_ms * (self.burst as i64 - 1);
+        let now = chrono::Utc::now().timestamp_millis();
+        match store
+            .take_token(&format!("push:{key}"), interval_ms, tolerance_ms, now)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(wait_ms)) => Err((wait_ms as u64).div_ceil(1000).max(1)),
+            Err(e) => {
+                // The push itself then meets the database error.
+                tracing::warn!(error = %e, "shared push rate unavailable");
+                Ok(())
+            }
         }
     }
 
     /// Takes one request for `key` now: `Ok`, or `Err(seconds)` until one is allowed.
-    pub fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+    pub async fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
+        if let Some(store) = &self.shared {
+            return self.take_shared(store.as_ref(), key).await;
+        }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
             map.retain(|_, (_, at)| now.saturating_duration_since(*at) < IDLE);
@@ -48,21 +84,21 @@ impl PushLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn burst_then_refill_per_key() {
+    #[tokio::test]
+    async fn burst_then_refill_per_key() {
         let l = PushLimiter::new(60, 3);
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(l.take("dev-a", t0), Ok(()));
+            assert_eq!(l.take("dev-a", t0).await, Ok(()));
         }
-        assert_eq!(l.take("dev-a", t0), Err(1));
+        assert_eq!(l.take("dev-a", t0).await, Err(1));
         // Another device is not affected.
-        assert_eq!(l.take("dev-b", t0), Ok(()));
+        assert_eq!(l.take("dev-b", t0).await, Ok(()));
         // One request per second comes back.
-        assert_eq!(l.take("dev-a", t0 + Duration::from_secs(1)), Ok(()));
-        assert!(l.take("dev-a", t0 + Duration::from_secs(1)).is_err());
+        assert_eq!(l.take("dev-a", t0 + Duration::from_secs(1)).await, Ok(()));
+        assert!(l.take("dev-a", t0 + Duration::from_secs(1)).await.is_err());
         let slow = PushLimiter::new(6, 1);
-        assert_eq!(slow.take("x", t0), Ok(()));
-        assert_eq!(slow.take("x", t0), Err(10));
+        assert_eq!(slow.take("x", t0).await, Ok(()));
+        assert_eq!(slow.take("x", t0).await, Err(10));
     }
 }

@@ -397,14 +397,17 @@ pub async fn run_jobs(state: Arc<AppState>) {
     }
 }
 
-/// Takes the oldest queued job (one runner, so no two take the same).
+/// Takes the oldest queued job. One runner per instance; with several instances on one
+/// PostgreSQL two runners may pick the same row in their subquery: the outer `state` check is
+/// evaluated again on the locked row, so only the first claims it (the other gets nothing
+/// this round).
 async fn claim_next(store: &dyn Store) -> Result<Option<JobRow>, ServerError> {
     let rows = store
         .write(&[stmt(
             format!(
                 "UPDATE export_jobs SET state = 'running', started_at = $1 WHERE id = \
                  (SELECT id FROM export_jobs WHERE state = 'queued' \
-                 ORDER BY created_at, id LIMIT 1) RETURNING {JOB_COLUMNS}"
+                 ORDER BY created_at, id LIMIT 1) AND state = 'queued' RETURNING {JOB_COLUMNS}"
             ),
             vec![Arg::Int(now_ms())],
             JOB_TYPES.to_vec(),

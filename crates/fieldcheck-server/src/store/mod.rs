@@ -314,6 +314,60 @@ pub trait Store: Send + Sync {
     /// Deletes unfinished uploads last touched before `before_ms`; returns how many.
     async fn expire_blob_uploads(&self, before_ms: i64) -> Result<u64, StoreError>;
 
+    /// Stages `bytes` of `user_id`'s upload of `hash` at `start` in the database, so the next
+    /// chunk may go to any server instance; notes the upload as
+    /// [`Store::stage_blob_upload`] does, in the same transaction. `Ok(end)`: staged, the
+    /// upload holds `end` bytes; `Err(have)`: the upload stands at `have`, not `start`
+    /// (also when another instance staged a chunk at `start` first), nothing staged.
+    #[allow(clippy::too_many_arguments)]
+    async fn stage_blob_chunk(
+        &self,
+        hash: &str,
+        user_id: &str,
+        user_key: &str,
+        size: Option<u64>,
+        start: u64,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<Result<u64, u64>, StoreError>;
+    /// How many bytes of `user_id`'s upload of `hash` are staged in the database.
+    async fn staged_blob_len(&self, hash: &str, user_id: &str) -> Result<u64, StoreError>;
+    /// The chunk of that upload staged at `start`, if there is one.
+    async fn staged_blob_chunk(
+        &self,
+        hash: &str,
+        user_id: &str,
+        start: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Counts one event for `key` in a fixed window of `window_ms` shared by every instance
+    /// on this database: true when counted, false (nothing counted) when the window already
+    /// holds `limit`.
+    async fn count_in_window(
+        &self,
+        key: &str,
+        limit: u64,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Takes back one counted event of `key`.
+    async fn uncount(&self, key: &str) -> Result<(), StoreError>;
+    /// Forgets `key`'s count.
+    async fn reset_count(&self, key: &str) -> Result<(), StoreError>;
+    /// A token bucket shared by every instance, as a generic cell rate: one request per
+    /// `interval_ms` on average, `tolerance_ms` of them ahead at once (`(burst - 1) ×
+    /// interval`). `Ok(())`: taken; `Err(ms)`: refused, one is allowed in `ms`. The row holds
+    /// the bucket's theoretical arrival time in `window_start`.
+    async fn take_token(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        tolerance_ms: i64,
+        now_ms: i64,
+    ) -> Result<Result<(), i64>, StoreError>;
+    /// Deletes counters whose window began before `before_ms`.
+    async fn expire_counts(&self, before_ms: i64) -> Result<u64, StoreError>;
+
     /// Stores a new reference bundle version and returns its number (1, 2, ...). A bundle
     /// that fails `policy::check_bundle` is refused (`StoreError::InvalidReference`) and
     /// nothing changes.

@@ -85,6 +85,12 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// Staging a chunk reads the upload's end and then writes: on SQLite that must hold the
+    /// write lock from the start.
+    async fn begin_stage(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        self.begin_write().await
+    }
 }
 
 pub struct PgStore {
@@ -119,6 +125,11 @@ impl PgStore {
 
     fn batch(&self) -> PgBatch {
         PgBatch(self.pool.clone())
+    }
+
+    /// Staging a chunk needs no lock of its own: the chunk's key settles a race.
+    async fn begin_stage(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        Ok(self.pool.begin().await?)
     }
 
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
@@ -988,6 +999,15 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 if let Some(key) = user_key {
+                    // Chunks staged in the database have served their purpose.
+                    sqlx::query(
+                        "DELETE FROM blob_chunks WHERE hash = $1 AND user_id IN \
+                         (SELECT user_id FROM blob_uploads WHERE hash = $1 AND user_key = $2)",
+                    )
+                    .bind(hash)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query(
                         "UPDATE blob_uploads SET complete = TRUE, size = $3, updated_at = $4 \
                          WHERE hash = $1 AND user_key = $2",
@@ -1025,6 +1045,186 @@ macro_rules! impl_store {
                 .bind(before_ms)
                 .execute(&self.pool)
                 .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn stage_blob_chunk(
+                &self,
+                hash: &str,
+                user_id: &str,
+                user_key: &str,
+                size: Option<u64>,
+                start: u64,
+                bytes: &[u8],
+                now_ms: i64,
+            ) -> Result<Result<u64, u64>, StoreError> {
+                let end_of = "SELECT COALESCE(MAX(start + len), 0) FROM blob_chunks \
+                              WHERE hash = $1 AND user_id = $2";
+                let mut tx = self.begin_stage().await?;
+                let have: i64 = sqlx::query_scalar(end_of)
+                    .bind(hash)
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if have as u64 != start {
+                    return Ok(Err(have as u64));
+                }
+                sqlx::query(
+                    "INSERT INTO blob_uploads (hash, user_id, user_key, size, complete, \
+                     updated_at) VALUES ($1, $2, $3, $4, FALSE, $5) \
+                     ON CONFLICT (hash, user_id) DO UPDATE SET \
+                     size = COALESCE(excluded.size, blob_uploads.size), \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .bind(user_key)
+                .bind(size.map(|s| s as i64))
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                if bytes.is_empty() {
+                    tx.commit().await?;
+                    return Ok(Ok(start));
+                }
+                // Two instances that both read `have` insert at the same `start`: the key lets
+                // exactly one of them stage (the other waits for it, then inserts nothing).
+                let done = sqlx::query(
+                    "INSERT INTO blob_chunks (hash, user_id, start, len, bytes) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .bind(start as i64)
+                .bind(bytes.len() as i64)
+                .bind(bytes)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    let have: i64 = sqlx::query_scalar(end_of)
+                        .bind(hash)
+                        .bind(user_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(Err(have as u64));
+                }
+                tx.commit().await?;
+                Ok(Ok(start + bytes.len() as u64))
+            }
+
+            async fn staged_blob_len(&self, hash: &str, user_id: &str) -> Result<u64, StoreError> {
+                let have: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(start + len), 0) FROM blob_chunks \
+                     WHERE hash = $1 AND user_id = $2",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(have as u64)
+            }
+
+            async fn staged_blob_chunk(
+                &self,
+                hash: &str,
+                user_id: &str,
+                start: u64,
+            ) -> Result<Option<Vec<u8>>, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT bytes FROM blob_chunks WHERE hash = $1 AND user_id = $2 AND start = $3",
+                )
+                .bind(hash)
+                .bind(user_id)
+                .bind(start as i64)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn count_in_window(
+                &self,
+                key: &str,
+                limit: u64,
+                window_ms: i64,
+                now_ms: i64,
+            ) -> Result<bool, StoreError> {
+                // One statement, atomic on both backends: a window that has ended starts
+                // over at 1; a live one counts on only while under the limit (otherwise no
+                // row is updated and none returned).
+                let n: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO rate_counts (counter, window_start, n) VALUES ($1, $2, 1) \
+                     ON CONFLICT (counter) DO UPDATE SET \
+                     n = CASE WHEN rate_counts.window_start <= $2 - $3 THEN 1 \
+                         ELSE rate_counts.n + 1 END, \
+                     window_start = CASE WHEN rate_counts.window_start <= $2 - $3 THEN $2 \
+                         ELSE rate_counts.window_start END \
+                     WHERE rate_counts.window_start <= $2 - $3 OR rate_counts.n < $4 \
+                     RETURNING n",
+                )
+                .bind(key)
+                .bind(now_ms)
+                .bind(window_ms)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(n.is_some_and(|n| n as u64 <= limit))
+            }
+
+            async fn take_token(
+                &self,
+                key: &str,
+                interval_ms: i64,
+                tolerance_ms: i64,
+                now_ms: i64,
+            ) -> Result<Result<(), i64>, StoreError> {
+                // GCRA in one atomic statement: the arrival time moves on by one interval from
+                // now or from where it stood, unless it already stands beyond the tolerance.
+                let tat: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO rate_counts (counter, window_start, n) VALUES ($1, $2 + $3, 0) \
+                     ON CONFLICT (counter) DO UPDATE SET window_start = \
+                     CASE WHEN rate_counts.window_start > $2 THEN rate_counts.window_start \
+                     ELSE $2 END + $3 \
+                     WHERE rate_counts.window_start - $2 <= $4 \
+                     RETURNING window_start",
+                )
+                .bind(key)
+                .bind(now_ms)
+                .bind(interval_ms)
+                .bind(tolerance_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                if tat.is_some() {
+                    return Ok(Ok(()));
+                }
+                let tat: Option<i64> =
+                    sqlx::query_scalar("SELECT window_start FROM rate_counts WHERE counter = $1")
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(Err(tat.map_or(0, |t| t - now_ms - tolerance_ms).max(1)))
+            }
+
+            async fn uncount(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE rate_counts SET n = n - 1 WHERE counter = $1 AND n > 0")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn reset_count(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM rate_counts WHERE counter = $1")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn expire_counts(&self, before_ms: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM rate_counts WHERE window_start < $1")
+                    .bind(before_ms)
+                    .execute(&self.pool)
+                    .await?;
                 Ok(done.rows_affected())
             }
 

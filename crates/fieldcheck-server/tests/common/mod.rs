@@ -111,6 +111,11 @@ impl Pg {
         &self.schema
     }
 
+    /// The server's URL (a second instance opens its own pool on it, in [`Pg::schema`]).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub async fn finish(self) {
         self.store.close().await;
         let admin = sqlx::postgres::PgPoolOptions::new()

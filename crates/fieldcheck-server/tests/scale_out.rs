@@ -1,0 +1,378 @@
+//! Issue 19, "Scale out": two server instances (two pools, two group commits, two sets of
+//! in-process state) on one PostgreSQL schema and one blob store, over real HTTP. Whatever
+//! instance a request lands on: an upload resumes where the other left it, the sign-in,
+//! enrollment and push limits count once, and a puller alternating between them while both
+//! commit pushes sees every event exactly once (no seq committed behind its cursor).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::{Pg, Server, api_error, now_ms, report, sha, test_config, user};
+use fieldcheck_protocol::sync::PullItem;
+use fieldcheck_server::Store;
+use fieldcheck_server::blobs::{BlobStore, ObjectBlobs};
+use fieldcheck_server::store::PgStore;
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+/// Instance `a` (seeded with the demo city) and `b` on the same schema and blob store.
+struct Two {
+    a: Server,
+    b: Server,
+    pg: Pg,
+    _dir: tempfile::TempDir,
+}
+
+impl Two {
+    async fn start(tweak: impl Fn(&mut fieldcheck_server::Config)) -> Option<Two> {
+        let pg = Pg::new().await?;
+        let dir = tempfile::tempdir().unwrap();
+        let blobs: Arc<dyn BlobStore> = Arc::new(ObjectBlobs::new(
+            Arc::new(object_store::memory::InMemory::new()),
+            "shared",
+            "memory",
+        ));
+        // Each instance has its own disk: nothing may depend on the other's files.
+        let mut config_a = test_config(&dir.path().join("a"));
+        let mut config_b = test_config(&dir.path().join("b"));
+        tweak(&mut config_a);
+        tweak(&mut config_b);
+        let store_a: Arc<dyn Store> = pg.store.clone();
+        let store_b: Arc<dyn Store> =
+            Arc::new(PgStore::open(pg.url(), Some(pg.schema())).await.unwrap());
+        let a = Server::start_on(config_a, store_a, Some(blobs.clone()), true).await;
+        let mut b = Server::start_on(config_b, store_b, Some(blobs), false).await;
+        b.logins = a.logins.clone();
+        Some(Two {
+            a,
+            b,
+            pg,
+            _dir: dir,
+        })
+    }
+
+    fn at(&self, i: usize) -> &Server {
+        if i.is_multiple_of(2) {
+            &self.a
+        } else {
+            &self.b
+        }
+    }
+
+    async fn finish(self) {
+        self.a.stop().await;
+        self.b.stop().await;
+        self.pg.finish().await;
+    }
+}
+
+fn blob(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upload_resumes_on_the_other_instance() {
+    let Some(t) = Two::start(|_| {}).await else {
+        return;
+    };
+    let tok = t.a.enroll("usr-insp-1").await;
+    let admin = t.b.login("usr-admin-1").await;
+    let data = blob(30_000, 7);
+    let hash = sha(&data);
+
+    // 12,000 bytes on a, the device's connection breaks, it asks b where to go on.
+    let r =
+        t.a.put_chunk(&tok, &hash, 0, data.len(), data[..12_000].to_vec())
+            .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let state = t.b.blob_state(&tok, &hash).await;
+    assert_eq!((state.offset, state.complete), (12_000, false));
+    // Nothing of it lies on either instance's disk.
+    let partial = |s: &str| t._dir.path().join(s).join("blobs/partial");
+    for s in ["a", "b"] {
+        let files: Vec<_> = std::fs::read_dir(partial(s))
+            .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+            .unwrap_or_default();
+        assert!(files.is_empty(), "{s}: {files:?}");
+    }
+    // The next chunk lands on b; a stale retry of the first on a is refused with where the
+    // upload stands, and so is a gap.
+    let r =
+        t.b.put_chunk(
+            &tok,
+            &hash,
+            12_000,
+            data.len(),
+            data[12_000..24_000].to_vec(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = api_error(
+        t.a.put_chunk(&tok, &hash, 0, data.len(), data[..12_000].to_vec())
+            .await,
+        StatusCode::CONFLICT,
+        "bad_offset",
+    )
+    .await;
+    assert!(e.message.contains("24000"), "{e:?}");
+    // Two instances racing to stage the same chunk: exactly one stages it.
+    let (ra, rb) = tokio::join!(
+        t.a.put_chunk(
+            &tok,
+            &hash,
+            24_000,
+            data.len(),
+            data[24_000..27_000].to_vec()
+        ),
+        t.b.put_chunk(
+            &tok,
+            &hash,
+            24_000,
+            data.len(),
+            data[24_000..27_000].to_vec()
+        ),
+    );
+    let mut statuses = [ra.status(), rb.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    assert_eq!(t.a.blob_state(&tok, &hash).await.offset, 27_000);
+    // Not readable before the last byte verifies, from either.
+    api_error(
+        t.a.get_blob(&admin, &hash).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let r =
+        t.b.put_chunk(&tok, &hash, 27_000, data.len(), data[27_000..].to_vec())
+            .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for s in [&t.a, &t.b] {
+        let got = s.get_blob(&tok, &hash).await;
+        assert_eq!(got.status(), StatusCode::OK);
+        assert_eq!(got.bytes().await.unwrap().as_ref(), data.as_slice());
+        assert!(s.blob_state(&tok, &hash).await.complete);
+    }
+    // Verified: no chunk rows are left behind.
+    assert_eq!(
+        t.a.store
+            .staged_blob_len(&hash, "usr-insp-1")
+            .await
+            .unwrap(),
+        0
+    );
+
+    // All bytes staged (the last chunk's answer lost), then the device checks on the other
+    // instance: that one finishes it. A wrong upload is discarded there, from 0 again.
+    let data2 = blob(9_000, 9);
+    let hash2 = sha(&data2);
+    let r =
+        t.a.put_chunk(&tok, &hash2, 0, data2.len(), data2[..5_000].to_vec())
+            .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    t.a.store
+        .stage_blob_chunk(
+            &hash2,
+            "usr-insp-1",
+            "k",
+            None,
+            5_000,
+            &data2[5_000..],
+            now_ms(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let state = t.b.blob_state(&tok, &hash2).await;
+    assert_eq!((state.offset, state.complete), (9_000, true));
+    let wrong = sha(b"not these bytes");
+    let r =
+        t.a.put_chunk(&tok, &wrong, 0, 9_000, data2[..4_000].to_vec())
+            .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    api_error(
+        t.b.put_chunk(&tok, &wrong, 4_000, 9_000, data2[4_000..].to_vec())
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "hash_mismatch",
+    )
+    .await;
+    let state = t.a.blob_state(&tok, &wrong).await;
+    assert_eq!((state.offset, state.complete), (0, false));
+    assert_eq!(
+        t.a.store
+            .staged_blob_len(&wrong, "usr-insp-1")
+            .await
+            .unwrap(),
+        0
+    );
+    t.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn limits_count_across_instances() {
+    let Some(t) = Two::start(|c| {
+        c.login_failures_per_user = 4;
+        c.login_failures_per_ip = 100;
+        c.enroll_failures_per_ip = 3;
+        c.push_per_minute = 2;
+        c.push_burst = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    // Wrong passwords alternate between the instances: the fifth is refused by either.
+    for i in 0..4 {
+        let r = t.at(i).login_as("usr-insp-1", "wrong").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    for s in [&t.a, &t.b] {
+        api_error(
+            s.login_as("usr-insp-1", fieldcheck_server::demo::DEMO_PASSWORD)
+                .await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+        )
+        .await;
+    }
+    // Another user from the same address is not affected, and a success there forgives.
+    let r =
+        t.b.login_as("usr-hdl-1", fieldcheck_server::demo::DEMO_PASSWORD)
+            .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Wrong enrollment codes likewise.
+    for i in 0..3 {
+        let r = t.at(i).enroll_with("WRONG-CODE1", Uuid::now_v7()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "attempt {i}");
+    }
+    for s in [&t.a, &t.b] {
+        api_error(
+            s.enroll_with(&t.a.code_of("usr-vol-1"), Uuid::now_v7())
+                .await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+        )
+        .await;
+    }
+
+    // A burst of three pushes per sender, then one per 30 s, wherever they land.
+    let admin = t.a.login("usr-admin-1").await;
+    let u = user("usr-admin-1");
+    for i in 0..3 {
+        let r = t
+            .at(i)
+            .post_json(
+                &admin,
+                "/push",
+                &serde_json::json!({"events": [report(&u, Uuid::now_v7(), "c-dm", now_ms())]}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "push {i}");
+    }
+    for s in [&t.a, &t.b] {
+        let r = s
+            .post_json(&admin, "/push", &serde_json::json!({"events": []}))
+            .await;
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=30).contains(&retry), "{retry}");
+        api_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    t.finish().await;
+}
+
+/// Seqs come from one PostgreSQL identity; each instance's group commit takes the append
+/// advisory lock before it inserts, and the lock is released only after its commit is
+/// visible. So a batch allocates its seqs only after every earlier batch committed, from any
+/// instance: a reader never sees seq n+1 before n. Pushers on both instances, a puller
+/// alternating between them: every event arrives exactly once, in seq order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_puller_misses_nothing_while_both_instances_commit() {
+    let Some(t) = Two::start(|_| {}).await else {
+        return;
+    };
+    // The identity must not hand out cached blocks per session (each instance's connections
+    // would then allocate from their own block, and commit order would no longer follow seq).
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(t.pg.url())
+        .await
+        .unwrap();
+    let cache: i64 = sqlx::query_scalar(
+        "SELECT cache_size FROM pg_sequences WHERE schemaname = $1 AND sequencename = 'events_seq_seq'",
+    )
+    .bind(t.pg.schema())
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    assert_eq!(cache, 1);
+
+    let admin = t.a.login("usr-admin-1").await;
+    let u = user("usr-admin-1");
+    let t = Arc::new(t);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let puller = {
+        let (t, admin, done) = (t.clone(), admin.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut cursor = 0;
+            let mut last_seq = 0;
+            for i in 0.. {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let page = t.at(i).pull(&admin, cursor).await;
+                for item in &page.items {
+                    let PullItem::Event { seq, event } = item else {
+                        panic!("admin sees everything: {item:?}");
+                    };
+                    assert!(*seq > last_seq, "seq order");
+                    last_seq = *seq;
+                    seen.push(event.id);
+                }
+                cursor = page.cursor;
+                if finished && !page.more && page.items.is_empty() {
+                    break;
+                }
+            }
+            seen
+        })
+    };
+    let mut pushers = Vec::new();
+    for p in 0..6 {
+        let (t, admin, u) = (t.clone(), admin.clone(), u.clone());
+        pushers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for round in 0..12 {
+                let events: Vec<_> = (0..4)
+                    .map(|_| report(&u, Uuid::now_v7(), "c-dm", now_ms()))
+                    .collect();
+                ids.extend(events.iter().map(|e| e.id));
+                let r = t.at(p + round).push(&admin, events).await;
+                assert_eq!(r.results.len(), 4);
+            }
+            ids
+        }));
+    }
+    let mut pushed = BTreeSet::new();
+    for p in pushers {
+        pushed.extend(p.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = puller.await.unwrap();
+    let unique: BTreeSet<_> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "an event pulled twice");
+    // The demo city's own events came first; every pushed one arrived.
+    let missed: Vec<_> = pushed.difference(&unique).collect();
+    assert!(missed.is_empty(), "skipped by the puller: {missed:?}");
+    assert_eq!(t.a.store.event_count().await.unwrap(), seen.len() as u64);
+    Arc::into_inner(t).unwrap().finish().await;
+}
