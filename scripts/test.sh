@@ -10,7 +10,7 @@ APT_PACKAGES=(
   cmake  # fieldcheck-photo: turbojpeg-sys builds the vendored libjpeg-turbo 3.x
   nasm   # fieldcheck-photo: libjpeg-turbo SIMD (required, else 3-5x slower JPEG)
   chromium        # ui/e2e: browser smoke test (playwright-core drives /usr/bin/chromium)
-  fonts-noto-cjk  # ui/e2e: Chinese text in screenshots
+  fonts-noto-cjk  # ui/e2e: Chinese text in screenshots; fieldcheck-report: the PDF reports' font
   # src-tauri (the inspector app, Tauri v2 on WebKitGTK 4.1) and its WebDriver test under Xvfb
   libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev
   webkit2gtk-driver  # WebKitWebDriver, started by tauri-driver
@@ -18,7 +18,7 @@ APT_PACKAGES=(
   python3-venv  # the S3 blob tests' server (moto) and schemathesis live in their own virtualenvs
   libreoffice-calc-nogui  # tests/console_exports.rs: the XLSX export opened by LibreOffice
   gdal-bin  # tests/console_exports.rs: the GeoJSON export read by ogr2ogr
-  poppler-utils  # ui/e2e/console.mjs: the printed QR cards read back by pdftotext
+  poppler-utils  # ui/e2e/console.mjs: QR cards; fieldcheck-report, tests/console_reports.rs: PDFs read back
 )
 
 need_apt=()

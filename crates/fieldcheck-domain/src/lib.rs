@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod category;
 pub mod checklist;
 pub mod code;
+pub mod compliance;
 pub mod error;
 pub mod event;
 pub mod fold;

@@ -25,6 +25,15 @@ use crate::problem::{Problem, ProblemStatus};
 /// returned by the unit as not theirs. They count against no unit.
 pub const NOT_ASSIGNED: [ProblemStatus; 2] = [ProblemStatus::Rejected, ProblemStatus::Returned];
 
+/// Reports the office has not (yet) accepted as a case: waiting, or rejected. Everything else
+/// was filed (立案) at some point, also a problem a unit returned.
+pub const NOT_FILED: [ProblemStatus; 2] = [ProblemStatus::Reported, ProblemStatus::Rejected];
+
+/// 立案: the office accepted the report as a case ([`NOT_FILED`]).
+pub fn is_filed(status: ProblemStatus) -> bool {
+    !NOT_FILED.contains(&status)
+}
+
 /// The states that count as rectified: the unit reported the work done, and it may since have
 /// been verified and closed. A reopened problem is not rectified (again).
 pub const RECTIFIED: [ProblemStatus; 3] = [
@@ -92,6 +101,14 @@ impl UnitTally {
     /// assigned (0 with nothing assigned).
     pub fn on_time_rate(&self) -> f64 {
         rate(self.closed_on_time, self.assigned)
+    }
+
+    /// 结案率: closed ÷ assigned (0 with nothing assigned). The same denominator as
+    /// [`Self::on_time_rate`], so a bulletin's 结案率 and 按期结案率 read against one count
+    /// (the problems the units received) and never pass 100 %; 应结案 (due) is shown beside
+    /// them as a count.
+    pub fn closure_rate(&self) -> f64 {
+        rate(self.closed, self.assigned)
     }
 
     /// 返工率: problems sent back for rework at least once ÷ assigned (not ÷ rectified: a
@@ -203,6 +220,11 @@ pub mod sql {
     /// Which rows count against their `unit_id` ([`super::ranked_unit`]).
     pub fn assigned_where() -> String {
         format!("unit_id IS NOT NULL AND NOT ({})", status_in(&NOT_ASSIGNED))
+    }
+
+    /// [`super::is_filed`].
+    pub fn filed_where() -> String {
+        format!("NOT ({})", status_in(&super::NOT_FILED))
     }
 
     /// [`super::received_in`] between two instants (placeholders or literals, Unix ms).

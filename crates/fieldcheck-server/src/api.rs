@@ -85,7 +85,8 @@ impl AppState {
     ) -> AppState {
         let uploads = Arc::new(Uploads::new(store.clone(), blobs.clone(), &config));
         let config_push = (config.push_per_minute, config.push_burst);
-        let open311 = open311::Open311State::new(config.open311_per_minute, config.open311_burst);
+        let mut open311 =
+            open311::Open311State::new(config.open311_per_minute, config.open311_burst);
         let window = std::time::Duration::from_secs(config.auth_window_secs);
         let mut limiter = LoginLimiter::new(
             config.login_failures_per_user as usize,
@@ -101,6 +102,7 @@ impl AppState {
             limiter = limiter.shared(counts());
             enroll_limiter = enroll_limiter.shared(counts());
             push_limiter = push_limiter.shared(store.clone());
+            open311 = open311.shared(store.clone());
         }
         // The first unknown-user login must not be the one that pays for the dummy hash.
         auth::warm_up();

@@ -18,7 +18,9 @@ pub struct PushLimiter {
     per_sec: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
-    shared: Option<Arc<dyn Store>>,
+    /// The store the buckets live in when shared, and the name that keeps this limiter's
+    /// keys apart from other limiters' there.
+    shared: Option<(Arc<dyn Store>, &'static str)>,
 }
 
 impl PushLimiter {
@@ -33,19 +35,24 @@ impl PushLimiter {
     }
 
     /// Keeps the buckets in `store` (shared by every instance on it) instead of here.
-    pub fn shared(mut self, store: Arc<dyn Store>) -> Self {
-        self.shared = Some(store);
+    pub fn shared(self, store: Arc<dyn Store>) -> Self {
+        self.shared_as(store, "push")
+    }
+
+    /// [`Self::shared`] under its own `name`, for a limiter other than the push limit.
+    pub fn shared_as(mut self, store: Arc<dyn Store>, name: &'static str) -> Self {
+        self.shared = Some((store, name));
         self
     }
 
-    async fn take_shared(&self, store: &dyn Store, key: &str) -> Result<(), u64> {
+    async fn take_shared(&self, store: &dyn Store, name: &str, key: &str) -> Result<(), u64> {
         // Whole milliseconds, at least one (a rate above 1,000 a second per sender is
         // counted as 1,000; nothing real comes near).
         let interval_ms = ((1000.0 / self.per_sec).ceil() as i64).max(1);
         let tolerance_ms = interval_ms * (self.burst as i64 - 1);
         let now = chrono::Utc::now().timestamp_millis();
         match store
-            .take_token(&format!("push:{key}"), interval_ms, tolerance_ms, now)
+            .take_token(&format!("{name}:{key}"), interval_ms, tolerance_ms, now)
             .await
         {
             Ok(Ok(())) => Ok(()),
@@ -60,8 +67,8 @@ impl PushLimiter {
 
     /// Takes one request for `key` now: `Ok`, or `Err(seconds)` until one is allowed.
     pub async fn take(&self, key: &str, now: Instant) -> Result<(), u64> {
-        if let Some(store) = &self.shared {
-            return self.take_shared(store.as_ref(), key).await;
+        if let Some((store, name)) = &self.shared {
+            return self.take_shared(store.as_ref(), name, key).await;
         }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {

@@ -77,6 +77,15 @@ impl Open311State {
             post: tokio::sync::Mutex::new(()),
         }
     }
+
+    /// Counts both limits in `store`, so they hold across instances sharing it (PostgreSQL).
+    pub fn shared(self, store: Arc<dyn crate::store::Store>) -> Open311State {
+        Open311State {
+            per_key: self.per_key.shared_as(store.clone(), "open311-key"),
+            per_ip: self.per_ip.shared_as(store, "open311-ip"),
+            post: self.post,
+        }
+    }
 }
 
 /// XML or JSON, from the resource's extension.
@@ -232,11 +241,12 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
 pub(super) struct Api;
 
 /// Per client address, every Open311 request.
-fn limit_ip(state: &AppState, ip: IpAddr, format: Format) -> O311<()> {
+async fn limit_ip(state: &AppState, ip: IpAddr, format: Format) -> O311<()> {
     state
         .open311
         .per_ip
         .take(&ip.to_string(), Instant::now())
+        .await
         .map_err(|secs| too_many(format, secs))
 }
 
@@ -269,7 +279,7 @@ async fn top_get(
     extensions: axum::http::Extensions,
 ) -> O311<Response> {
     let (name, format) = format_of(&file)?;
-    limit_ip(&state, ip, format)?;
+    limit_ip(&state, ip, format).await?;
     match name {
         "discovery" => discovery_answer(&state, &extensions, format),
         "services" => services_answer(&state, format).await,
@@ -294,7 +304,7 @@ async fn top_post(
     req: Request,
 ) -> O311<Response> {
     let (name, format) = format_of(&file)?;
-    limit_ip(&state, ip, format)?;
+    limit_ip(&state, ip, format).await?;
     if name != "requests" {
         return Err(err(
             StatusCode::NOT_FOUND,
@@ -560,7 +570,7 @@ async fn service_definition(
     Path(file): Path<String>,
 ) -> O311<Response> {
     let (code, format) = format_of(&file)?;
-    limit_ip(&state, ip, format)?;
+    limit_ip(&state, ip, format).await?;
     let refs = state.refs().await.map_err(internal(format))?;
     let Some(c) = refs.categories.iter().find(|c| c.code == code) else {
         return Err(err(
@@ -810,6 +820,7 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
         .open311
         .per_key
         .take(&key.id, Instant::now())
+        .await
         .map_err(|secs| too_many(format, secs))?;
     let user = state
         .store
@@ -1430,7 +1441,7 @@ async fn one_request(
     Path(file): Path<String>,
 ) -> O311<Response> {
     let (id, format) = format_of(&file)?;
-    limit_ip(&state, ip, format)?;
+    limit_ip(&state, ip, format).await?;
     let sql = "SELECT p.state, r.code, r.media_url FROM open311_requests r \
                JOIN problems p ON p.id = r.problem_id WHERE r.code = $1"
         .to_owned();
@@ -1480,7 +1491,7 @@ async fn token(
     Path(file): Path<String>,
 ) -> O311<Response> {
     let (tok, format) = format_of(&file)?;
-    limit_ip(&state, ip, format)?;
+    limit_ip(&state, ip, format).await?;
     let rows = state
         .store
         .select(&[Select {
