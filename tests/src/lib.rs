@@ -493,7 +493,16 @@ pub async fn assert_converged(
     store: &dyn ServerStore,
     devices: &[&Device],
 ) -> Converged {
-    let (rows, ids) = server_events(db);
+    assert_converged_with(base, server_events(db), store, devices).await
+}
+
+/// [`assert_converged`] with the server's event rows and ids read by the caller (any backend).
+pub async fn assert_converged_with(
+    base: &str,
+    (rows, ids): (u64, BTreeSet<Uuid>),
+    store: &dyn ServerStore,
+    devices: &[&Device],
+) -> Converged {
     assert_eq!(rows, ids.len() as u64, "an event is stored twice");
     assert_eq!(store.event_count().await.unwrap(), rows);
     let mut out = Converged {
