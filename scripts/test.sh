@@ -18,7 +18,8 @@ APT_PACKAGES=(
   python3-venv  # the S3 blob tests' server (moto) and schemathesis live in their own virtualenvs
   libreoffice-calc-nogui  # tests/console_exports.rs: the XLSX export opened by LibreOffice
   gdal-bin  # tests/console_exports.rs: the GeoJSON export read by ogr2ogr
-  poppler-utils  # ui/e2e/console.mjs: QR cards; fieldcheck-report, tests/console_reports.rs: PDFs read back
+  poppler-utils  # ui/e2e/console.mjs: QR cards; fieldcheck-report: its PDFs read back
+  postgresql-client  # tests/backup_restore.rs: `fieldcheck-server backup`/`restore` run pg_dump and pg_restore
 )
 
 need_apt=()

@@ -185,6 +185,29 @@ impl Out {
                 self.t("Reference data updated to version", "基础数据已更新到版本")
             );
         }
+        if let Some(x) = &r.server_restored {
+            println!(
+                "{}: {} {}, {} {}",
+                self.t(
+                    "The server was restored from a backup; sent again",
+                    "服务器已从备份恢复，已重新发送"
+                ),
+                x.events_resent,
+                self.t("events", "条事件"),
+                x.photos_rechecked,
+                self.t("photos checked", "张照片已核对"),
+            );
+        }
+        if r.deferred > 0 {
+            println!(
+                "{}: {}",
+                self.t(
+                    "Waiting for another device to resend the record first (sent next time)",
+                    "等待其他设备先重新发送该记录（下次同步再发）"
+                ),
+                r.deferred
+            );
+        }
         if r.clamped > 0 {
             println!(
                 "{}: {}",

@@ -19,6 +19,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/device/0004_refused_records.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/device/0005_server_restore.sql"
+        )),
     ])
 });
 

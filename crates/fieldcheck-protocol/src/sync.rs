@@ -15,6 +15,14 @@ use crate::ReferenceBundle;
 /// Header that carries the client's protocol version.
 pub const PROTOCOL_HEADER: &str = "x-fieldcheck-protocol";
 
+/// Header on every `/api/v1` answer: this server's instance id (its data's epoch), which a
+/// restore from a backup changes. A device keeps the id it last synced with; another one
+/// means the server may have lost what the device sent after the backup, so the device sends
+/// its events and photos again and pulls from 0 (ARCHITECTURE.md "Sync client"). A header,
+/// not a body field, so every answer (the first of a run is the reference check) carries it
+/// and older devices, which do not read it, are unaffected.
+pub const INSTANCE_HEADER: &str = "x-fieldcheck-instance";
+
 /// Largest batch a client sends and a server accepts in one push.
 pub const MAX_PUSH_EVENTS: usize = 500;
 

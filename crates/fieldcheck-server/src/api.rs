@@ -18,9 +18,9 @@ use fieldcheck_domain::reference::User;
 use fieldcheck_domain::role::Role;
 use fieldcheck_protocol::sync::{
     BlobCheckRequest, BlobCheckResponse, BlobState, ENROLL_TOKEN_LEN, EnrollRequest,
-    EnrollResponse, LoginRequest, LoginResponse, MAX_PASSWORD_CHARS, MAX_PUSH_EVENTS,
-    MAX_USERNAME_CHARS, Me, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse,
-    ReferenceResponse,
+    EnrollResponse, INSTANCE_HEADER, LoginRequest, LoginResponse, MAX_PASSWORD_CHARS,
+    MAX_PUSH_EVENTS, MAX_USERNAME_CHARS, Me, PROTOCOL_HEADER, PullResponse, PushRequest,
+    PushResponse, ReferenceResponse,
 };
 use fieldcheck_protocol::{ApiError, ReferenceBundle};
 use serde::Deserialize;
@@ -67,6 +67,9 @@ pub struct AppState {
     pub exports: console_exports::ExportsState,
     /// Open311's rate limits (`api/open311.rs`).
     pub open311: open311::Open311State,
+    /// The database's instance id as a header value, read once: only `restore` changes it,
+    /// with the server stopped.
+    instance: tokio::sync::OnceCell<axum::http::HeaderValue>,
 }
 
 type St = State<Arc<AppState>>;
@@ -118,7 +121,22 @@ impl AppState {
             ops: crate::ops::OpsState::default(),
             exports: console_exports::ExportsState::default(),
             open311,
+            instance: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The instance id every `/api/v1` answer carries (`INSTANCE_HEADER`).
+    async fn instance(&self) -> Result<&axum::http::HeaderValue, ServerError> {
+        self.instance
+            .get_or_try_init(|| async {
+                let id = self.store.instance().await?;
+                axum::http::HeaderValue::from_str(&id).map_err(|_| {
+                    ServerError::from(crate::error::StoreError::Corrupt(format!(
+                        "instance id {id:?} is not a header value"
+                    )))
+                })
+            })
+            .await
     }
 
     async fn refs(&self) -> Result<Arc<ReferenceBundle>, ServerError> {
@@ -381,7 +399,12 @@ async fn require_protocol(
     }
     req.extensions_mut()
         .insert(BodyLimit(state.config.max_body_bytes));
-    Ok(next.run(req).await)
+    // Read before the handler runs: an answer is never sent without the id of the data it
+    // came from (a device would then miss a restore until its next run).
+    let instance = state.instance().await?.clone();
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(INSTANCE_HEADER, instance);
+    Ok(resp)
 }
 
 /// The API router (all routes under `/api/v1`).

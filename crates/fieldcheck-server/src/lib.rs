@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod blobs;
 pub mod client_ip;
 pub mod config;

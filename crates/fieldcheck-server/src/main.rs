@@ -9,7 +9,7 @@ use fieldcheck_domain::role::Role;
 use fieldcheck_server::config::LogFormat;
 use fieldcheck_server::setup::cli as setup_cli;
 use fieldcheck_server::store::PgStore;
-use fieldcheck_server::{Config, Store, demo};
+use fieldcheck_server::{Config, Store, backup, demo};
 
 #[derive(Parser)]
 #[command(
@@ -101,6 +101,31 @@ enum Command {
         action: Open311KeyAction,
         #[command(flatten)]
         on: SetupOn,
+    },
+    /// Backs up the database and the photos into a new directory while the server serves:
+    /// SQLite with `VACUUM INTO`, PostgreSQL with `pg_dump`, a local blob store copied, then
+    /// `manifest.json` (README "Backups").
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The PostgreSQL schema to back up (as `demo --pg-schema`).
+        #[arg(long)]
+        pg_schema: Option<String>,
+    },
+    /// Restores a backup made by `backup` (with the server stopped) and gives the data a new
+    /// instance id, so that every device sends again what came after the backup.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a database (and photos) that already hold data.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        pg_schema: Option<String>,
     },
     /// Lists enrolled devices (last sync), or revokes one (`--revoke DEVICE_ID`).
     Devices {
@@ -290,6 +315,51 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Devices { revoke, on } => setup_command(on, SetupRun::Devices { revoke }).await,
         Command::Open311Key { action, on } => setup_command(on, SetupRun::Open311Key(action)).await,
+        Command::Backup {
+            to,
+            config,
+            pg_schema,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let started = std::time::Instant::now();
+            let m = backup::backup(&config, pg_schema.as_deref(), &to).await?;
+            println!(
+                "backup of {} events (newest seq {}, instance {}) written to {} in {:.1} s",
+                m.events,
+                m.newest_seq,
+                m.instance,
+                to.display(),
+                started.elapsed().as_secs_f64()
+            );
+            match &m.blobs {
+                backup::BlobsBackup::Copied { files, bytes, .. } => {
+                    println!("photos: {files} files, {bytes} bytes copied");
+                }
+                backup::BlobsBackup::External { store } => println!(
+                    "photos: not copied; back up {store} with the object store's own tools"
+                ),
+            }
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            force,
+            config,
+            pg_schema,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let r = backup::restore(&config, pg_schema.as_deref(), &from, force).await?;
+            println!(
+                "restored the backup of {} ({} events, newest seq {}, {} photos copied)",
+                r.manifest.created_at, r.manifest.events, r.manifest.newest_seq, r.blobs_copied
+            );
+            println!(
+                "new instance id {}: devices send again what came after the backup on their \
+                 next sync; devices enrolled after it must enroll again",
+                r.instance
+            );
+            Ok(())
+        }
         Command::Export {
             config,
             kind,

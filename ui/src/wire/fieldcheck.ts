@@ -986,6 +986,26 @@ rework_rate: number, };
 
 export type RecordedItem = { result: ItemResult, failed: boolean, note: string | null, photos: Array<string>, recorded_at: string, event_id: string, };
 
+/**
+ * What a device did on seeing that its server was restored from a backup.
+ */
+export type Recovery = { 
+/**
+ * Own events the device had pushed, back in the outbox (the server keeps each once:
+ * those it still has come back as duplicates).
+ */
+events_resent: number, 
+/**
+ * Own photos the device had uploaded, back in the upload queue (the server is asked
+ * which it has before any byte is sent).
+ */
+photos_rechecked: number, 
+/**
+ * The pull cursor the device had, now 0: the restored server numbers its events anew
+ * past its backup, and pulled events are applied once by id.
+ */
+cursor_was: number, };
+
 export type Reference = { districts: Array<District>, units: Array<Unit>, categories: Array<Category>, point_types: Array<PointTypeInfo>, 
 /**
  * People known on this device (the demo's "sign in as" list).
@@ -1103,7 +1123,17 @@ refused: Array<Rejection>,
 /**
  * Stored, but the state machine rejected them (usually a lost conflict).
  */
-rejected: Array<Rejection>, photos_uploaded: number, photo_bytes_uploaded: number, 
+rejected: Array<Rejection>, 
+/**
+ * Sent again after a server restore and refused for now (the record is not back on the
+ * server yet); kept in the outbox and sent next run.
+ */
+deferred: number, 
+/**
+ * Set when the server turned out to have been restored from a backup: what the device
+ * queued again.
+ */
+server_restored: Recovery | null, photos_uploaded: number, photo_bytes_uploaded: number, 
 /**
  * Photos that could not be uploaded this time (hash, why); retried next run.
  */

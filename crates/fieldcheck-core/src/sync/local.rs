@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::plan::PushDecision;
+use super::plan::{InstanceSeen, PushDecision, instance_seen};
 use crate::error::{CoreError, Result};
 use crate::store::{Store, apply_remote_in, meta_get, meta_set, refold};
 
@@ -22,6 +22,8 @@ const TOKEN: &str = "sync_token";
 const USER: &str = "sync_user";
 const CURSOR: &str = "sync_cursor";
 const REF_VERSION: &str = "sync_reference_version";
+/// The server's instance id as of the last sync (`plan::instance_seen`).
+const INSTANCE: &str = "sync_instance";
 
 /// What a device needs to talk to its server.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,6 +70,24 @@ pub struct PushRecorded {
     pub refused: Vec<Rejection>,
     /// Stored, but the server's fold rejected them.
     pub rejected: Vec<Rejection>,
+    /// Sent again after a server restore and refused: kept in the outbox for the next sync
+    /// (the record they act on may not be back on the server yet).
+    pub deferred: usize,
+}
+
+/// What a device did on seeing that its server was restored from a backup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Recovery {
+    /// Own events the device had pushed, back in the outbox (the server keeps each once:
+    /// those it still has come back as duplicates).
+    pub events_resent: u64,
+    /// Own photos the device had uploaded, back in the upload queue (the server is asked
+    /// which it has before any byte is sent).
+    pub photos_rechecked: u64,
+    /// The pull cursor the device had, now 0: the restored server numbers its events anew
+    /// past its backup, and pulled events are applied once by id.
+    pub cursor_was: u64,
 }
 
 /// What applying one pull page did.
@@ -142,8 +162,8 @@ impl Store {
             && meta_get(&tx, USER)?.as_deref() == Some(e.user_id.as_str());
         if !same {
             tx.execute(
-                "DELETE FROM meta WHERE key IN (?1, ?2)",
-                params![CURSOR, REF_VERSION],
+                "DELETE FROM meta WHERE key IN (?1, ?2, ?3)",
+                params![CURSOR, REF_VERSION, INSTANCE],
             )?;
         }
         meta_set(&tx, SERVER, &e.server)?;
@@ -231,7 +251,8 @@ impl Store {
                         push_touched(&mut touched, &ev);
                     }
                     tx.prepare_cached(
-                        "UPDATE events SET pushed_at = ?2, server_outcome = ?3 WHERE id = ?1",
+                        "UPDATE events SET pushed_at = ?2, server_outcome = ?3, resent = 0
+                         WHERE id = ?1",
                     )?
                     .execute(params![
                         id.to_string(),
@@ -246,6 +267,12 @@ impl Store {
                             message.clone(),
                         )?);
                     }
+                }
+                PushDecision::Refused { .. } if is_resent(&tx, *id)? => {
+                    // The server took it before it was restored, so the refusal is about
+                    // what the restored server lacks (the record's creation, still on its
+                    // author's device), not about the event: the next sync sends it again.
+                    out.deferred += 1;
                 }
                 PushDecision::Refused { code, message } => {
                     tx.prepare_cached(
@@ -264,6 +291,78 @@ impl Store {
         }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// The outbox after `after_seq` (device order): a push run walks it once, so events kept
+    /// in it (deferred refusals) do not come back in the same run.
+    pub(crate) fn outbox_after(&self, after_seq: i64, limit: usize) -> Result<Vec<(i64, Event)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, body FROM events
+             WHERE pushed_at IS NULL AND origin = 'local' AND seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after_seq, limit as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (seq, body) = row?;
+            Ok((seq, serde_json::from_str(&body)?))
+        })
+        .collect()
+    }
+
+    /// The one place a device handles its server's instance id (sent on every sync answer),
+    /// in one transaction. The first id seen is recorded. Another id than the recorded one
+    /// means the server was restored from a backup and may have lost anything this device
+    /// sent after that backup, while the device's pull cursor may point past the restored
+    /// server's newest event. So the device, before pushing:
+    /// * puts every own event it had pushed (and the server had stored) back in the outbox,
+    ///   flagged `resent`: the server stores each event once by id, so those it still has come
+    ///   back as duplicates, and one refused is kept for later instead of being marked refused;
+    /// * puts its own uploaded photos back in the upload queue: `blobs/check` tells which the
+    ///   server still has (marked uploaded without a byte sent), the rest are uploaded;
+    /// * starts pulling from 0: pulled events are applied once by id, so what it already has
+    ///   is skipped.
+    ///
+    /// Returns what it did when the server was restored.
+    pub(crate) fn observe_server_instance(&mut self, sent: &str) -> Result<Option<Recovery>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let recorded = meta_get(&tx, INSTANCE)?;
+        let seen = instance_seen(recorded.as_deref(), Some(sent));
+        let recovery = match seen {
+            None | Some(InstanceSeen::Same) => return Ok(None),
+            Some(InstanceSeen::First) => None,
+            Some(InstanceSeen::Restored) => {
+                let events_resent = tx.execute(
+                    "UPDATE events SET pushed_at = NULL, resent = 1
+                     WHERE origin = 'local' AND pushed_at IS NOT NULL AND refused = 0",
+                    [],
+                )? as u64;
+                let photos_rechecked = tx.execute(
+                    "UPDATE photos SET uploaded_at = NULL
+                     WHERE uploaded_at IS NOT NULL AND hash IN (
+                         SELECT l.photo_hash FROM photo_links l JOIN events e ON e.id = l.event_id
+                         WHERE e.origin = 'local' AND e.refused = 0)",
+                    [],
+                )? as u64;
+                let cursor_was = meta_u64(&tx, CURSOR)?.unwrap_or(0);
+                tx.execute("DELETE FROM meta WHERE key = ?1", [CURSOR])?;
+                Some(Recovery {
+                    events_resent,
+                    photos_rechecked,
+                    cursor_was,
+                })
+            }
+        };
+        meta_set(&tx, INSTANCE, sent)?;
+        tx.commit()?;
+        Ok(recovery)
+    }
+
+    /// The server instance id this device last synced with.
+    pub fn server_instance(&self) -> Result<Option<String>> {
+        meta_get(&self.conn, INSTANCE)
     }
 
     /// Applies one pull page in one transaction: records that left the user's scope are
@@ -401,7 +500,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for key in [SERVER, TOKEN, USER, CURSOR, REF_VERSION] {
+        for key in [SERVER, TOKEN, USER, CURSOR, REF_VERSION, INSTANCE] {
             tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
         }
         // A city CA trusted for that server goes with it.
@@ -427,6 +526,12 @@ fn push_touched(touched: &mut Vec<(EntityKind, Uuid)>, ev: &Event) {
     if !touched.contains(&key) {
         touched.push(key);
     }
+}
+
+fn is_resent(conn: &Connection, id: Uuid) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM events WHERE id = ?1 AND resent = 1")?
+        .exists([id.to_string()])?)
 }
 
 fn local_event(conn: &Connection, id: Uuid) -> Result<Option<Event>> {
@@ -476,4 +581,173 @@ fn drop_record(tx: &Connection, entity_id: Uuid) -> Result<()> {
         refold(tx, kind, entity_id)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problems::NewProblem;
+
+    const PHOTO: &str = "abababababababababababababababababababababababababababababababab";
+
+    /// A device with one own problem (with a photo) pushed and uploaded, a pull cursor at 42
+    /// and one event pulled from another device.
+    fn synced_device(dir: &tempfile::TempDir) -> (Store, Uuid) {
+        let mut s = Store::open(dir.path().join("d.db")).unwrap();
+        s.import_reference(&fieldcheck_protocol::demo_bundle())
+            .unwrap();
+        s.conn
+            .execute(
+                "INSERT INTO photos (hash, captured_sha256, width, height, display_bytes,
+                     created_at) VALUES (?1, ?1, 1, 1, 1, 0)",
+                [PHOTO],
+            )
+            .unwrap();
+        let actor = s.actor("usr-insp-1").unwrap();
+        let p = s
+            .report_problem(
+                &actor,
+                NewProblem {
+                    category: "SR-02".into(),
+                    description: "积水".into(),
+                    point_id: Some("p-005".into()),
+                    photos: vec![PHOTO.into()],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let ids: Vec<Uuid> = s.outbox(10).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(ids.len(), 1);
+        let stored = PushDecision::Stored {
+            duplicate: false,
+            hlc: None,
+            verdict: None,
+        };
+        s.record_push(&[(ids[0], stored)]).unwrap();
+        s.mark_photo_uploaded(PHOTO).unwrap();
+        meta_set(&s.conn, CURSOR, "42").unwrap();
+        (s, p.id)
+    }
+
+    fn outbox_ids(s: &Store) -> Vec<Uuid> {
+        s.outbox(100).unwrap().iter().map(|e| e.id).collect()
+    }
+
+    #[test]
+    fn a_first_or_unchanged_instance_id_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = synced_device(&dir);
+        assert_eq!(s.observe_server_instance("e1").unwrap(), None, "first");
+        assert_eq!(s.server_instance().unwrap().as_deref(), Some("e1"));
+        assert_eq!(s.observe_server_instance("e1").unwrap(), None, "same");
+        assert!(outbox_ids(&s).is_empty());
+        assert!(s.photo_upload_queue().unwrap().is_empty());
+        assert_eq!(s.pull_cursor().unwrap(), 42);
+    }
+
+    #[test]
+    fn another_instance_id_queues_own_events_and_photos_again_and_pulls_from_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = synced_device(&dir);
+        s.observe_server_instance("e1").unwrap();
+        let r = s.observe_server_instance("e2").unwrap();
+        assert_eq!(
+            r,
+            Some(Recovery {
+                events_resent: 1,
+                photos_rechecked: 1,
+                cursor_was: 42,
+            })
+        );
+        assert_eq!(s.server_instance().unwrap().as_deref(), Some("e2"));
+        assert_eq!(s.pull_cursor().unwrap(), 0);
+        let queued = outbox_ids(&s);
+        assert_eq!(queued.len(), 1);
+        // The photo follows its event: queued again once the event is stored again.
+        assert!(s.photo_upload_queue().unwrap().is_empty());
+        s.record_push(&[(
+            queued[0],
+            PushDecision::Stored {
+                duplicate: true,
+                hlc: None,
+                verdict: None,
+            },
+        )])
+        .unwrap();
+        assert!(outbox_ids(&s).is_empty());
+        let photos = s.photo_upload_queue().unwrap();
+        assert_eq!(photos.len(), 1);
+        assert_eq!(photos[0].hash, PHOTO);
+        // Seen again: already handled.
+        assert_eq!(s.observe_server_instance("e2").unwrap(), None);
+    }
+
+    #[test]
+    fn a_resent_event_refused_stays_in_the_outbox_until_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, problem) = synced_device(&dir);
+        s.observe_server_instance("e1").unwrap();
+        s.observe_server_instance("e2").unwrap();
+        let id = outbox_ids(&s)[0];
+        let refused = PushDecision::Refused {
+            code: "out_of_scope".into(),
+            message: "record not known".into(),
+        };
+        let rec = s.record_push(&[(id, refused.clone())]).unwrap();
+        assert_eq!(rec.deferred, 1);
+        assert!(rec.refused.is_empty());
+        assert_eq!(outbox_ids(&s), vec![id], "kept for the next sync");
+        assert_eq!(s.outbox_after(0, 10).unwrap().len(), 1);
+        let seq = s.outbox_after(0, 10).unwrap()[0].0;
+        assert!(s.outbox_after(seq, 10).unwrap().is_empty());
+        assert!(s.local_rejections().unwrap().is_empty());
+        assert!(s.problem(problem).is_ok());
+
+        // Once stored it is an ordinary pushed event again: a later refusal of a new event is
+        // final as always.
+        s.record_push(&[(
+            id,
+            PushDecision::Stored {
+                duplicate: false,
+                hlc: None,
+                verdict: None,
+            },
+        )])
+        .unwrap();
+        assert!(!is_resent(&s.conn, id).unwrap());
+        let actor = s.actor("usr-insp-1").unwrap();
+        s.report_problem(
+            &actor,
+            NewProblem {
+                category: "SR-02".into(),
+                description: "井盖".into(),
+                point_id: Some("p-005".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let new = outbox_ids(&s)[0];
+        let rec = s.record_push(&[(new, refused)]).unwrap();
+        assert_eq!((rec.deferred, rec.refused.len()), (0, 1));
+        assert!(outbox_ids(&s).is_empty());
+    }
+
+    #[test]
+    fn a_new_enrollment_elsewhere_forgets_the_instance_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, _) = synced_device(&dir);
+        let e = |server: &str| Enrollment {
+            server: server.into(),
+            token: "t".into(),
+            user_id: "usr-insp-1".into(),
+            device_tag: "K7Q2".into(),
+        };
+        s.save_enrollment(&e("http://a/api/v1")).unwrap();
+        s.observe_server_instance("e1").unwrap();
+        s.save_enrollment(&e("http://a/api/v1")).unwrap();
+        assert_eq!(s.server_instance().unwrap().as_deref(), Some("e1"));
+        s.save_enrollment(&e("http://b/api/v1")).unwrap();
+        assert_eq!(s.server_instance().unwrap(), None);
+        assert_eq!(s.observe_server_instance("e9").unwrap(), None);
+    }
 }

@@ -23,16 +23,18 @@ use std::time::Duration;
 
 use fieldcheck_domain::reference::User;
 use fieldcheck_protocol::sync::{
-    BlobCheckRequest, BlobCheckResponse, BlobState, EnrollRequest, EnrollResponse, MAX_PUSH_EVENTS,
-    PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, ReferenceResponse, codes,
-    normalize_enroll_code,
+    BlobCheckRequest, BlobCheckResponse, BlobState, EnrollRequest, EnrollResponse, INSTANCE_HEADER,
+    MAX_PUSH_EVENTS, PROTOCOL_HEADER, PullResponse, PushRequest, PushResponse, ReferenceResponse,
+    codes, normalize_enroll_code,
 };
 use fieldcheck_protocol::{ApiError, PROTOCOL_VERSION};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use local::{Enrollment, PageApplied, PendingPhoto, PushRecorded, Rejection, SyncState};
+pub use local::{
+    Enrollment, PageApplied, PendingPhoto, PushRecorded, Recovery, Rejection, SyncState,
+};
 pub use plan::{RetryPolicy, sends_in_cleartext};
 pub use tokio_util::sync::CancellationToken;
 pub use trust::CaCert;
@@ -207,6 +209,12 @@ pub struct SyncReport {
     pub refused: Vec<Rejection>,
     /// Stored, but the state machine rejected them (usually a lost conflict).
     pub rejected: Vec<Rejection>,
+    /// Sent again after a server restore and refused for now (the record is not back on the
+    /// server yet); kept in the outbox and sent next run.
+    pub deferred: usize,
+    /// Set when the server turned out to have been restored from a backup: what the device
+    /// queued again.
+    pub server_restored: Option<Recovery>,
     pub photos_uploaded: usize,
     pub photo_bytes_uploaded: u64,
     /// Photos that could not be uploaded this time (hash, why); retried next run.
@@ -280,6 +288,8 @@ struct Http {
     token: Option<String>,
     retry: RetryPolicy,
     cancel: CancellationToken,
+    /// The server's instance id on the latest answer that carried one.
+    instance: Mutex<Option<String>>,
 }
 
 /// A request body, kept as bytes so that a retry sends exactly the same thing.
@@ -305,6 +315,13 @@ impl Body {
 }
 
 impl Http {
+    fn latest_instance(&self) -> Option<String> {
+        self.instance
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     async fn sleep(&self, d: Duration) -> SyncResult<()> {
         tokio::select! {
             _ = self.cancel.cancelled() => Err(SyncError::Cancelled),
@@ -357,6 +374,15 @@ impl Http {
                 r = async {
                     let resp = req.send().await?;
                     let status = resp.status();
+                    if let Some(id) = resp
+                        .headers()
+                        .get(INSTANCE_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .filter(|v| !v.is_empty() && v.len() <= 128)
+                    {
+                        *self.instance.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(id.to_owned());
+                    }
                     let bytes = resp.bytes().await?;
                     Ok::<_, reqwest::Error>((status, bytes))
                 } => r,
@@ -477,6 +503,7 @@ pub async fn enroll_with_ca(
         token: None,
         retry: opts.retry.clone(),
         cancel: CancellationToken::new(),
+        instance: Mutex::default(),
     };
     let (b, c) = (base.clone(), normalize_enroll_code(&code));
     let (device_id, token) = db(&store, move |s| {
@@ -598,6 +625,7 @@ impl SyncClient {
             token: Some(e.token),
             retry: self.opts.retry.clone(),
             cancel: self.cancel.clone(),
+            instance: Mutex::default(),
         })
     }
 
@@ -667,10 +695,21 @@ impl SyncClient {
         // Reference data first: pulled records may name new units, points or templates.
         report.reference_version = self.reference(&http, false, &mut p).await?;
 
-        self.push(&http, &mut report, &mut p).await?;
-        self.photos(&http, &mut report, &mut p).await?;
-        self.pull(&http, &mut report, &mut p).await?;
-        self.download_photos(&http, &mut report, &mut p).await?;
+        // Before pushing: a restored server is handled on its first answer. One restored while
+        // this run went on (another id on a later answer) is handled at once, and the run
+        // repeated, so the run never ends on a cursor the server does not know.
+        let mut instance = self.observe_instance(&http, &mut report).await?;
+        for round in 0..2 {
+            self.push(&http, &mut report, &mut p).await?;
+            self.photos(&http, &mut report, &mut p).await?;
+            self.pull(&http, &mut report, &mut p).await?;
+            self.download_photos(&http, &mut report, &mut p).await?;
+            let latest = http.latest_instance();
+            if round == 1 || latest.is_none() || latest == instance {
+                break;
+            }
+            instance = self.observe_instance(&http, &mut report).await?;
+        }
 
         p.phase = Phase::Done;
         report.bytes_up = p.bytes_up;
@@ -679,16 +718,46 @@ impl SyncClient {
         Ok(report)
     }
 
+    /// Hands the server's instance id to the store (`Store::observe_server_instance`, where
+    /// the recovery after a restore lives); returns the id handled.
+    async fn observe_instance(
+        &self,
+        http: &Http,
+        report: &mut SyncReport,
+    ) -> SyncResult<Option<String>> {
+        let Some(id) = http.latest_instance() else {
+            return Ok(None);
+        };
+        let sent = id.clone();
+        if let Some(r) = db(&self.store, move |s| s.observe_server_instance(&sent)).await? {
+            tracing::warn!(
+                events = r.events_resent,
+                photos = r.photos_rechecked,
+                "the server was restored from a backup: sending again what it may have lost"
+            );
+            let total = report.server_restored.get_or_insert_with(Recovery::default);
+            total.events_resent += r.events_resent;
+            total.photos_rechecked += r.photos_rechecked;
+            total.cursor_was = total.cursor_was.max(r.cursor_was);
+        }
+        Ok(Some(id))
+    }
+
     async fn push(&self, http: &Http, report: &mut SyncReport, p: &mut Progress) -> SyncResult<()> {
         p.phase = Phase::Push;
         p.events_up_total = db(&self.store, |s| s.outbox_len()).await?;
         self.report(p);
         let batch = self.opts.push_batch.clamp(1, MAX_PUSH_EVENTS);
+        // Events deferred after a restore stay in the outbox: the run walks past them by `seq`
+        // (up to the first event the server left unanswered, which is sent again at once).
+        let mut after = 0i64;
         loop {
-            let events = db(&self.store, move |s| s.outbox(batch)).await?;
-            if events.is_empty() {
+            let page = db(&self.store, move |s| s.outbox_after(after, batch)).await?;
+            if page.is_empty() {
                 return Ok(());
             }
+            let seqs: Vec<(i64, uuid::Uuid)> = page.iter().map(|(q, e)| (*q, e.id)).collect();
+            let events: Vec<_> = page.into_iter().map(|(_, e)| e).collect();
             let sent: Vec<_> = events.iter().map(|e| (e.id, e.hlc.clone())).collect();
             let body = Body::json(&PushRequest { events })?;
             let (resp, up, down): (PushResponse, _, _) =
@@ -703,6 +772,13 @@ impl SyncClient {
                     sent.len()
                 )));
             }
+            let before = after;
+            for (seq, id) in &seqs {
+                if !decisions.iter().any(|(d, _)| d == id) {
+                    break;
+                }
+                after = *seq;
+            }
             let n = decisions.len() as u64;
             let rec = db(&self.store, move |s| s.record_push(&decisions)).await?;
             report.pushed += rec.applied;
@@ -710,8 +786,14 @@ impl SyncClient {
             report.clamped += rec.clamped;
             report.refused.extend(rec.refused);
             report.rejected.extend(rec.rejected);
+            report.deferred += rec.deferred;
             p.events_up += n;
             self.report(p);
+            if after == before {
+                // The first event was left unanswered while later ones were not: the next run
+                // sends it again rather than this one resending the same page forever.
+                return Ok(());
+            }
         }
     }
 

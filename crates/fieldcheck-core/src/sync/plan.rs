@@ -122,6 +122,32 @@ pub fn next_upload_step(offset: u64, size: u64, chunk: u64) -> UploadStep {
     }
 }
 
+/// What a device does with the server's instance id (`INSTANCE_HEADER`) on a sync answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceSeen {
+    /// The server the device synced with last time: nothing to do.
+    Same,
+    /// The device has no id for this server (first sync, or its last sync was with a server
+    /// too old to send one): it records the id, nothing else. Not a restore: the device
+    /// cannot tell, and treating it as one would re-send everything on every upgrade.
+    First,
+    /// Another id: the server was restored from a backup since the last sync and may have
+    /// lost what came after it. The device puts its pushed events back in the outbox, its
+    /// uploaded photos back in the upload queue and starts pulling from 0, then records it.
+    Restored,
+}
+
+/// Compares the id the device recorded for its server with the one it was just sent. A
+/// server that sends none (older than instance ids) changes nothing.
+pub fn instance_seen(recorded: Option<&str>, sent: Option<&str>) -> Option<InstanceSeen> {
+    let sent = sent?;
+    Some(match recorded {
+        None => InstanceSeen::First,
+        Some(r) if r == sent => InstanceSeen::Same,
+        Some(_) => InstanceSeen::Restored,
+    })
+}
+
 /// Normalises what a person typed as the server address to the API base
 /// (`http://host:port/api/v1`). Accepts the bare origin or the API URL, with or without a
 /// trailing slash; only http and https.
@@ -176,6 +202,21 @@ mod tests {
 
     fn hlc(ms: i64) -> Hlc {
         Hlc::new(ms, 0, "dev")
+    }
+
+    #[test]
+    fn only_another_instance_id_is_a_restore() {
+        assert_eq!(instance_seen(None, None), None);
+        assert_eq!(instance_seen(Some("a"), None), None, "an older server");
+        assert_eq!(instance_seen(None, Some("a")), Some(InstanceSeen::First));
+        assert_eq!(
+            instance_seen(Some("a"), Some("a")),
+            Some(InstanceSeen::Same)
+        );
+        assert_eq!(
+            instance_seen(Some("a"), Some("b")),
+            Some(InstanceSeen::Restored)
+        );
     }
 
     #[test]

@@ -218,6 +218,21 @@ fn add_conventions(op: &mut Operation) {
         "The `x-fieldcheck-protocol` header is missing, not a number, or below the server's \
          minimum (`protocol_too_old`): the client must be updated",
     );
+    for (status, response) in responses.iter_mut() {
+        if let (true, RefOr::T(r)) = (status.starts_with('2'), response) {
+            r.headers.insert(
+                sync::INSTANCE_HEADER.to_owned(),
+                utoipa::openapi::header::HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some(
+                        "This server's instance id: it changes when the data is restored from \
+                         a backup, and a device that sees another one than at its last sync \
+                         sends again what the server may have lost",
+                    ))
+                    .build(),
+            );
+        }
+    }
 }
 
 /// The `x-fieldcheck-protocol` header. `min` is the server's configured minimum: anything

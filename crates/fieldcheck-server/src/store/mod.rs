@@ -390,6 +390,17 @@ pub trait Store: Send + Sync {
     /// The connection pool as `/metrics` shows it.
     fn pool_stats(&self) -> PoolStats;
 
+    /// This database's instance id (migration 0014): sent to devices on every answer
+    /// (`INSTANCE_HEADER`), changed only by a restore.
+    async fn instance(&self) -> Result<String, StoreError>;
+
+    /// Gives the database a new random instance id and returns it (`restore`): devices that
+    /// synced with the data before see another id and send again what it may lack.
+    async fn renew_instance(&self, now_ms: i64) -> Result<String, StoreError>;
+
+    /// The newest event sequence number (0 when there is none), for a backup's manifest.
+    async fn newest_seq(&self) -> Result<u64, StoreError>;
+
     /// Waits until no push group is being applied or waits in the queue (graceful shutdown:
     /// a group whose requests were all abandoned by their clients still commits first).
     async fn drain(&self) {}

@@ -123,6 +123,15 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// The newest migration applied (a backup's manifest).
+    pub async fn newest_migration(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     fn batch(&self) -> PgBatch {
         PgBatch(self.pool.clone())
     }
@@ -1310,6 +1319,31 @@ macro_rules! impl_store {
                         .fetch_all(&self.pool)
                         .await?;
                 Ok(compare_migrations(&$migrations, &applied))
+            }
+
+            async fn instance(&self) -> Result<String, StoreError> {
+                Ok(sqlx::query_scalar("SELECT epoch FROM instance WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn renew_instance(&self, now_ms: i64) -> Result<String, StoreError> {
+                let epoch = Uuid::new_v4().simple().to_string();
+                sqlx::query(
+                    "UPDATE instance SET epoch = $1, created_at_ms = $2 WHERE id = 1",
+                )
+                .bind(&epoch)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?;
+                Ok(epoch)
+            }
+
+            async fn newest_seq(&self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n as u64)
             }
 
             fn pool_stats(&self) -> PoolStats {
