@@ -161,12 +161,15 @@ fn blob_files(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-fn dispatch() -> ProblemAction {
-    ProblemAction::Dispatch {
+/// The office files a reported problem, then dispatches it (the lifecycle takes both steps).
+fn file_and_dispatch(admin: &Device, id: Uuid) {
+    admin.act(id, ProblemAction::File { note: None }).unwrap();
+    let dispatch = ProblemAction::Dispatch {
         unit_id: "u-s-dj".into(),
         deadline: None,
         note: None,
-    }
+    };
+    admin.act(id, dispatch).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,8 +274,8 @@ async fn one_case(dir: &tempfile::TempDir, db: &Db) {
         .map(|i| insp.report(&format!("备份前 {i}"), vec![photo(&insp)]).id)
         .collect();
     sync_all_until_quiescent(&all, 6).await;
-    admin.act(early[0], dispatch()).unwrap();
-    admin.act(early[1], dispatch()).unwrap();
+    file_and_dispatch(&admin, early[0]);
+    file_and_dispatch(&admin, early[1]);
     sync_all_until_quiescent(&all, 6).await;
     hdl.act(early[0], ProblemAction::Accept { note: None })
         .unwrap();
@@ -322,8 +325,8 @@ async fn one_case(dir: &tempfile::TempDir, db: &Db) {
         .map(|i| insp.report(&format!("备份后 {i}"), vec![photo(&insp)]).id)
         .collect();
     sync_all_until_quiescent(&all, 6).await;
-    admin.act(late[0], dispatch()).unwrap();
-    admin.act(during, dispatch()).unwrap();
+    file_and_dispatch(&admin, late[0]);
+    file_and_dispatch(&admin, during);
     sync_all_until_quiescent(&all, 6).await;
     hdl.act(late[0], ProblemAction::Accept { note: None })
         .unwrap();
@@ -414,7 +417,7 @@ async fn one_case(dir: &tempfile::TempDir, db: &Db) {
     // And the devices keep working.
     let after = insp.report("恢复后", vec![photo(&insp)]).id;
     sync_all_until_quiescent(&all, 8).await;
-    admin.act(after, dispatch()).unwrap();
+    file_and_dispatch(&admin, after);
     sync_all_until_quiescent(&all, 8).await;
 
     // Every event exactly once, nothing lost; every replica equal to the server's.
