@@ -484,7 +484,7 @@ async fn open311_round_trip(pg: bool) {
                 ("lat", "26.1"),
                 ("long", "119.3"),
             ],
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "api_key",
         ),
         (

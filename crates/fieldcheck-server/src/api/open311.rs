@@ -208,7 +208,10 @@ fn plain_500(e: &str) -> Response {
 /// This module's routes, at the root (outside `/api/v1` and its protocol check).
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/open311/v2/{file}", get(top_get).post(top_post))
+        .route(
+            "/open311/v2/{file}",
+            get(top_get).post(top_post).fallback(other_method),
+        )
         .route("/open311/v2/services/{file}", get(service_definition))
         .route("/open311/v2/requests/{file}", get(one_request))
         .route("/open311/v2/tokens/{file}", get(token))
@@ -269,6 +272,22 @@ fn format_of(file: &str) -> O311<(&str, Format)> {
             format!("{file}: resources end in .xml or .json"),
         )
     })
+}
+
+/// 405 for a method the resource does not take, with `Allow` naming the methods *this*
+/// resource takes: the three top-level resources share one route, but only `requests` is
+/// posted to.
+async fn other_method(Path(file): Path<String>) -> Response {
+    let allow = if file.starts_with("requests.") {
+        "GET,HEAD,POST"
+    } else {
+        "GET,HEAD"
+    };
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(axum::http::header::ALLOW, allow)],
+    )
+        .into_response()
 }
 
 async fn top_get(
@@ -604,9 +623,11 @@ async fn service_definition(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[allow(dead_code)] // documents the form; the handler reads the pairs itself
 pub struct PostForm {
-    /// Issued by the office (required; unknown or revoked: 403).
+    /// Issued by the office (missing, unknown or revoked: 403).
+    #[schema(min_length = 1, pattern = "\\S")]
     api_key: String,
     /// A code from `services` (required; unknown: 404).
+    #[schema(min_length = 1, pattern = "\\S")]
     service_code: String,
     /// WGS-84 latitude, with `long`; or give `address_string` or `address_id`.
     #[schema(minimum = -90.0, maximum = 90.0)]
@@ -805,10 +826,17 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
     }
     let form = Form(pairs);
 
-    let Some(api_key) = form.get("api_key") else {
-        return Err(bad(format, "api_key is required"));
+    // The spec answers a missing or unknown key alike: 403.
+    let forbidden = || {
+        err(
+            StatusCode::FORBIDDEN,
+            format,
+            "api_key is missing or not valid: ask the city office for one",
+        )
     };
-    let forbidden = || err(StatusCode::FORBIDDEN, format, "api_key is not valid");
+    let Some(api_key) = form.get("api_key") else {
+        return Err(forbidden());
+    };
     let key = keys::key_by_secret(state.store.as_ref(), api_key)
         .await
         .map_err(|e| internal(format)(e.into()))?
@@ -1186,8 +1214,10 @@ struct RequestsQuery {
     /// Only this service.
     service_code: Option<String>,
     /// ISO 8601 (with offset); default: 90 days before `end_date`.
+    #[param(format = DateTime)]
     start_date: Option<String>,
     /// ISO 8601 (with offset); default: now. At most 90 days after `start_date`.
+    #[param(format = DateTime)]
     end_date: Option<String>,
     /// `open` or `closed` (comma-separated for both).
     status: Option<String>,
