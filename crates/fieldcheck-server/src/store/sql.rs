@@ -37,6 +37,13 @@ use super::{
 use crate::error::StoreError;
 use crate::policy::{ScopeAttrs, Viewer};
 
+/// Records (or refreshes) who stages which blob on PostgreSQL: the same statement outside and
+/// inside a chunk's transaction.
+const PG_RECORD_UPLOADER: &str = "INSERT INTO blob_uploads (hash, user_id, user_key, size, \
+     complete, updated_at) VALUES ($1, $2, $3, $4, FALSE, $5) \
+     ON CONFLICT (hash, user_id) DO UPDATE SET \
+     size = COALESCE(excluded.size, blob_uploads.size), updated_at = excluded.updated_at";
+
 /// The migrations of each backend, embedded at build time (also what `/readyz` compares the
 /// database's applied migrations with).
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator =
@@ -974,11 +981,7 @@ macro_rules! impl_store {
                 now_ms: i64,
             ) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO blob_uploads (hash, user_id, user_key, size, complete, \
-                     updated_at) VALUES ($1, $2, $3, $4, FALSE, $5) \
-                     ON CONFLICT (hash, user_id) DO UPDATE SET \
-                     size = COALESCE(excluded.size, blob_uploads.size), \
-                     updated_at = excluded.updated_at",
+                    PG_RECORD_UPLOADER,
                 )
                 .bind(hash)
                 .bind(user_id)
@@ -1079,11 +1082,7 @@ macro_rules! impl_store {
                     return Ok(Err(have as u64));
                 }
                 sqlx::query(
-                    "INSERT INTO blob_uploads (hash, user_id, user_key, size, complete, \
-                     updated_at) VALUES ($1, $2, $3, $4, FALSE, $5) \
-                     ON CONFLICT (hash, user_id) DO UPDATE SET \
-                     size = COALESCE(excluded.size, blob_uploads.size), \
-                     updated_at = excluded.updated_at",
+                    PG_RECORD_UPLOADER,
                 )
                 .bind(hash)
                 .bind(user_id)
