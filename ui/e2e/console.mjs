@@ -11,7 +11,8 @@
 //   rates; a session ended elsewhere sends the page to sign in; the device syncs and shows the
 //   closed status with the office's events in its history. The office also sets the city up:
 //   imports, users, enrollment codes and a printed sheet of QR cards for a team (as a PDF too,
-//   read back with poppler's pdftotext), the audit log.
+//   read back with poppler's pdftotext), the audit log. Its reports: a case sheet, the
+//   quarter's bulletin and a weekly schedule, each PDF downloaded and read back.
 //
 // Screenshots of every screen go to ui/test-results/screenshots/console/ (FIELDCHECK_SCREENSHOTS
 // =../docs/screenshots refreshes docs/screenshots/console/). Needs `cargo build -p
@@ -296,6 +297,42 @@ try {
   const xlsx = readFileSync(await download.path())
   assert(/\.xlsx$/.test(download.suggestedFilename()), `an .xlsx file: ${download.suggestedFilename()}`)
   assert(xlsx.subarray(0, 2).toString() === 'PK' && xlsx.length > 1000, `a real workbook (${xlsx.length} bytes)`)
+
+  step('reports: the closed case as a case sheet, the quarter's bulletin, a weekly schedule: PDFs read back by pdftotext')
+  /** The newest job on the exports page, once done, downloaded: its path. */
+  async function newestDownload(ext) {
+    await byTest('exports-page').waitFor()
+    const newest = byTest('exports-table').locator('tbody tr').first()
+    await newest.locator('[data-test="export-state-done"]').waitFor({ timeout: 120_000 })
+    const [dl] = await Promise.all([page.waitForEvent('download'), newest.locator('[data-test="export-download"]').click()])
+    assert(dl.suggestedFilename().endsWith(ext), `a ${ext} file: ${dl.suggestedFilename()}`)
+    const path = join(dir, dl.suggestedFilename())
+    await dl.saveAs(path)
+    return path
+  }
+  const readPdf = (path) => execFileSync('pdftotext', ['-layout', path, '-'], { encoding: 'utf8' })
+  await openProblem(a.id)
+  await byTest('detail-case-sheet').click()
+  const sheetPdf = await newestDownload('.pdf')
+  const sheet = readPdf(sheetPdf)
+  assert(sheet.includes('整改通知单') && sheet.includes(a.code) && sheet.includes(unit.name.zh), `the case sheet names the problem and its unit: ${sheet}`)
+  const sheetImages = execFileSync('pdfimages', ['-list', sheetPdf], { encoding: 'utf8' })
+  assert(sheetImages.trim().split('\n').length >= 4, `the before and after photos are on the sheet: ${sheetImages}`)
+  await go('/ranking?period=quarter')
+  await rankRow.waitFor()
+  await byTest('ranking-bulletin').click()
+  const bulletinPdf = await newestDownload('.pdf')
+  const bulletin = readPdf(bulletinPdf)
+  assert(bulletin.includes('结案率') && bulletin.includes(unit.name.zh), `the bulletin ranks the unit: ${bulletin}`)
+  // The bulletin's first page as an image, for the docs (docs/screenshots/console/ with FIELDCHECK_SCREENSHOTS).
+  execFileSync('pdftoppm', ['-png', '-r', '80', '-f', '1', '-l', '1', '-singlefile', bulletinPdf, join(shots, '10b-bulletin-pdf')])
+  await byTest('schedule-period').click()
+  await page.locator('.el-select-dropdown__item:visible', { hasText: '每周' }).first().click()
+  await byTest('schedule-add').click()
+  await byTest('schedules-table').locator('tbody tr').first().waitFor()
+  const scheduled = readPdf(await newestDownload('.pdf'))
+  assert(scheduled.includes('周通报'), `a new weekly schedule queues last week's bulletin at once: ${scheduled.slice(0, 400)}`)
+  await shot('10c-reports')
 
   step('setup: an import with an error changes nothing; a good one adds a community')
   assert((await byTest('menu-setup').count()) === 1, 'the office sees the setup menu')

@@ -37,6 +37,9 @@ pub enum ExportError {
     Json(#[from] serde_json::Error),
     #[error("photo {hash}: {message}")]
     Photo { hash: String, message: String },
+    /// A PDF report asked of the ledger's writers (`fieldcheck-report` lays those out).
+    #[error("{0} is a PDF report, not a file of the ledger's rows")]
+    NotRows(&'static str),
 }
 
 impl ExportError {
@@ -48,6 +51,7 @@ impl ExportError {
             ExportError::Zip(_) => "export_zip",
             ExportError::Json(_) => "export_json",
             ExportError::Photo { .. } => "export_photo",
+            ExportError::NotRows(_) => "export_not_rows",
         }
     }
 }
@@ -61,6 +65,7 @@ pub fn extension(kind: ExportKind) -> &'static str {
         ExportKind::Csv => "csv",
         ExportKind::Geojson => "geojson",
         ExportKind::PhotosZip => "zip",
+        ExportKind::CaseSheets | ExportKind::Bulletin | ExportKind::PointCompliance => "pdf",
     }
 }
 
@@ -71,6 +76,9 @@ pub fn content_type(kind: ExportKind) -> &'static str {
         ExportKind::Csv => "text/csv; charset=utf-8",
         ExportKind::Geojson => "application/geo+json",
         ExportKind::PhotosZip => "application/zip",
+        ExportKind::CaseSheets | ExportKind::Bulletin | ExportKind::PointCompliance => {
+            "application/pdf"
+        }
     }
 }
 
@@ -80,6 +88,9 @@ pub fn title(kind: ExportKind) -> &'static str {
         ExportKind::Xlsx | ExportKind::Csv => "问题台账",
         ExportKind::Geojson => "问题点位",
         ExportKind::PhotosZip => "问题照片",
+        ExportKind::CaseSheets => "整改通知单",
+        ExportKind::Bulletin => "工作通报",
+        ExportKind::PointCompliance => "点位达标清单",
     }
 }
 
@@ -396,6 +407,9 @@ pub fn write_file(
                 n += 1;
             }
             w.finish()?.flush()?;
+        }
+        ExportKind::CaseSheets | ExportKind::Bulletin | ExportKind::PointCompliance => {
+            return Err(ExportError::NotRows(kind.as_str()));
         }
     }
     Ok(n)

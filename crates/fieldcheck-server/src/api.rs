@@ -41,7 +41,9 @@ mod console_app;
 mod console_cases;
 pub mod console_exports;
 mod console_points;
+pub mod console_reports;
 mod console_rules;
+mod console_schedules;
 mod console_setup;
 mod console_stats;
 pub mod open311;
@@ -490,6 +492,7 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(console_cases::routes())
         .merge(console_stats::routes())
         .merge(console_exports::routes())
+        .merge(console_schedules::routes())
         .merge(console_setup::routes())
         .merge(console_points::routes())
         .merge(console_rules::routes())

@@ -101,6 +101,11 @@ pub struct Config {
     /// Where the console's export files are written (`api/console_exports.rs`). Empty: the
     /// directory `exports` beside `blob_dir` (the data directory).
     pub export_dir: PathBuf,
+    /// Folders searched (recursively) for the CJK font the PDF reports are set in: every face
+    /// of Debian's `fonts-noto-cjk` (`NotoSansCJK-*.ttc`, SIL OFL) or any other font that
+    /// covers Chinese. Default: the system font folders (`/usr/share/fonts`,
+    /// `/usr/local/share/fonts`). `FIELDCHECK_REPORT_FONT_DIRS` takes them separated by `:`.
+    pub report_font_dirs: Vec<PathBuf>,
 }
 
 /// How log lines are written (`log_format`).
@@ -149,6 +154,10 @@ impl Default for Config {
             trusted_proxies: TrustedProxies::default(),
             shutdown_grace_secs: 30,
             export_dir: PathBuf::new(),
+            report_font_dirs: fieldcheck_report::DEFAULT_FONT_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
         }
     }
 }
@@ -160,6 +169,7 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url))
             .field("blob_dir", &self.blob_dir)
             .field("export_dir", &self.export_dir)
+            .field("report_font_dirs", &self.report_font_dirs)
             .field("bind", &self.bind)
             .field("blob_store", &self.blob_store)
             .field("s3", &self.s3)
@@ -307,6 +317,9 @@ impl Config {
                 "DATABASE_URL" => self.database_url = value,
                 "BLOB_DIR" => self.blob_dir = PathBuf::from(value),
                 "EXPORT_DIR" => self.export_dir = PathBuf::from(value),
+                "REPORT_FONT_DIRS" => {
+                    self.report_font_dirs = std::env::split_paths(&value).collect();
+                }
                 "BIND" => self.bind = value,
                 "BLOB_STORE" => self.blob_store = value,
                 "PUBLIC_URL" => self.public_url = value,

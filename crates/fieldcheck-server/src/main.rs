@@ -50,12 +50,13 @@ enum Command {
         #[arg(long, requires = "database_url")]
         pg_schema: Option<String>,
     },
-    /// Writes an export of the ledger (the whole city, as an admin sees it) to a file:
-    /// `export --kind xlsx --out 台账.xlsx --filter status=dispatched,rectifying`.
+    /// Writes an export of the ledger or a PDF report (the whole city, as an admin sees it) to
+    /// a file: `export --kind xlsx --out 台账.xlsx --filter status=dispatched,rectifying`,
+    /// `export --kind bulletin --period week --from 2026-11-23 --out 周通报.pdf`.
     Export {
         #[arg(long)]
         config: Option<PathBuf>,
-        /// xlsx, csv, geojson or photos_zip
+        /// xlsx, csv, geojson, photos_zip, or a report: case_sheets, bulletin, point_compliance
         #[arg(long)]
         kind: String,
         #[arg(long)]
@@ -63,6 +64,18 @@ enum Command {
         /// A ledger filter field as `name=value` (the console ledger's query fields), repeated.
         #[arg(long = "filter", value_name = "NAME=VALUE")]
         filters: Vec<String>,
+        /// case_sheets: a problem's id, repeated (instead of a filter).
+        #[arg(long = "problem", value_name = "ID")]
+        problems: Vec<uuid::Uuid>,
+        /// bulletin: week, month (default), quarter or custom.
+        #[arg(long)]
+        period: Option<String>,
+        /// bulletin: any day of the period (default today), or custom's first day (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// bulletin, custom: the last day (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Imports reference data (XLSX, CSV, JSON) into the configured database as one new
     /// version, after showing what changes; errors are listed and nothing changes.
@@ -365,10 +378,17 @@ async fn main() -> anyhow::Result<()> {
             kind,
             out,
             filters,
+            problems,
+            period,
+            from,
+            to,
         } => {
             let config = Config::load(config.as_deref())?;
             let kind = fieldcheck_export::ExportKind::parse(&kind).with_context(|| {
-                format!("--kind {kind:?}: expected xlsx, csv, geojson or photos_zip")
+                format!(
+                    "--kind {kind:?}: expected xlsx, csv, geojson, photos_zip, case_sheets, \
+                     bulletin or point_compliance"
+                )
             })?;
             let mut filter = serde_json::Map::new();
             for f in filters {
@@ -386,18 +406,43 @@ async fn main() -> anyhow::Result<()> {
             let store = fieldcheck_server::open_store(&config.database_url).await?;
             let blobs = fieldcheck_server::blobs::from_config(&config)?;
             let started = std::time::Instant::now();
-            let rows = fieldcheck_server::api::console_exports::export_to_file(
-                store,
-                blobs,
-                &config,
-                kind,
-                Some(serde_json::Value::Object(filter)),
-                &out,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+            let rows = if kind.is_report() {
+                let req = fieldcheck_protocol::console::exports::ExportRequest {
+                    kind,
+                    filter: (!filter.is_empty()).then_some(serde_json::Value::Object(filter)),
+                    ids: (!problems.is_empty()).then_some(problems),
+                    period,
+                    from,
+                    to,
+                };
+                let (rows, _) = fieldcheck_server::api::console_reports::report_to_file(
+                    store, blobs, &config, &req, &out,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?;
+                rows
+            } else {
+                if !problems.is_empty() || period.is_some() || from.is_some() || to.is_some() {
+                    anyhow::bail!(
+                        "--problem, --period, --from and --to are for the PDF reports; \
+                         a {} export takes --filter",
+                        kind.as_str()
+                    );
+                }
+                fieldcheck_server::api::console_exports::export_to_file(
+                    store,
+                    blobs,
+                    &config,
+                    kind,
+                    Some(serde_json::Value::Object(filter)),
+                    &out,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("[{}] {e}", e.code()))?
+            };
             println!(
-                "{rows} rows written to {} in {:.1} s",
+                "{rows} {} written to {} in {:.1} s",
+                if kind.is_report() { "records" } else { "rows" },
                 out.display(),
                 started.elapsed().as_secs_f64()
             );

@@ -34,7 +34,10 @@ import type {
   DispatchPreview,
   ExportJob,
   ExportJobList,
-  ExportKind,
+  ExportRequest,
+  ReportSchedule,
+  ReportScheduleInput,
+  ReportScheduleList,
   RankingBy,
   RankingPeriod,
 } from './wire'
@@ -178,10 +181,14 @@ export const consoleApi = {
       params: { period, by, from: period === 'custom' ? from : undefined, to: period === 'custom' ? to : undefined },
     }),
   map: (params: Params) => call<ConsoleMap>('/console/map', { params }),
-  /** Starts a background export of the ledger under `filter` (the ledger's query fields). */
-  createExport: (kind: ExportKind, filter: Record<string, string | boolean>) =>
-    call<ExportJob>('/console/exports', { method: 'POST', json: { kind, filter } }),
+  /** Starts a background export (the ledger under its filter) or PDF report. */
+  createExport: (req: ExportRequest) => call<ExportJob>('/console/exports', { method: 'POST', json: req }),
   exports: () => call<ExportJobList>('/console/exports'),
+  reportSchedules: () => call<ReportScheduleList>('/console/report-schedules'),
+  addReportSchedule: (input: ReportScheduleInput) =>
+    call<ReportSchedule>('/console/report-schedules', { method: 'POST', json: input }),
+  stopReportSchedule: (id: string) =>
+    call<void>(`/console/report-schedules/${encodeURIComponent(id)}/stop`, { method: 'POST' }),
   // City setup (admins): import with preview, users, enrollment codes, devices, the audit.
   importPreview: (file: File) =>
     call<ImportPreview>('/console/setup/import/preview', { method: 'POST', body: file, contentType: 'application/octet-stream', params: { filename: file.name } }),

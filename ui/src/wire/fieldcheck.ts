@@ -489,7 +489,7 @@ superseded_by?: string | null, } & ({ "outcome": "applied" } | { "outcome": "rej
  */
 export type ExportJob = { id: string, kind: ExportKind, state: ExportState, 
 /**
- * Rows written so far.
+ * Rows written so far (a report: problems or points printed).
  */
 rows_done: number, 
 /**
@@ -521,7 +521,7 @@ export type ExportJobList = { jobs: Array<ExportJob>, };
 /**
  * An export's format.
  */
-export type ExportKind = "xlsx" | "csv" | "geojson" | "photos_zip";
+export type ExportKind = "xlsx" | "csv" | "geojson" | "photos_zip" | "case_sheets" | "bulletin" | "point_compliance";
 
 /**
  * Where an export job is.

@@ -28,9 +28,10 @@ use fieldcheck_domain::problem::{Problem, ProblemStatus};
 use fieldcheck_domain::role::Role;
 use fieldcheck_domain::scope::{DistrictTree, Scope};
 use fieldcheck_export::{ExportError, ExportRow, PhotoRef, PhotoSource, TimeFormat};
-use fieldcheck_protocol::console::exports::{ExportJob, ExportJobList, ExportKind, ExportState};
+use fieldcheck_protocol::console::exports::{
+    ExportJob, ExportJobList, ExportKind, ExportRequest, ExportState,
+};
 use fieldcheck_protocol::{ApiError, ReferenceBundle};
-use serde::Deserialize;
 use utoipa::OpenApi;
 
 use super::console::{ConsoleCaller, ProblemsQuery, bad, ledger_filter, row};
@@ -62,28 +63,18 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/exports/{id}/file", get(file))
 }
 
-/// The runner's wake-up call (a job was queued).
+/// The runner's wake-up call (a job was queued), and the reports' fonts once found.
 #[derive(Default)]
 pub struct ExportsState {
-    wake: tokio::sync::Notify,
-}
-
-/// What to export.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExportRequest {
-    pub kind: ExportKind,
-    /// The ledger's filter: the query fields of `GET /api/v1/console/problems` as a JSON
-    /// object (`{"status": "dispatched,rectifying", "overdue": true}`); `limit` and `offset`
-    /// are ignored (every matching row is exported). Missing: the whole ledger in your scope.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub filter: Option<serde_json::Value>,
+    pub(super) wake: tokio::sync::Notify,
+    pub(super) fonts: tokio::sync::OnceCell<Arc<fieldcheck_report::Fonts>>,
 }
 
 /// The filter as the ledger's query type, with paging left out; a wrong field is a 400 naming
 /// it, like the ledger's.
-fn parse_filter(filter: Option<&serde_json::Value>) -> Result<ProblemsQuery, ServerError> {
+pub(super) fn parse_filter(
+    filter: Option<&serde_json::Value>,
+) -> Result<ProblemsQuery, ServerError> {
     let mut map = match filter {
         None | Some(serde_json::Value::Null) => serde_json::Map::new(),
         Some(serde_json::Value::Object(m)) => m.clone(),
@@ -99,7 +90,7 @@ fn parse_filter(filter: Option<&serde_json::Value>) -> Result<ProblemsQuery, Ser
         .map_err(|e| bad(format!("filter.{}: {}", e.path(), e.inner())))
 }
 
-fn ms_time(ms: i64) -> DateTime<Utc> {
+pub(super) fn ms_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
@@ -158,7 +149,7 @@ fn job_row(v: &[Value]) -> Option<JobRow> {
     })
 }
 
-fn stmt(sql: String, args: Vec<Arg>, columns: Vec<Col>) -> Select {
+pub(super) fn stmt(sql: String, args: Vec<Arg>, columns: Vec<Col>) -> Select {
     Select { sql, args, columns }
 }
 
@@ -181,7 +172,7 @@ async fn job_by_id(store: &dyn Store, id: &str) -> Result<Option<JobRow>, Server
     request_body = ExportRequest,
     responses(
         (status = 202, description = "Queued: the job (poll `GET /api/v1/console/exports`)", body = ExportJob),
-        (status = 400, description = "Unknown `kind`, a wrong filter field or value (`malformed_request`, naming it), or already 3 exports waiting", body = ApiError),
+        (status = 400, description = "Unknown `kind`, a wrong filter field or value, `ids`/`period`/`from`/`to` for a kind that does not take them, more than 500 `ids`, a bad period (as the ranking's) (`malformed_request`, naming it), or already 3 exports waiting", body = ApiError),
         (status = 401, description = "Not signed in (`not_signed_in`), session expired (`session_expired`), or the user disabled (`user_disabled`)", body = ApiError),
         (status = 403, description = "Missing or wrong `X-CSRF-Token`, a request from another site (`csrf_rejected`), or a role without console (`no_console_access`)", body = ApiError),
     ),
@@ -192,13 +183,24 @@ pub(super) async fn create(
     caller: ConsoleCaller,
     ApiJson(req): ApiJson<ExportRequest>,
 ) -> Result<Response, ServerError> {
-    let q = parse_filter(req.filter.as_ref())?;
     let refs = state.refs().await?;
     let tree = DistrictTree::new(&refs.districts);
-    // Checked now, so a wrong filter is answered at once; resolved again when the job runs.
-    ledger_filter(q, &refs, &tree, now_ms())?;
-    let filter = serde_json::to_string(&req.filter.unwrap_or(serde_json::Value::Null))
-        .map_err(|e| bad(e.to_string()))?;
+    // Checked now, so a wrong request is answered at once; resolved again when the job runs.
+    let filter = if req.kind.is_report() {
+        super::console_reports::check(&req, &refs, &tree)?
+    } else {
+        if req.ids.is_some() || req.period.is_some() || req.from.is_some() || req.to.is_some() {
+            return Err(bad(format!(
+                "ids, period, from and to are for the PDF reports (case_sheets, bulletin); \
+                 a {} export takes only the ledger's filter",
+                req.kind.as_str()
+            )));
+        }
+        let q = parse_filter(req.filter.as_ref())?;
+        ledger_filter(q, &refs, &tree, now_ms())?;
+        serde_json::to_string(&req.filter.unwrap_or(serde_json::Value::Null))
+            .map_err(|e| bad(e.to_string()))?
+    };
     let pending = state
         .store
         .select(&[stmt(
@@ -278,7 +280,7 @@ pub(super) async fn list(
 
 /// `filename*` of a Content-Disposition (RFC 5987/6266): UTF-8, percent-encoded; plus an
 /// ASCII `filename` for old clients.
-fn content_disposition(name: &str, ascii_fallback: &str) -> String {
+pub(super) fn content_disposition(name: &str, ascii_fallback: &str) -> String {
     let mut enc = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
@@ -388,6 +390,12 @@ pub async fn run_jobs(state: Arc<AppState>) {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "exports: cannot read the job queue"),
         }
+        // Idle: queue the scheduled bulletins whose period has closed (each runs next round).
+        match super::console_schedules::queue_all_due(&state).await {
+            Ok(0) => {}
+            Ok(_) => continue,
+            Err(e) => tracing::warn!(error = %e, "exports: cannot queue scheduled bulletins"),
+        }
         // Woken by a new job; the timeout also retries after a database error.
         let _ = tokio::time::timeout(
             std::time::Duration::from_secs(30),
@@ -462,6 +470,10 @@ async fn run_job(state: &Arc<AppState>, job: &JobRow) -> Result<(String, u64, u6
         .await?
         .filter(|u| u.active())
         .ok_or_else(|| ServerError::Forbidden(format!("user {} is disabled or gone", job.owner)))?;
+    if job.kind.is_report() {
+        let out = file_path(&state.config.export_dir(), &job.id, job.kind);
+        return super::console_reports::run(state, job.kind, &job.filter, &owner.user, &out).await;
+    }
     let filter: Option<serde_json::Value> =
         serde_json::from_str(&job.filter).map_err(|e| bad(e.to_string()))?;
     let q = parse_filter(filter.as_ref())?;
@@ -565,7 +577,7 @@ fn page_columns() -> (String, Vec<Col>) {
     (PAGE_COLUMNS.to_owned(), cols)
 }
 
-fn ledger_row(v: &[Value]) -> LedgerRow {
+pub(super) fn ledger_row(v: &[Value]) -> LedgerRow {
     let t = |i: usize| v[i].text().unwrap_or_default().to_owned();
     let o = |i: usize| v[i].text().map(str::to_owned);
     LedgerRow {
@@ -620,7 +632,7 @@ fn after_clause(w: &mut ledger::Where, f: &LedgerFilter, last: &LedgerRow) {
 }
 
 /// One page of the filtered ledger in `scope`, after `last`.
-fn page_select(f: &LedgerFilter, scope: &Scope, last: Option<&LedgerRow>) -> Select {
+pub(super) fn page_select(f: &LedgerFilter, scope: &Scope, last: Option<&LedgerRow>) -> Select {
     let mut w = ledger::where_clause(f, scope);
     if let Some(l) = last {
         after_clause(&mut w, f, l);
@@ -657,14 +669,14 @@ fn events_select(ids: &[String]) -> Select {
 }
 
 /// Names looked up once per export.
-struct Names<'a> {
+pub(super) struct Names<'a> {
     refs: &'a ReferenceBundle,
     districts: HashMap<&'a str, &'a fieldcheck_domain::reference::District>,
     items: HashMap<&'a str, &'a str>,
 }
 
 impl<'a> Names<'a> {
-    fn new(refs: &'a ReferenceBundle) -> Self {
+    pub(super) fn new(refs: &'a ReferenceBundle) -> Self {
         let mut items = HashMap::new();
         for t in &refs.templates {
             for i in &t.items {
@@ -678,8 +690,28 @@ impl<'a> Names<'a> {
         }
     }
 
+    /// 测评条目: the checklist item's text.
+    pub(super) fn item(&self, id: Option<&str>) -> String {
+        id.map(|i| {
+            self.items
+                .get(i)
+                .map(|s| (*s).to_owned())
+                .unwrap_or_else(|| i.to_owned())
+        })
+        .unwrap_or_default()
+    }
+
+    /// 点位/地址: the point's name and the address.
+    pub(super) fn place(&self, point: Option<&str>, address: &str) -> String {
+        match (self.point(point), address.is_empty()) {
+            (Some(p), false) if p.name != address => format!("{} / {address}", p.name),
+            (Some(p), _) => p.name.clone(),
+            (None, _) => address.to_owned(),
+        }
+    }
+
     /// 区 / 街道 / 社区, from the top down.
-    fn area(&self, district: Option<&str>) -> String {
+    pub(super) fn area(&self, district: Option<&str>) -> String {
         let mut chain = Vec::new();
         let mut cur = district;
         while let Some(id) = cur {
@@ -697,7 +729,7 @@ impl<'a> Names<'a> {
         chain.join(" / ")
     }
 
-    fn unit(&self, id: Option<&str>) -> String {
+    pub(super) fn unit(&self, id: Option<&str>) -> String {
         let Some(id) = id else { return String::new() };
         self.refs
             .units
@@ -707,7 +739,7 @@ impl<'a> Names<'a> {
             .unwrap_or_else(|| id.to_owned())
     }
 
-    fn user(&self, id: &str) -> String {
+    pub(super) fn user(&self, id: &str) -> String {
         self.refs
             .users
             .iter()
@@ -716,7 +748,7 @@ impl<'a> Names<'a> {
             .unwrap_or_else(|| id.to_owned())
     }
 
-    fn category(&self, code: &str) -> String {
+    pub(super) fn category(&self, code: &str) -> String {
         self.refs
             .categories
             .iter()
@@ -725,17 +757,52 @@ impl<'a> Names<'a> {
             .unwrap_or_else(|| code.to_owned())
     }
 
-    fn point(&self, id: Option<&str>) -> Option<&'a fieldcheck_domain::reference::Point> {
+    pub(super) fn point(
+        &self,
+        id: Option<&str>,
+    ) -> Option<&'a fieldcheck_domain::reference::Point> {
         let id = id?;
         self.refs.points.iter().find(|p| p.id == id)
     }
 }
 
+/// 整改情况: the unit's rectification note, or why it is not being rectified (returned by
+/// the unit, rejected by the office).
+pub(super) fn rectification_text(
+    status: ProblemStatus,
+    reason: Option<&str>,
+    ev: Option<&FromEvents>,
+) -> String {
+    ev.and_then(|e| e.rectification.clone())
+        .or_else(|| {
+            matches!(status, ProblemStatus::Returned | ProblemStatus::Rejected)
+                .then(|| reason.map(str::to_owned))
+                .flatten()
+        })
+        .unwrap_or_default()
+}
+
 /// What the events of one problem add to its row.
 #[derive(Default)]
-struct FromEvents {
-    rectification: Option<String>,
-    verifier: Option<String>,
+pub(super) struct FromEvents {
+    pub(super) rectification: Option<String>,
+    pub(super) verifier: Option<String>,
+}
+
+impl FromEvents {
+    /// Notes one applied event (in fold order): the unit's last rectification note, and who
+    /// last verified the rectification as passed.
+    pub(super) fn note(&mut self, actor: &str, body: &serde_json::Value) {
+        match body["kind"].as_str() {
+            Some("problem.rectified") => {
+                self.rectification = body["payload"]["note"].as_str().map(str::to_owned);
+            }
+            Some("problem.verified") if body["payload"]["passed"] == true => {
+                self.verifier = Some(actor.to_owned());
+            }
+            _ => {}
+        }
+    }
 }
 
 impl ExportCtx {
@@ -779,14 +846,7 @@ impl ExportCtx {
         let after = photos(fieldcheck_domain::event::PhotoRole::After);
         let status = ProblemStatus::parse(&r.status).unwrap_or(ProblemStatus::Reported);
         let reason = problem.as_ref().and_then(|p| p.status_reason.clone());
-        let rectification = ev
-            .and_then(|e| e.rectification.clone())
-            .or_else(|| {
-                matches!(status, ProblemStatus::Returned | ProblemStatus::Rejected)
-                    .then(|| reason.clone())
-                    .flatten()
-            })
-            .unwrap_or_default();
+        let rectification = rectification_text(status, reason.as_deref(), ev);
         let mut remark = Vec::new();
         if let Some(reason) = &reason
             && *reason != rectification
@@ -803,11 +863,7 @@ impl ExportCtx {
         if r.rework_count > 0 {
             remark.push(format!("返工 {} 次", r.rework_count));
         }
-        let place = match (point, r.address.is_empty()) {
-            (Some(p), false) if p.name != r.address => format!("{} / {}", p.name, r.address),
-            (Some(p), _) => p.name.clone(),
-            (None, _) => r.address.clone(),
-        };
+        let place = names.place(r.point_id.as_deref(), &r.address);
         let lon_lat = match (lon, lat) {
             (Some(lon), Some(lat)) => Some((lon, lat)),
             _ => point.map(|p| (p.location.lon, p.location.lat)),
@@ -818,17 +874,7 @@ impl ExportCtx {
             place,
             area: names.area(r.district_id.as_deref()),
             category_name: names.category(&r.category),
-            item: problem
-                .as_ref()
-                .and_then(|p| p.item_id.as_deref())
-                .map(|i| {
-                    names
-                        .items
-                        .get(i)
-                        .map(|s| (*s).to_owned())
-                        .unwrap_or_else(|| i.to_owned())
-                })
-                .unwrap_or_default(),
+            item: names.item(problem.as_ref().and_then(|p| p.item_id.as_deref())),
             unit_name: names.unit(r.unit_id.as_deref()),
             rectification,
             verifier: ev
@@ -926,17 +972,10 @@ impl ExportCtx {
                     let Ok(body) = serde_json::from_str::<serde_json::Value>(body) else {
                         continue;
                     };
-                    let slot = from_events.entry(entity.to_owned()).or_default();
-                    match body["kind"].as_str() {
-                        Some("problem.rectified") => {
-                            slot.rectification =
-                                body["payload"]["note"].as_str().map(str::to_owned);
-                        }
-                        Some("problem.verified") if body["payload"]["passed"] == true => {
-                            slot.verifier = Some(actor.to_owned());
-                        }
-                        _ => {}
-                    }
+                    from_events
+                        .entry(entity.to_owned())
+                        .or_default()
+                        .note(actor, &body);
                 }
                 let n = page.len();
                 let mut rows = Vec::with_capacity(n);
@@ -1024,6 +1063,13 @@ fn write_pages(
                 }
             }
             w.finish()?.flush()?;
+        }
+        // Reports do not page the ledger (`console_reports::run`); nothing reaches here.
+        ExportKind::CaseSheets | ExportKind::Bulletin | ExportKind::PointCompliance => {
+            return Err(ExportError::Io(std::io::Error::other(format!(
+                "{} is a report, not a ledger export",
+                kind.as_str()
+            ))));
         }
     }
     Ok(n)

@@ -84,7 +84,7 @@ const TREND_BEFORE: u32 = 6;
 /// Longest custom ranking period, in days.
 const MAX_CUSTOM_DAYS: i64 = 731;
 
-fn calendar(refs: &ReferenceBundle) -> WorkCalendar {
+pub(super) fn calendar(refs: &ReferenceBundle) -> WorkCalendar {
     refs.calendar.clone().unwrap_or_default()
 }
 
@@ -366,9 +366,28 @@ pub struct RankingQuery {
 
 /// A run of city days, `start` inclusive, `end` exclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    start: NaiveDate,
-    end: NaiveDate,
+pub(super) struct Span {
+    pub(super) start: NaiveDate,
+    pub(super) end: NaiveDate,
+}
+
+/// The period a bulletin covers, from the ranking's own parameters (`period`: week, month,
+/// quarter or custom; `from`: a day in it, or custom's first day; `to`: custom's last day),
+/// so that a bulletin and the ranking of the same period count the same problems.
+pub(super) fn report_period(
+    period: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    today: NaiveDate,
+) -> Result<(RankingPeriod, Span), ServerError> {
+    let mut q = RankingQuery {
+        period,
+        from,
+        to,
+        ..RankingQuery::default()
+    };
+    let (period, spans) = parse_period(&mut q, today)?;
+    Ok((period, *spans.last().expect("a period")))
 }
 
 fn month_start(d: NaiveDate) -> NaiveDate {
@@ -382,7 +401,7 @@ fn quarter_start(d: NaiveDate) -> NaiveDate {
 
 /// The period containing `anchor` (or `from..=to` for custom), and the `before` periods of
 /// the same kind before it, oldest first, the period itself last.
-fn periods(
+pub(super) fn periods(
     period: RankingPeriod,
     anchor: NaiveDate,
     to: Option<NaiveDate>,
@@ -500,7 +519,7 @@ fn roll_up(tree: &DistrictTree, id: &str, level: DistrictLevel) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
-fn tally_of(r: &[Value]) -> PeriodTally {
+pub(super) fn tally_of(r: &[Value]) -> PeriodTally {
     PeriodTally {
         tally: UnitTally {
             assigned: r[2].count(),

@@ -105,6 +105,7 @@ impl Modify for ConsoleParts {
         doc.merge(super::console_cases::Api::openapi());
         doc.merge(super::console_stats::Api::openapi());
         doc.merge(super::console_exports::Api::openapi());
+        doc.merge(super::console_schedules::Api::openapi());
         doc.merge(super::console_setup::Api::openapi());
         doc.merge(super::console_points::Api::openapi());
         doc.merge(super::console_rules::Api::openapi());

@@ -611,6 +611,54 @@ pub fn per_day(
     )
 }
 
+/// What a bulletin's most frequent list counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopBy {
+    Category,
+    Point,
+}
+
+/// The most frequent categories or points of the problems inside `scope` reported in
+/// `from_ms..to_ms`: rows `(code or point id, n)`, most first (then by the value), at most
+/// `limit`; problems without a point are left out of the points.
+pub fn reported_top(scope: &Scope, by: TopBy, from_ms: i64, to_ms: i64, limit: u32) -> Select {
+    let mut w = Where::scoped(scope);
+    let from = w.arg(Arg::Int(from_ms));
+    let to = w.arg(Arg::Int(to_ms));
+    w.and(format!("reported_at >= {from} AND reported_at < {to}"));
+    let col = match by {
+        TopBy::Category => "category",
+        TopBy::Point => {
+            w.and("point_id IS NOT NULL".to_owned());
+            "point_id"
+        }
+    };
+    Select::new(
+        format!(
+            "SELECT {col}, count(*) AS n FROM problems WHERE {} GROUP BY {col} \
+             ORDER BY n DESC, {col} LIMIT {limit}",
+            w.sql()
+        ),
+        w,
+        vec![Col::Text, Col::Int],
+    )
+}
+
+/// Problems inside `scope` that meet `cond`, counted per point: rows `(point id, n)`.
+pub fn per_point(scope: &Scope, cond: &str) -> Select {
+    let mut w = Where::scoped(scope);
+    w.and("point_id IS NOT NULL".to_owned());
+    w.and(format!("({cond})"));
+    Select::new(
+        format!(
+            "SELECT point_id, count(*) FROM problems WHERE {} GROUP BY point_id",
+            w.sql()
+        ),
+        w,
+        vec![Col::Text, Col::Int],
+    )
+}
+
 /// What a ranking groups problems by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RankKey {
@@ -634,11 +682,15 @@ pub fn ranking(scope: &Scope, key: RankKey, bounds: &[i64], due_by_ms: i64, now_
     let last = ps.len() - 2;
     w.and(rates_sql::assigned_where());
     w.and(rates_sql::received_in(&ps[0], &ps[last + 1]));
-    let mut bucket = String::from("CASE");
-    for (i, p) in ps[1..=last].iter().enumerate() {
-        bucket.push_str(&format!(" WHEN dispatched_at < {p} THEN {i}"));
+    // One period (a bulletin's): every row is period 0; `CASE ELSE 0 END` is not SQL.
+    let mut bucket = String::from("0");
+    if last > 0 {
+        bucket = String::from("CASE");
+        for (i, p) in ps[1..=last].iter().enumerate() {
+            bucket.push_str(&format!(" WHEN dispatched_at < {p} THEN {i}"));
+        }
+        bucket.push_str(&format!(" ELSE {last} END"));
     }
-    bucket.push_str(&format!(" ELSE {last} END"));
     let due = format!(
         "count(CASE WHEN {} AND {} THEN 1 END)",
         rates_sql::received_in(&ps[last], &ps[last + 1]),
