@@ -730,6 +730,8 @@ struct RequestsXml<'a, T> {
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
         (status = 429, description = "Too many requests with this key or from this address (`Retry-After`)", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
+        (status = 503, description = "Another copy of this request (same key, same fields) is still being made after 20 s: send it again", content(
+            (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
     )
 )]
 #[allow(dead_code)] // the operation's documentation; `top_get`/`top_post` answer it
@@ -1288,7 +1290,7 @@ struct RequestsQuery {
     responses(
         (status = 200, description = "Requests made through Open311, newest first, at most 1000; by default those of the last 90 days", content(
             (Vec<ServiceRequest> = "application/json"), (String = "text/xml"))),
-        (status = 400, description = "A date that is not ISO 8601, a range over 90 days or backwards, a status other than open/closed", content(
+        (status = 400, description = "A date that is not ISO 8601, a range over 90 days or backwards, a status other than open/closed (each checked also when `service_request_id` is given); the description names the parameter", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "Not `.xml` or `.json`", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
