@@ -735,11 +735,15 @@ impl Uploads {
     /// One pass of the sweeper at `now`: staged files untouched for the TTL are deleted with
     /// their rows. With `recover` (the first pass after a start), every staged file whose bytes
     /// already hash to their name is stored first: its upload was complete when the server
-    /// stopped, and its device may never send it again. Returns the uploads deleted (staged
+    /// stopped, and its device may never send it again (on PostgreSQL, every upload whose
+    /// chunks reach its size: [`Uploads::recover_in_database`]). Returns the uploads deleted (staged
     /// files; on PostgreSQL, uploads whose chunks are in the database).
     pub async fn sweep(&self, now: SystemTime, recover: bool) -> Result<usize, ServerError> {
         let cutoff = now.checked_sub(self.ttl).unwrap_or(SystemTime::UNIX_EPOCH);
         let mut removed = 0;
+        if recover && self.in_database {
+            self.recover_in_database().await?;
+        }
         let mut entries = match tokio::fs::read_dir(&self.dir).await {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -801,6 +805,55 @@ impl Uploads {
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, l| Arc::strong_count(l) > 1);
         Ok(removed)
+    }
+
+    /// The first sweep on PostgreSQL: every unfinished upload whose chunks in the database
+    /// reach its declared size (the server stopped between the last chunk and its assembly,
+    /// and the device may never ask again) is finished now — assembled, verified and stored,
+    /// or discarded with its chunks when the bytes do not hash to its name. Several instances
+    /// starting at once may finish the same upload; [`Uploads::finish_in_database`] settles
+    /// that. An upload sent without a size cannot be known to be complete and is left to its
+    /// device (or the TTL). Returns the uploads finished or discarded.
+    pub async fn recover_in_database(&self) -> Result<usize, ServerError> {
+        use crate::store::ledger::{Col, Select};
+        let rows = self
+            .store
+            .select(&[Select {
+                sql: "SELECT u.hash, u.user_id, u.size FROM blob_uploads u \
+                      WHERE NOT u.complete AND u.size > 0 AND u.size <= \
+                      (SELECT COALESCE(MAX(c.start + c.len), 0) FROM blob_chunks c \
+                       WHERE c.hash = u.hash AND c.user_id = u.user_id)"
+                    .into(),
+                args: vec![],
+                columns: vec![Col::Text, Col::Text, Col::Int],
+            }])
+            .await?;
+        let mut done = 0;
+        for row in &rows[0] {
+            let (Some(hash), Some(user_id)) = (row[0].text(), row[1].text()) else {
+                continue;
+            };
+            let lock = self.lock(hash);
+            let _guard = lock.lock().await;
+            // Finished or discarded meanwhile (a device's check, another instance)?
+            match self.store.blob_upload(hash, user_id).await? {
+                Some(u) if !u.complete => {}
+                _ => continue,
+            }
+            match self
+                .finish_in_database(hash, user_id, row[2].opt_int().map(|n| n as u64))
+                .await?
+            {
+                Finished::Stored(len) => {
+                    tracing::info!(%hash, len, "finished an upload staged completely before a stop");
+                }
+                Finished::Discarded => {
+                    tracing::warn!(%hash, "discarded a staged upload whose bytes do not match its name");
+                }
+            }
+            done += 1;
+        }
+        Ok(done)
     }
 
     /// Sweeps at start (recovering complete uploads) and then every quarter TTL (at least

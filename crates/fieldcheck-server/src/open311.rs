@@ -224,6 +224,63 @@ pub async fn recent_request(
         .and_then(|r| Some((r[0].text()?.to_owned(), r[1].text()?.to_owned()))))
 }
 
+/// A claim older than this is a holder that died (its instance stopped mid-POST): the next
+/// copy of the request takes it over.
+pub const CLAIM_STALE_MS: i64 = 60_000;
+
+/// Claims the POST of these fields by this key (migration 0018), so that no other copy of it,
+/// on this instance or another on the same database, checks for a retry and stores a request
+/// until [`release_claim`]. False: another copy holds it.
+pub async fn claim_request(
+    store: &dyn Store,
+    key_id: &str,
+    fingerprint: &str,
+    token: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let rows = store
+        .write(&[stmt(
+            "INSERT INTO open311_claims (key_id, fingerprint, token, claimed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (key_id, fingerprint) DO UPDATE SET \
+             token = excluded.token, claimed_at = excluded.claimed_at \
+             WHERE open311_claims.claimed_at < $5 RETURNING token",
+            vec![
+                Arg::Text(key_id.to_owned()),
+                Arg::Text(fingerprint.to_owned()),
+                Arg::Text(token.to_owned()),
+                Arg::Int(now_ms),
+                Arg::Int(now_ms - CLAIM_STALE_MS),
+            ],
+            vec![Col::Text],
+        )])
+        .await?;
+    Ok(!rows[0].is_empty())
+}
+
+/// Releases a claim this holder (`token`) made, and any claim gone stale.
+pub async fn release_claim(
+    store: &dyn Store,
+    key_id: &str,
+    fingerprint: &str,
+    token: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    store
+        .write(&[stmt(
+            "DELETE FROM open311_claims WHERE (key_id = $1 AND fingerprint = $2 AND token = $3) \
+             OR claimed_at < $4",
+            vec![
+                Arg::Text(key_id.to_owned()),
+                Arg::Text(fingerprint.to_owned()),
+                Arg::Text(token.to_owned()),
+                Arg::Int(now_ms - CLAIM_STALE_MS),
+            ],
+            vec![],
+        )])
+        .await?;
+    Ok(())
+}
+
 /// Reserves the next request number (the `seq` of its problem code) with the contact.
 pub async fn reserve_request(
     store: &dyn Store,

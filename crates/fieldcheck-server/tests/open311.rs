@@ -704,6 +704,121 @@ async fn open311_round_trip(pg: bool) {
 }
 both_backends!(open311_round_trip);
 
+/// Every query parameter of `GET requests` that is malformed is a 400 in the errors
+/// document naming it, in XML and JSON — also where `service_request_id` makes the others
+/// moot — and a HEAD of it is refused alike.
+async fn malformed_request_queries_are_refused(pg: bool) {
+    let e = env(pg).await;
+    let s = &e.s;
+    let cases: &[(&str, &str)] = &[
+        ("start_date=garbage", "start_date"),
+        ("end_date=garbage", "end_date"),
+        ("start_date=", "start_date"),
+        ("start_date=2026-12-01", "start_date"),
+        ("end_date=2026-13-01T00:00:00Z", "end_date"),
+        (
+            "start_date=2026-12-01T00:00:00%2B08:00&end_date=tomorrow",
+            "end_date",
+        ),
+        ("service_request_id=GL-1&start_date=garbage", "start_date"),
+        ("service_request_id=GL-1&end_date=%00", "end_date"),
+        ("status=pending", "status"),
+        ("status=open,", "status"),
+        ("service_request_id=GL-1&status=nope", "status"),
+        ("start_date=%ZZ", "start_date"),
+    ];
+    for (query, name) in cases {
+        let m = json_error(
+            get(s, &format!("/requests.json?{query}")).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(m.contains(name), "{query}: {m}");
+        let m = xml_error(
+            get(s, &format!("/requests.xml?{query}")).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(m.contains(name), "{query}: {m}");
+        let r = client()
+            .head(o311(s, &format!("/requests.json?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "HEAD {query}");
+    }
+    // The same parameters well formed are answered.
+    for query in [
+        "start_date=2026-12-01T00:00:00%2B08:00",
+        "start_date=2026-12-01T00:00:00Z&end_date=2026-12-02T00:00:00Z&status=open,closed",
+        "service_request_id=GL-1&status=closed",
+    ] {
+        let r = get(s, &format!("/requests.json?{query}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "{query}");
+    }
+    e.finish().await;
+}
+both_backends!(malformed_request_queries_are_refused);
+
+/// Copies of one POST sent at once (a client retrying on a timeout) make one request; the
+/// claims they took are all released. (Across two instances: `scale_out.rs`.)
+async fn concurrent_copies_of_a_post_make_one_request(pg: bool) {
+    let e = env(pg).await;
+    let s = &e.s;
+    let admin = s.login("usr-admin-1").await;
+    let (_, key) = new_key(s, &admin, "城市 App").await;
+    let before = s.store.event_count().await.unwrap();
+    let form: Vec<(&str, String)> = vec![
+        ("api_key", key.as_str()),
+        ("service_code", "SR-02"),
+        ("address_string", "东门后巷"),
+        ("description", "井盖缺失"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    let mut posts = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (url, form) = (o311(s, "/requests.json"), form.clone());
+        posts.spawn(async move {
+            let r = client().post(url).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let v: Value = r.json().await.unwrap();
+            v[0]["service_request_id"].as_str().unwrap().to_owned()
+        });
+    }
+    let ids: std::collections::BTreeSet<String> = posts.join_all().await.into_iter().collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(s.store.event_count().await.unwrap(), before + 1);
+    let count = |table: &str| {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        async move {
+            let rows = s
+                .store
+                .select(&[fieldcheck_server::store::ledger::Select {
+                    sql,
+                    args: vec![],
+                    columns: vec![fieldcheck_server::store::ledger::Col::Int],
+                }])
+                .await
+                .unwrap();
+            rows[0][0][0].int()
+        }
+    };
+    assert_eq!(count("open311_requests").await, 1);
+    let mut claims = -1;
+    for _ in 0..100 {
+        claims = count("open311_claims").await;
+        if claims == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(claims, 0, "claims released");
+    e.finish().await;
+}
+both_backends!(concurrent_copies_of_a_post_make_one_request);
+
 /// Requests per key are rate-limited: past the burst, 429 in the errors document with
 /// `Retry-After`.
 #[tokio::test]

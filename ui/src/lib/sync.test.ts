@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { formatBytesShort, parseEnrollUrl, progressLabel, progressPercent, syncErrorKey, type Progress } from './sync'
-import { zh } from './i18n'
+import { formatBytesShort, parseEnrollUrl, progressLabel, progressPercent, syncErrorKey, syncNotices, type Progress } from './sync'
+import { en, setLang, t, zh } from './i18n'
+import type { SyncReport } from '../wire/fieldcheck'
 
 const p = (x: Partial<Progress>): Progress => ({
   phase: 'push',
@@ -74,5 +75,52 @@ describe('progress', () => {
       expect(syncErrorKey(c)).not.toBe('sync_err_other')
       expect(syncErrorKey(c) in zh).toBe(true)
     }
+  })
+})
+
+const report = (x: Partial<SyncReport>): SyncReport => ({
+  pushed: 0,
+  duplicates: 0,
+  clamped: 0,
+  refused: [],
+  rejected: [],
+  deferred: 0,
+  server_restored: null,
+  photos_uploaded: 0,
+  photo_bytes_uploaded: 0,
+  photos_failed: [],
+  events_pulled: 0,
+  records_removed: 0,
+  ...x,
+} as SyncReport)
+
+describe('syncNotices', () => {
+  it('says nothing after an ordinary run', () => {
+    expect(syncNotices(null)).toEqual([])
+    expect(syncNotices(report({ pushed: 3, events_pulled: 9 }))).toEqual([])
+  })
+  it('tells the inspector the server was restored and what was sent again', () => {
+    const n = syncNotices(
+      report({ pushed: 12, server_restored: { events_resent: 12, photos_rechecked: 2, cursor_was: 480 } }),
+    )
+    expect(n).toEqual([
+      { key: 'sync_server_restored', params: { events: 12 } },
+      { key: 'sync_server_restored_photos', params: { photos: 2 } },
+    ])
+    setLang('zh-CN')
+    expect(t(n[0].key, n[0].params)).toBe('服务器已从备份恢复，已重新上传 12 条记录')
+    setLang('en')
+    expect(t(n[0].key, n[0].params)).toContain('restored from a backup; 12 records')
+    setLang('zh-CN')
+    // No photos to re-check: no photo notice.
+    expect(
+      syncNotices(report({ server_restored: { events_resent: 0, photos_rechecked: 0, cursor_was: 5 } })).map((x) => x.key),
+    ).toEqual(['sync_server_restored'])
+  })
+  it('tells the inspector about deferred records', () => {
+    const n = syncNotices(report({ deferred: 4 }))
+    expect(n).toEqual([{ key: 'sync_deferred', params: { n: 4 } }])
+    expect(t(n[0].key, n[0].params)).toContain('4 条记录')
+    for (const x of n) expect(x.key in zh && x.key in en).toBe(true)
   })
 })

@@ -1,5 +1,5 @@
 // Enrollment and sync: pure helpers for the Enroll and Sync screens (tested in sync.test.ts).
-import type { Progress } from '../wire/fieldcheck'
+import type { Progress, SyncReport } from '../wire/fieldcheck'
 import type { Key } from './i18n'
 
 export interface EnrollLink {
@@ -85,4 +85,29 @@ const KNOWN = [
 /** Plain words for a sync/enroll error code. */
 export function syncErrorKey(code: string): Key {
   return (KNOWN as readonly string[]).includes(code) ? (`sync_err_${code}` as Key) : 'sync_err_other'
+}
+
+/** A notice for the inspector about a finished run: a translation key and its parameters. */
+export interface SyncNotice {
+  key: Key
+  params: Record<string, string | number>
+}
+
+/**
+ * What the inspector should be told about a run beyond its counts: the server was restored
+ * from a backup (the device sent again what the server lost and re-checked its photos), and
+ * records the restored server did not take yet (kept on the device, sent again next run).
+ */
+export function syncNotices(report: SyncReport | null | undefined): SyncNotice[] {
+  if (!report) return []
+  const out: SyncNotice[] = []
+  const r = report.server_restored
+  if (r) {
+    out.push({ key: 'sync_server_restored', params: { events: r.events_resent } })
+    if (r.photos_rechecked > 0) {
+      out.push({ key: 'sync_server_restored_photos', params: { photos: r.photos_rechecked } })
+    }
+  }
+  if (report.deferred > 0) out.push({ key: 'sync_deferred', params: { n: report.deferred } })
+  return out
 }

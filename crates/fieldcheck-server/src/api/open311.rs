@@ -60,12 +60,12 @@ const CHANGESET: &str = "2026-12-02T00:00:00+08:00";
 const SPEC: &str = "http://wiki.open311.org/GeoReport_v2";
 
 /// Rate limits of the Open311 edge (`open311_per_minute`, `open311_burst`): per api_key for
-/// `POST requests`, per client address for everything. POSTs are also serialised, so that two
-/// copies of one request sent at once cannot both miss the retry check.
+/// `POST requests`, per client address for everything. (Two copies of one request sent at
+/// once are kept from both missing the retry check by a claim in the database,
+/// [`keys::claim_request`], which holds across instances.)
 pub struct Open311State {
     per_key: PushLimiter,
     per_ip: PushLimiter,
-    post: tokio::sync::Mutex<()>,
 }
 
 impl Open311State {
@@ -74,7 +74,6 @@ impl Open311State {
             per_key: PushLimiter::new(per_minute, burst),
             // Reads are cheap and public; an address gets four times a key's budget.
             per_ip: PushLimiter::new(per_minute.saturating_mul(4), burst.saturating_mul(4)),
-            post: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -83,8 +82,37 @@ impl Open311State {
         Open311State {
             per_key: self.per_key.shared_as(store.clone(), "open311-key"),
             per_ip: self.per_ip.shared_as(store, "open311-ip"),
-            post: self.post,
         }
+    }
+}
+
+/// How long a POST waits for another copy of itself to finish before answering 503.
+const CLAIM_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Releases a POST's claim when the handler ends, however it ends.
+struct ClaimGuard {
+    store: Arc<dyn crate::store::Store>,
+    key_id: String,
+    fingerprint: String,
+    token: String,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let (store, key_id, fingerprint, token) = (
+            self.store.clone(),
+            std::mem::take(&mut self.key_id),
+            std::mem::take(&mut self.fingerprint),
+            std::mem::take(&mut self.token),
+        );
+        tokio::spawn(async move {
+            let now = chrono::Utc::now().timestamp_millis();
+            if let Err(e) =
+                keys::release_claim(store.as_ref(), &key_id, &fingerprint, &token, now).await
+            {
+                tracing::warn!(error = %e, "releasing an Open311 claim failed; it goes stale");
+            }
+        });
     }
 }
 
@@ -702,6 +730,8 @@ struct RequestsXml<'a, T> {
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
         (status = 429, description = "Too many requests with this key or from this address (`Retry-After`)", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
+        (status = 503, description = "Another copy of this request (same key, same fields) is still being made after 20 s: send it again", content(
+            (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
     )
 )]
 #[allow(dead_code)] // the operation's documentation; `top_get`/`top_post` answer it
@@ -956,7 +986,33 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
     ));
     let store = state.store.as_ref();
     let ise = |e: crate::error::StoreError| internal(format)(e.into());
-    let _one_at_a_time = state.open311.post.lock().await;
+    // One copy at a time of these fields from this key, across instances: the claim is taken
+    // before the retry check and released (by the guard, also when this future is dropped)
+    // after the request is settled, so a copy that waited finds the request the first made.
+    let token = Uuid::new_v4().to_string();
+    let waited = Instant::now();
+    loop {
+        if keys::claim_request(store, &key.id, &fingerprint, &token, now_ms())
+            .await
+            .map_err(ise)?
+        {
+            break;
+        }
+        if waited.elapsed() > CLAIM_WAIT {
+            return Err(err(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format,
+                "a copy of this request is still being made; send it again shortly",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _claim = ClaimGuard {
+        store: state.store.clone(),
+        key_id: key.id.clone(),
+        fingerprint: fingerprint.clone(),
+        token,
+    };
     let now = now_ms();
     if let Some((id, code)) = keys::recent_request(store, &key.id, &fingerprint, now)
         .await
@@ -1234,7 +1290,7 @@ struct RequestsQuery {
     responses(
         (status = 200, description = "Requests made through Open311, newest first, at most 1000; by default those of the last 90 days", content(
             (Vec<ServiceRequest> = "application/json"), (String = "text/xml"))),
-        (status = 400, description = "A date that is not ISO 8601, a range over 90 days or backwards, a status other than open/closed", content(
+        (status = 400, description = "A date that is not ISO 8601, a range over 90 days or backwards, a status other than open/closed (each checked also when `service_request_id` is given); the description names the parameter", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
         (status = 404, description = "Not `.xml` or `.json`", content(
             (Vec<Open311ErrorItem> = "application/json"), (String = "text/xml"))),
@@ -1275,6 +1331,18 @@ async fn requests_answer(
         "SELECT p.state, r.code, r.media_url FROM open311_requests r \
          JOIN problems p ON p.id = r.problem_id WHERE r.problem_id IS NOT NULL",
     );
+    // Every parameter is checked, also where service_request_id makes the others moot: a
+    // malformed one is the client's mistake to hear about (400 naming it), not to have ignored.
+    let end = date_param(q, "end_date", format)?;
+    let start = date_param(q, "start_date", format)?;
+    let mut statuses: Vec<ProblemStatus> = Vec::new();
+    if let Some(st) = param("status") {
+        for s in st.split(',').map(str::trim) {
+            let s = Open311Status::parse(s)
+                .ok_or_else(|| bad(format, format!("status must be open or closed, not {s:?}")))?;
+            statuses.extend(s.problem_statuses());
+        }
+    }
     let mut args: Vec<Arg> = Vec::new();
     let mut arg = |sql: &mut String, clause: &str, a: Arg| {
         args.push(a);
@@ -1304,8 +1372,6 @@ async fn requests_answer(
         }
         sql.push(')');
     } else {
-        let end = date_param(q, "end_date", format)?;
-        let start = date_param(q, "start_date", format)?;
         let (start, end) = match (start, end) {
             (Some(s), Some(e)) => (s, e),
             (Some(s), None) => (s, s + chrono::Duration::days(DEFAULT_DAYS)),
@@ -1336,14 +1402,7 @@ async fn requests_answer(
         if let Some(code) = param("service_code") {
             arg(&mut sql, " AND p.category = $?", Arg::Text(code.to_owned()));
         }
-        if let Some(st) = param("status") {
-            let mut statuses: Vec<ProblemStatus> = Vec::new();
-            for s in st.split(',').map(str::trim) {
-                let s = Open311Status::parse(s).ok_or_else(|| {
-                    bad(format, format!("status must be open or closed, not {s:?}"))
-                })?;
-                statuses.extend(s.problem_statuses());
-            }
+        if !statuses.is_empty() {
             sql.push_str(" AND p.status IN (");
             for (i, s) in statuses.iter().enumerate() {
                 if i > 0 {

@@ -281,6 +281,41 @@ impl Backend for SqliteBatch {
         .await?;
         Ok(rows.iter().map(|r| r.get("hash")).collect())
     }
+
+    async fn rejected_counts(
+        tx: &mut SqliteTx,
+        keys: &[String],
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let rows = sqlite_in(
+            tx,
+            "SELECT counter, window_start, n FROM rate_counts WHERE counter IN ({})",
+            keys,
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("counter"), r.get("window_start"), r.get("n")))
+            .collect())
+    }
+
+    async fn put_rejected_counts(
+        tx: &mut SqliteTx,
+        rows: &[(String, i64, i64)],
+    ) -> Result<(), StoreError> {
+        for (key, end, n) in rows {
+            sqlx::query(
+                "INSERT INTO rate_counts (counter, window_start, n) VALUES (?, ?, ?) \
+                 ON CONFLICT (counter) DO UPDATE SET window_start = excluded.window_start, \
+                 n = excluded.n",
+            )
+            .bind(key)
+            .bind(end)
+            .bind(n)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -479,6 +514,41 @@ impl Backend for PgBatch {
             .fetch_all(&mut **tx)
             .await?;
         Ok(rows.iter().map(|r| r.get("hash")).collect())
+    }
+    async fn rejected_counts(
+        tx: &mut PgTx,
+        keys: &[String],
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT counter, window_start, n FROM rate_counts WHERE counter = ANY($1)")
+                .bind(keys)
+                .fetch_all(&mut **tx)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("counter"), r.get("window_start"), r.get("n")))
+            .collect())
+    }
+
+    async fn put_rejected_counts(
+        tx: &mut PgTx,
+        rows: &[(String, i64, i64)],
+    ) -> Result<(), StoreError> {
+        let keys: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        let ends: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let ns: Vec<i64> = rows.iter().map(|r| r.2).collect();
+        sqlx::query(
+            "INSERT INTO rate_counts (counter, window_start, n) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) \
+             ON CONFLICT (counter) DO UPDATE SET window_start = excluded.window_start, \
+             n = excluded.n",
+        )
+        .bind(keys)
+        .bind(ends)
+        .bind(ns)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }
 

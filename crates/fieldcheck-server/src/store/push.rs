@@ -110,34 +110,79 @@ struct Job {
 pub(crate) struct GroupCommit {
     queue: Mutex<VecDeque<Job>>,
     writer: tokio::sync::Mutex<()>,
-    rejected: RejectedQuota,
-}
-
-/// Fold rejections per sender in the current hour (in memory: a restart forgives).
-#[derive(Default)]
-pub(crate) struct RejectedQuota {
-    by_user: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// The `rate_counts` key of a sender's fold rejections.
+fn rejected_key(user: &str) -> String {
+    format!("fold-rejected:{user}")
+}
+
+/// Fold rejections per sender in the current hour, as a group sees them: read from
+/// `rate_counts` (migration 0014) inside the group's write transaction, counted on in memory
+/// while the group is planned, and written back in the same transaction. Every instance on one
+/// database takes the same write lock for a group (PostgreSQL's append lock, SQLite's
+/// `BEGIN IMMEDIATE`), so the read-count-write is serialised across instances and the quota
+/// is one per sender for all of them; a group that rolls back counts nothing. A row's
+/// `window_start` holds the *end* of the sender's hour (as the push limiter's holds a future
+/// arrival time), so the counters' prunes, which delete rows whose time lies in the past,
+/// leave it until the hour is over.
+#[derive(Default)]
+pub(crate) struct RejectedQuota {
+    /// Sender -> (end of their hour, rejections in it).
+    by_user: HashMap<String, (i64, u32)>,
+    changed: HashSet<String>,
+}
+
 impl RejectedQuota {
-    fn exhausted(&self, user: &str, now_ms: i64) -> bool {
-        let map = self.by_user.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(user)
-            .is_some_and(|(start, n)| now_ms - start < HOUR_MS && *n >= MAX_REJECTED_PER_HOUR)
+    fn from_rows(rows: Vec<(String, i64, i64)>) -> RejectedQuota {
+        let by_user = rows
+            .into_iter()
+            .filter_map(|(key, end, n)| {
+                let user = key.strip_prefix("fold-rejected:")?;
+                Some((
+                    user.to_owned(),
+                    (end, u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+                ))
+            })
+            .collect();
+        RejectedQuota {
+            by_user,
+            changed: HashSet::new(),
+        }
     }
 
-    fn count(&self, user: &str, now_ms: i64) {
-        let mut map = self.by_user.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.retain(|_, (start, _)| now_ms - *start < HOUR_MS);
-        }
-        let e = map.entry(user.to_owned()).or_insert((now_ms, 0));
-        if now_ms - e.0 >= HOUR_MS {
-            *e = (now_ms, 0);
+    fn exhausted(&self, user: &str, now_ms: i64) -> bool {
+        self.by_user
+            .get(user)
+            .is_some_and(|(end, n)| now_ms < *end && *n >= MAX_REJECTED_PER_HOUR)
+    }
+
+    fn count(&mut self, user: &str, now_ms: i64) {
+        let e = self
+            .by_user
+            .entry(user.to_owned())
+            .or_insert((now_ms + HOUR_MS, 0));
+        if now_ms >= e.0 {
+            *e = (now_ms + HOUR_MS, 0);
         }
         e.1 += 1;
+        self.changed.insert(user.to_owned());
+    }
+
+    /// `(key, end of the hour, count)` of the senders this group counted.
+    fn changed_rows(&self) -> Vec<(String, i64, i64)> {
+        let mut rows: Vec<_> = self
+            .changed
+            .iter()
+            .filter_map(|u| {
+                let (end, n) = self.by_user.get(u)?;
+                Some((rejected_key(u), *end, i64::from(*n)))
+            })
+            .collect();
+        rows.sort();
+        rows
     }
 }
 
@@ -278,6 +323,16 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
         tx: &mut Self::Tx,
         hashes: &[String],
     ) -> Result<HashSet<String>, StoreError>;
+    /// `(counter, window_start, n)` of these `rate_counts` keys ([`RejectedQuota`]).
+    async fn rejected_counts(
+        tx: &mut Self::Tx,
+        keys: &[String],
+    ) -> Result<Vec<(String, i64, i64)>, StoreError>;
+    /// Sets these `rate_counts` rows to `(counter, window_start, n)`.
+    async fn put_rejected_counts(
+        tx: &mut Self::Tx,
+        rows: &[(String, i64, i64)],
+    ) -> Result<(), StoreError>;
 }
 
 impl JobInput {
@@ -329,7 +384,7 @@ pub(crate) async fn submit<B: Backend>(
         let _writer = group.writer.lock().await;
         let jobs = take_group(&group);
         if !jobs.is_empty() {
-            run_jobs(&backend, &group.rejected, jobs).await;
+            run_jobs(&backend, jobs).await;
         }
     });
     answer
@@ -373,11 +428,11 @@ fn take_group(group: &GroupCommit) -> Vec<Job> {
     jobs
 }
 
-async fn run_jobs<B: Backend>(backend: &B, quota: &RejectedQuota, jobs: Vec<Job>) {
+async fn run_jobs<B: Backend>(backend: &B, jobs: Vec<Job>) {
     let (inputs, replies): (Vec<JobInput>, Vec<_>) =
         jobs.into_iter().map(|j| (j.input, j.reply)).unzip();
     crate::ops::metrics::push_group(inputs.len(), inputs.iter().map(|i| i.events.len()).sum());
-    let res = apply_group(backend, quota, &inputs).await;
+    let res = apply_group(backend, &inputs).await;
     match res {
         Ok(responses) => {
             for (reply, resp) in replies.into_iter().zip(responses) {
@@ -394,7 +449,7 @@ async fn run_jobs<B: Backend>(backend: &B, quota: &RejectedQuota, jobs: Vec<Job>
             crate::ops::metrics::push_group_failed();
             tracing::warn!(error = %e, batches = inputs.len(), "group commit failed; retrying batches one by one");
             for (input, reply) in inputs.iter().zip(replies) {
-                let r = apply_group(backend, quota, std::slice::from_ref(input))
+                let r = apply_group(backend, std::slice::from_ref(input))
                     .await
                     .map(|mut v| v.remove(0));
                 if let Ok(resp) = &r {
@@ -409,7 +464,6 @@ async fn run_jobs<B: Backend>(backend: &B, quota: &RejectedQuota, jobs: Vec<Job>
 /// Applies the batches in order in one transaction; one response per batch.
 pub(crate) async fn apply_group<B: Backend>(
     backend: &B,
-    quota: &RejectedQuota,
     inputs: &[JobInput],
 ) -> Result<Vec<PushResponse>, StoreError> {
     let mut tx = backend.begin().await?;
@@ -440,9 +494,20 @@ pub(crate) async fn apply_group<B: Backend>(
     } else {
         B::problem_codes(&mut tx, &codes).await?
     };
+    let mut senders: Vec<String> = inputs
+        .iter()
+        .map(|i| rejected_key(&i.viewer.user.id))
+        .collect();
+    senders.sort();
+    senders.dedup();
+    let mut quota = RejectedQuota::from_rows(B::rejected_counts(&mut tx, &senders).await?);
     let mut plan = Planner::new(stored, records, taken)?;
     for input in inputs {
-        plan.apply_batch(input, quota)?;
+        plan.apply_batch(input, &mut quota)?;
+    }
+    let counted = quota.changed_rows();
+    if !counted.is_empty() {
+        B::put_rejected_counts(&mut tx, &counted).await?;
     }
     let rows = plan.new_rows(inputs)?;
     let seqs = B::insert_events(&mut tx, &rows).await?;
@@ -821,7 +886,11 @@ impl Planner {
         })
     }
 
-    fn apply_batch(&mut self, input: &JobInput, quota: &RejectedQuota) -> Result<(), StoreError> {
+    fn apply_batch(
+        &mut self,
+        input: &JobInput,
+        quota: &mut RejectedQuota,
+    ) -> Result<(), StoreError> {
         let refs = &input.refs;
         let viewer = &input.viewer;
         let sender = viewer.user.id.as_str();
