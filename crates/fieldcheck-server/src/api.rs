@@ -41,6 +41,7 @@ mod console_app;
 mod console_cases;
 pub mod console_exports;
 mod console_points;
+mod console_rounds;
 mod console_rules;
 mod console_setup;
 mod console_stats;
@@ -450,6 +451,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/admin/open311-keys/{id}/revoke",
             post(admin::revoke_open311_key),
         )
+        .merge(console_rounds::device_routes())
         .merge(console_routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
@@ -493,6 +495,7 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(console_setup::routes())
         .merge(console_points::routes())
         .merge(console_rules::routes())
+        .merge(console_rounds::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,
