@@ -557,7 +557,7 @@ pub(super) async fn create(
         id: id.clone(),
         name,
         date: input.date,
-        seed,
+        seed: seed.clone(),
         exclude_recent_days: spec.exclude_recent_days,
         quotas: input.quotas.clone(),
         inspectors: inspectors.clone(),
