@@ -75,6 +75,13 @@ pub enum Command {
         #[arg(long, value_name = "LAT,LON")]
         near: Option<String>,
     },
+    /// Today's tasks: the evaluation-round points assigned to you whose day has come
+    /// (fetched by `sync`; not done first, then nearest first).
+    Tasks {
+        /// Sort by distance from LAT,LON.
+        #[arg(long, value_name = "LAT,LON")]
+        near: Option<String>,
+    },
     /// List responsible units.
     Units,
     /// List problem categories and their deadline rules.

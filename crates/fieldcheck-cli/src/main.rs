@@ -179,6 +179,17 @@ fn run(cli: Cli, out: &Out) -> Result<()> {
             };
             out.points(&pts, &dist);
         }
+        Command::Tasks { near } => {
+            let from = near
+                .as_deref()
+                .map(parse::latlon)
+                .transpose()?
+                .map(|(lat, lon, _)| LatLon { lat, lon });
+            match store.tasks(from)? {
+                Some((list, views)) => out.tasks(list.today, &views),
+                None => bail!("no tasks on this device yet: run `fieldcheck sync` first"),
+            }
+        }
         Command::Units => out.units(&store.units()?),
         Command::Categories => out.categories(&store.categories()?),
         Command::Templates { id } => match id {

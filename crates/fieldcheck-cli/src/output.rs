@@ -430,6 +430,50 @@ impl Out {
         println!("{t}");
     }
 
+    pub fn tasks(&self, today: chrono::NaiveDate, tasks: &[fieldcheck_core::tasks::TaskView]) {
+        if self.json {
+            return self.print_json(&serde_json::json!({ "today": today, "tasks": tasks }));
+        }
+        let mut t = table(vec![
+            self.t("Date", "日期"),
+            self.t("Round", "测评轮次"),
+            self.t("Point", "点位"),
+            self.t("Name", "名称"),
+            self.t("Type", "类型"),
+            self.t("Address", "地址"),
+            self.t("Distance", "距离"),
+            self.t("Done", "完成"),
+        ]);
+        for v in tasks {
+            let x = &v.task;
+            t.add_row(vec![
+                x.date.to_string(),
+                x.round_name.clone(),
+                x.point_id.clone(),
+                x.point_name.clone(),
+                x.point_type.label(self.lang).to_owned(),
+                x.address.clone(),
+                v.distance_m
+                    .map(|m| {
+                        if m >= 1000.0 {
+                            format!("{:.1} km", m / 1000.0)
+                        } else {
+                            format!("{m:.0} m")
+                        }
+                    })
+                    .unwrap_or_default(),
+                if x.done {
+                    self.t("yes", "是")
+                } else {
+                    self.t("no", "否")
+                }
+                .to_owned(),
+            ]);
+        }
+        println!("{}: {today}", self.t("Today", "今天"));
+        println!("{t}");
+    }
+
     pub fn units(&self, units: &[Unit]) {
         if self.json {
             return self.print_json(&units);

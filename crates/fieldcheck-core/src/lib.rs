@@ -17,6 +17,7 @@ pub mod reference;
 mod search;
 mod store;
 pub mod sync;
+pub mod tasks;
 pub mod views;
 mod visibility;
 

@@ -12,6 +12,7 @@ pub mod checklist;
 pub mod code;
 pub mod compliance;
 pub mod error;
+pub mod evaluation;
 pub mod event;
 pub mod fold;
 pub mod hlc;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod console;
 pub mod sync;
+pub mod tasks;
 
 pub use fieldcheck_domain::checklist::ChecklistTemplate;
 pub use fieldcheck_domain::event::Event;

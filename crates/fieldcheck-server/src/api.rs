@@ -42,6 +42,7 @@ mod console_cases;
 pub mod console_exports;
 mod console_points;
 pub mod console_reports;
+mod console_rounds;
 mod console_rules;
 mod console_schedules;
 mod console_setup;
@@ -452,6 +453,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/admin/open311-keys/{id}/revoke",
             post(admin::revoke_open311_key),
         )
+        .merge(console_rounds::device_routes())
         .merge(console_routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
@@ -496,6 +498,7 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(console_setup::routes())
         .merge(console_points::routes())
         .merge(console_rules::routes())
+        .merge(console_rounds::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,

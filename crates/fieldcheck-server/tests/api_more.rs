@@ -96,6 +96,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/console/setup/categories"),
     ("post", "/api/v1/console/setup/categories/{code}/deadline"),
     ("get", "/api/v1/console/setup/templates"),
+    ("get", "/api/v1/console/rounds"),
+    ("post", "/api/v1/console/rounds"),
+    ("get", "/api/v1/console/rounds/{id}"),
+    ("get", "/api/v1/console/rounds/{id}/results"),
+    ("get", "/api/v1/tasks"),
     ("get", "/api/v1/openapi.json"),
     // The operators' routes (`ops.rs`): no protocol header.
     ("get", "/healthz"),

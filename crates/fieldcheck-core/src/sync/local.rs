@@ -500,7 +500,15 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for key in [SERVER, TOKEN, USER, CURSOR, REF_VERSION, INSTANCE] {
+        for key in [
+            SERVER,
+            TOKEN,
+            USER,
+            CURSOR,
+            REF_VERSION,
+            INSTANCE,
+            crate::tasks::TASKS,
+        ] {
             tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
         }
         // A city CA trusted for that server goes with it.

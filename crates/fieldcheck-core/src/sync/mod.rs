@@ -226,6 +226,11 @@ pub struct SyncReport {
     pub photo_bytes_downloaded: u64,
     /// The reference data version pulled, when it changed.
     pub reference_version: Option<u64>,
+    /// An inspector's tasks fetched (issue 18), how many (`Store::tasks` reads them; not
+    /// part of the UI's summary).
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub tasks: Option<usize>,
     pub bytes_up: u64,
     pub bytes_down: u64,
 }
@@ -710,12 +715,29 @@ impl SyncClient {
             }
             instance = self.observe_instance(&http, &mut report).await?;
         }
+        report.tasks = self.tasks(&http, &mut p).await?;
 
         p.phase = Phase::Done;
         report.bytes_up = p.bytes_up;
         report.bytes_down = p.bytes_down;
         self.report(&p);
         Ok(report)
+    }
+
+    /// An inspector's tasks (evaluation-round points whose day has come), stored whole in
+    /// place of the previous list; other roles have none. Returns how many.
+    async fn tasks(&self, http: &Http, p: &mut Progress) -> SyncResult<Option<usize>> {
+        let user = db(&self.store, |s| s.enrolled_user()).await?;
+        if user.is_none_or(|u| u.role != fieldcheck_domain::role::Role::Inspector) {
+            return Ok(None);
+        }
+        let (list, up, down): (fieldcheck_protocol::tasks::TaskList, _, _) =
+            http.call(Method::GET, "/tasks", &Body::None).await?;
+        p.bytes_up += up;
+        p.bytes_down += down;
+        let n = list.tasks.len();
+        db(&self.store, move |s| s.save_tasks(&list)).await?;
+        Ok(Some(n))
     }
 
     /// Hands the server's instance id to the store (`Store::observe_server_instance`, where

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod cases;
 pub mod exports;
+pub mod rounds;
 pub mod setup;
 pub mod stats;
 
