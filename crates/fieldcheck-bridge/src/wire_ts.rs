@@ -128,6 +128,9 @@ pub fn typescript() -> String {
         c.visit::<stats::RankingPeriod>();
         c.visit::<stats::ConsoleMap>();
         c.visit::<exports::ExportJobList>();
+        c.visit::<exports::ExportRequest>();
+        c.visit::<exports::ReportScheduleList>();
+        c.visit::<exports::ReportScheduleInput>();
         c.visit::<setup::ImportPreview>();
         c.visit::<setup::ImportApplied>();
         c.visit::<setup::ImportRefused>();

@@ -524,6 +524,36 @@ export type ExportJobList = { jobs: Array<ExportJob>, };
 export type ExportKind = "xlsx" | "csv" | "geojson" | "photos_zip" | "case_sheets" | "bulletin" | "point_compliance";
 
 /**
+ * What to export (`POST /api/v1/console/exports`).
+ */
+export type ExportRequest = { kind: ExportKind, 
+/**
+ * The ledger's filter: the query fields of `GET /api/v1/console/problems` as a JSON
+ * object (`{"status": "dispatched,rectifying", "overdue": true}`); `limit` and `offset`
+ * are ignored (every matching row is exported). Missing: the whole ledger in your scope.
+ */
+filter?: Record<string, string | boolean>, 
+/**
+ * `case_sheets` only: the problems to print (1 to 500, each one you may see), instead of
+ * a filter.
+ */
+ids?: Array<string>, 
+/**
+ * `bulletin` only: `week` (周通报, Monday to Sunday), `month` (月通报, the default),
+ * `quarter` or `custom`, in the city's calendar days — as `GET /console/ranking` takes it.
+ */
+period?: string, 
+/**
+ * `bulletin` only: custom's first day, otherwise any day of the period (default today),
+ * `YYYY-MM-DD`.
+ */
+from?: string, 
+/**
+ * `bulletin` only, custom only: the last day (inclusive; at most 731 days).
+ */
+to?: string, };
+
+/**
  * Where an export job is.
  */
 export type ExportState = "queued" | "running" | "done" | "failed";
@@ -1036,6 +1066,34 @@ export type Rejection = { event_id: string, entity_id: string,
 record_code: string | null, kind: string, code: string, message: string, };
 
 /**
+ * A scheduled bulletin of the signed-in user.
+ */
+export type ReportSchedule = { id: string, period: SchedulePeriod, hour: number, created_at: string, 
+/**
+ * The first day of the newest period it has queued.
+ */
+last_from: string | null, 
+/**
+ * When it queues the next one.
+ */
+next_at: string, };
+
+/**
+ * A bulletin to queue for each period once it closes.
+ */
+export type ReportScheduleInput = { period: SchedulePeriod, 
+/**
+ * The city's hour of the day (0-23) on the first day after the period when it is queued;
+ * default 8.
+ */
+hour: number, };
+
+/**
+ * The signed-in user's scheduled bulletins.
+ */
+export type ReportScheduleList = { schedules: Array<ReportSchedule>, };
+
+/**
  * The correction a person makes to a refused report before sending it again: a district
  * they may report in, or a registered point (which brings its district). Neither: as it was
  * (the office may have widened their districts meanwhile).
@@ -1080,6 +1138,11 @@ column: string | null,
  * `template_version_changed`, `invalid_reference`.
  */
 code: string, message_zh: string, message_en: string, };
+
+/**
+ * How often a scheduled bulletin comes (定期通报).
+ */
+export type SchedulePeriod = "week" | "month";
 
 export type Score = { earned: number, possible: number, 
 /**
