@@ -19,7 +19,7 @@ use crate::checklist::ChecklistTemplate;
 use crate::i18n::Text;
 use crate::inspection::{Inspection, InspectionStatus};
 use crate::reference::PointType;
-use crate::scope::DistrictTree;
+use crate::scope::{DistrictTree, Scope};
 
 /// Most points one round may draw.
 pub const MAX_ROUND_POINTS: u32 = 2_000;
@@ -54,6 +54,10 @@ pub enum RoundError {
     },
     #[error("a round needs at least one inspector")]
     NoInspectors,
+    #[error(
+        "none of the round's inspectors works in district {district}, where point {point} was drawn"
+    )]
+    NoInspectorFor { point: String, district: String },
 }
 
 fn district_suffix(d: &Option<String>) -> String {
@@ -70,6 +74,7 @@ impl RoundError {
             RoundError::UnknownDistrict(_) => "unknown_district",
             RoundError::QuotaUnfilled { .. } => "quota_unfilled",
             RoundError::NoInspectors => "no_inspectors",
+            RoundError::NoInspectorFor { .. } => "no_inspector_for_point",
         }
     }
 }
@@ -229,15 +234,17 @@ pub fn draw(
     Ok(by_quota.into_iter().flatten().collect())
 }
 
-/// Shares the drawn points between inspectors: the points sorted by district, type and id,
-/// cut into contiguous runs (so an inspector's points lie together), the inspectors in id
-/// order; the runs differ by at most one point. Returns (point id, inspector id) in that order.
-pub fn assign(drawn: &[Drawn], inspectors: &[String]) -> Result<Vec<(String, String)>, RoundError> {
-    let people: Vec<&String> = inspectors
-        .iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+/// Shares the drawn points between inspectors, each point to an inspector whose districts
+/// hold it (an inspection outside them would be refused at push). The points are sorted by
+/// district, type and id. When every inspector may take every point they are cut into
+/// contiguous runs (so an inspector's points lie together), the inspectors in id order, the
+/// runs differing by at most one point; otherwise each point goes to the inspector who may
+/// take it with the fewest so far, preferring the one who took the point before (ties by id).
+/// Returns (point id, inspector id) in point order.
+pub fn assign(drawn: &[Drawn], inspectors: &[Scope]) -> Result<Vec<(String, String)>, RoundError> {
+    let mut people: Vec<&Scope> = inspectors.iter().collect();
+    people.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    people.dedup_by(|a, b| a.user_id == b.user_id);
     if people.is_empty() {
         return Err(RoundError::NoInspectors);
     }
@@ -249,12 +256,31 @@ pub fn assign(drawn: &[Drawn], inspectors: &[String]) -> Result<Vec<(String, Str
             &b.point_id,
         ))
     });
+    let may = |who: &Scope, p: &Drawn| who.in_districts(Some(&p.district_id));
     let (k, n) = (points.len(), people.len());
-    Ok(points
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| (p.point_id.clone(), people[i * n / k.max(1)].clone()))
-        .collect())
+    if points.iter().all(|p| people.iter().all(|who| may(who, p))) {
+        return Ok(points
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (p.point_id.clone(), people[i * n / k.max(1)].user_id.clone()))
+            .collect());
+    }
+    let mut taken = vec![0usize; n];
+    let mut last: Option<usize> = None;
+    let mut out = Vec::with_capacity(k);
+    for p in points {
+        let pick = (0..n)
+            .filter(|&i| may(people[i], p))
+            .min_by_key(|&i| (taken[i], Some(i) != last, i))
+            .ok_or_else(|| RoundError::NoInspectorFor {
+                point: p.point_id.clone(),
+                district: p.district_id.clone(),
+            })?;
+        taken[pick] += 1;
+        last = Some(pick);
+        out.push((p.point_id.clone(), people[pick].user_id.clone()));
+    }
+    Ok(out)
 }
 
 /// Whether an inspector may see a round's point on `today` (the city's day): from the round's

@@ -1,7 +1,7 @@
 //! Properties of an evaluation round (issue 18): the seeded draw is reproducible and keeps its
 //! quotas, the assignment is balanced, and the roll-up adds up.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use fieldcheck_domain::checklist::{ItemResult, default_templates, score};
@@ -11,7 +11,8 @@ use fieldcheck_domain::evaluation::{
 };
 use fieldcheck_domain::inspection::{Inspection, InspectionStatus, RecordedItem};
 use fieldcheck_domain::reference::{District, PointType};
-use fieldcheck_domain::scope::DistrictTree;
+use fieldcheck_domain::role::Role;
+use fieldcheck_domain::scope::{DistrictTree, Scope};
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -38,6 +39,15 @@ fn tree() -> DistrictTree {
         d("c-3", Some("xs")),
         d("c-4", Some("xs")),
     ])
+}
+
+fn inspector(i: usize, districts: Option<BTreeSet<String>>) -> Scope {
+    Scope {
+        user_id: format!("insp-{i}"),
+        role: Role::Inspector,
+        unit_id: None,
+        districts,
+    }
 }
 
 fn day(n: u64) -> NaiveDate {
@@ -145,7 +155,7 @@ proptest! {
         }).collect();
         prop_assume!(!qs.is_empty());
         let drawn = draw(&cands, &tree(), &spec("s", &qs, 0)).unwrap();
-        let people: Vec<String> = (0..n).map(|i| format!("insp-{i}")).collect();
+        let people: Vec<Scope> = (0..n).map(|i| inspector(i, None)).collect();
         let a = assign(&drawn, &people).unwrap();
         prop_assert_eq!(a.len(), drawn.len());
         let mut per: BTreeMap<&str, usize> = BTreeMap::new();
@@ -154,6 +164,42 @@ proptest! {
         prop_assert!(hi - lo <= 1);
         if drawn.len() >= n { prop_assert_eq!(per.len(), n); }
         prop_assert_eq!(a, assign(&drawn, &people).unwrap());
+    }
+
+    #[test]
+    fn each_point_goes_to_an_inspector_whose_districts_hold_it(
+        cands in candidates(),
+        areas in prop::collection::vec(prop::option::of(prop::collection::btree_set(0usize..4, 1..3)), 1..5),
+    ) {
+        let qs: Vec<Quota> = TYPES.iter().filter_map(|t| {
+            let k = cands.iter().filter(|c| c.point_type == *t).count() as u32;
+            (k > 0).then_some(Quota { point_type: *t, district_id: None, count: k })
+        }).collect();
+        prop_assume!(!qs.is_empty());
+        let drawn = draw(&cands, &tree(), &spec("s", &qs, 0)).unwrap();
+        let people: Vec<Scope> = areas.iter().enumerate().map(|(i, a)| {
+            inspector(i, a.as_ref().map(|set| set.iter().map(|d| LEAVES[*d].to_owned()).collect()))
+        }).collect();
+        let covered = |d: &str| people.iter().any(|p| p.in_districts(Some(d)));
+        match assign(&drawn, &people) {
+            Ok(a) => {
+                prop_assert_eq!(a.len(), drawn.len());
+                for (point, who) in &a {
+                    let d = &drawn.iter().find(|x| &x.point_id == point).unwrap().district_id;
+                    let p = people.iter().find(|p| &p.user_id == who).unwrap();
+                    prop_assert!(p.in_districts(Some(d)), "{point} in {d} given to {who}");
+                }
+                prop_assert_eq!(a, assign(&drawn, &people).unwrap());
+            }
+            Err(RoundError::NoInspectorFor { point, district }) => {
+                prop_assert!(!covered(&district), "{point} in {district} is covered");
+            }
+            Err(e) => prop_assert!(false, "{e}"),
+        }
+        prop_assert_eq!(
+            assign(&drawn, &people).is_ok(),
+            drawn.iter().all(|d| covered(&d.district_id))
+        );
     }
 
     #[test]

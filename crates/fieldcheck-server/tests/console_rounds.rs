@@ -502,6 +502,20 @@ async fn hostile_and_wrong_requests_are_refused(pg: bool) {
     )
     .await;
     assert!(err.message.contains("500"), "{err:?}");
+    // The street's points drawn for an inspector of another street only: none may inspect
+    // them (their push would be refused), so the round is refused, naming a point.
+    let err = api_error(
+        s.console_post(
+            &admin,
+            "/console/rounds",
+            with(&|b| b["inspectors"] = json!(["usr-insp-2"])),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no_inspector_for_point",
+    )
+    .await;
+    assert!(err.message.contains(STREET), "{err:?}");
     // Nothing was stored by any of these.
     let list: Value = s
         .console_get(&admin.cookie, "/console/rounds")
@@ -524,6 +538,21 @@ async fn hostile_and_wrong_requests_are_refused(pg: bool) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = s.http.get(s.url("/tasks")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // With an inspector of the street and one of another street, every point goes to the
+    // one whose districts hold it.
+    let round = create(
+        s,
+        &admin,
+        with(&|b| b["inspectors"] = json!(["usr-insp-2", INSP_1])),
+    )
+    .await;
+    let d = detail(s, &admin, &round.id).await;
+    assert!(!d.points.is_empty());
+    assert!(
+        d.points.iter().all(|p| p.inspector == INSP_1),
+        "{:?}",
+        d.points
+    );
     e.finish().await;
 }
 both_backends!(hostile_and_wrong_requests_are_refused);

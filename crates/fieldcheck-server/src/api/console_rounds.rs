@@ -20,7 +20,7 @@ use fieldcheck_domain::evaluation::{
 use fieldcheck_domain::inspection::{Inspection, InspectionStatus};
 use fieldcheck_domain::reference::{DistrictLevel, PointType};
 use fieldcheck_domain::role::Role;
-use fieldcheck_domain::scope::DistrictTree;
+use fieldcheck_domain::scope::{DistrictTree, Scope};
 use fieldcheck_protocol::console::rounds::{
     InspectorProgress, RoundDetail, RoundInput, RoundList, RoundPointRow, RoundResultsView,
     RoundSummary,
@@ -103,7 +103,9 @@ impl From<crate::error::StoreError> for RoundsFailure {
 impl From<RoundError> for RoundsFailure {
     fn from(e: RoundError) -> Self {
         let status = match e {
-            RoundError::QuotaUnfilled { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            RoundError::QuotaUnfilled { .. } | RoundError::NoInspectorFor { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         RoundsFailure::Refused {
@@ -474,7 +476,7 @@ pub(super) async fn list(State(state): St, caller: ConsoleCaller) -> RoundsResul
         (status = 400, description = "A bad body (`malformed_request`), name (`invalid_round`), seed (`invalid_seed`), no quota (`empty_round`), a quota twice (`duplicate_quota`), an unknown district (`unknown_district`), over 2,000 points (`too_many_points`), no inspector (`no_inspectors`) or one who is not an inspector (`unknown_inspector`)", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "Not the office (an admin), no CSRF token, another site", body = ApiError),
-        (status = 422, description = "A quota asks for more points than can be drawn (`quota_unfilled`, naming it and how many there are); nothing stored", body = ApiError),
+        (status = 422, description = "A quota asks for more points than can be drawn (`quota_unfilled`, naming it and how many there are), or a drawn point lies outside every chosen inspector's districts (`no_inspector_for_point`); nothing stored", body = ApiError),
     ),
     security(("console_session" = [], "console_csrf" = []))
 )]
@@ -547,9 +549,14 @@ pub(super) async fn create(
         })
         .collect();
     let drawn = evaluation::draw(&candidates, &tree, &spec)?;
-    let assigned: HashMap<String, String> = evaluation::assign(&drawn, &inspectors)?
-        .into_iter()
+    let scopes: Vec<Scope> = refs
+        .users
+        .iter()
+        .filter(|u| inspectors.contains(&u.id))
+        .map(|u| Scope::of(u, &tree))
         .collect();
+    let assigned: HashMap<String, String> =
+        evaluation::assign(&drawn, &scopes)?.into_iter().collect();
 
     let id = Uuid::now_v7().to_string();
     let now = now_ms();
