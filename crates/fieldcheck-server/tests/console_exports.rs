@@ -13,56 +13,22 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-use fieldcheck_server::blobs::LocalBlobs;
-use fieldcheck_server::demo::city::CityPlan;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// A seeded city on a server reached at `public_url` (empty: not configured, so exports can
-/// only name photos by path).
+/// The server's public address, which the exports' photo links start with (a server without
+/// one can only name photos by path).
 const PUBLIC_URL: &str = "https://cw.example.gov.cn";
-
-async fn start(public_url: &str) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = fieldcheck_server::Config {
-        public_url: public_url.to_owned(),
-        ..common::test_config(dir.path())
-    };
-    let s = Server::start_with(config, None, true).await;
-    let plan = CityPlan {
-        seed: 16,
-        problems: 60,
-        days: 20,
-        now: chrono::Utc::now(),
-        own_photos: 6,
-        pool_photos: 4,
-    };
-    fieldcheck_server::demo::seed_city_if_empty(
-        s.store.as_ref(),
-        &LocalBlobs::new(dir.path().join("blobs")),
-        &dir.path().join("blobs"),
-        &plan,
-    )
-    .await
-    .unwrap()
-    .expect("seeded");
-    (dir, s)
-}
-
-async fn post_export(s: &Server, who: &ConsoleLogin, body: Value) -> reqwest::Response {
-    s.http
-        .post(s.url("/console/exports"))
-        .header("cookie", &who.cookie)
-        .header("x-csrf-token", &who.csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Queues an export and waits for it; the finished job.
 async fn export(s: &Server, who: &ConsoleLogin, kind: &str, filter: Value) -> Value {
-    let r = post_export(s, who, json!({"kind": kind, "filter": filter})).await;
+    let r = s
+        .console_post(
+            who,
+            "/console/exports",
+            json!({"kind": kind, "filter": filter}),
+        )
+        .await;
     assert_eq!(
         r.status(),
         StatusCode::ACCEPTED,
@@ -198,7 +164,7 @@ fn tool(name: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_export_opens_in_a_real_program_and_matches_the_ledger() {
-    let (dir, s) = start(PUBLIC_URL).await;
+    let (dir, s) = Server::start_seeded_city(|c| c.public_url = PUBLIC_URL.to_owned()).await;
     let admin = s.console_sign_in("usr-admin-1").await;
     let out = dir.path().join("downloads");
     std::fs::create_dir_all(&out).unwrap();
@@ -404,7 +370,7 @@ async fn every_export_opens_in_a_real_program_and_matches_the_ledger() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_users_get_nothing_outside_their_scope() {
-    let (_dir, s) = start("").await;
+    let (_dir, s) = Server::start_seeded_city(|_| {}).await;
     let admin = s.console_sign_in("usr-admin-1").await;
     let hdl = s.console_sign_in("usr-hdl-1").await;
     let insp = s.console_sign_in("usr-insp-2").await;
@@ -469,7 +435,9 @@ async fn hostile_users_get_nothing_outside_their_scope() {
         ),
         (json!({"kind": "csv", "extra": 1}), "extra"),
     ] {
-        let r = post_export(&s, &admin, body.clone()).await;
+        let r = s
+            .console_post(&admin, "/console/exports", body.clone())
+            .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["code"], "malformed_request", "{body}");

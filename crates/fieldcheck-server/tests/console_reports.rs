@@ -10,52 +10,12 @@ use std::time::Duration;
 
 use chrono::{Days, Utc};
 use common::*;
-use fieldcheck_server::blobs::LocalBlobs;
-use fieldcheck_server::demo::city::CityPlan;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn start_with(fonts: Option<Vec<std::path::PathBuf>>) -> (tempfile::TempDir, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(dir.path());
-    if let Some(f) = fonts {
-        config.report_font_dirs = f;
-    }
-    let s = Server::start_with(config, None, true).await;
-    let plan = CityPlan {
-        seed: 16,
-        problems: 60,
-        days: 20,
-        now: Utc::now(),
-        own_photos: 6,
-        pool_photos: 4,
-    };
-    fieldcheck_server::demo::seed_city_if_empty(
-        s.store.as_ref(),
-        &LocalBlobs::new(dir.path().join("blobs")),
-        &dir.path().join("blobs"),
-        &plan,
-    )
-    .await
-    .unwrap()
-    .expect("seeded");
-    (dir, s)
-}
-
-async fn post_export(s: &Server, who: &ConsoleLogin, body: Value) -> reqwest::Response {
-    s.http
-        .post(s.url("/console/exports"))
-        .header("cookie", &who.cookie)
-        .header("x-csrf-token", &who.csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Queues a report and waits until it is done or failed; the job as listed.
 async fn queue(s: &Server, who: &ConsoleLogin, body: Value) -> Value {
-    let r = post_export(s, who, body.clone()).await;
+    let r = s.console_post(who, "/console/exports", body.clone()).await;
     assert_eq!(
         r.status(),
         StatusCode::ACCEPTED,
@@ -206,7 +166,7 @@ fn open_statuses() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_report_reads_as_the_api_counts() {
-    let (_dir, s) = start_with(None).await;
+    let (_dir, s) = Server::start_seeded_city(|_| {}).await;
     let admin = s.console_sign_in("usr-admin-1").await;
     let today = city_today(&s, &admin).await;
     let from = today - Days::new(27);
@@ -377,7 +337,7 @@ async fn every_report_reads_as_the_api_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_requests_and_other_scopes_get_nothing_more() {
-    let (_dir, s) = start_with(None).await;
+    let (_dir, s) = Server::start_seeded_city(|_| {}).await;
     let admin = s.console_sign_in("usr-admin-1").await;
     let hdl = s.console_sign_in("usr-hdl-1").await;
     let today = city_today(&s, &admin).await;
@@ -440,7 +400,9 @@ async fn hostile_requests_and_other_scopes_get_nothing_more() {
             "for the bulletin",
         ),
     ] {
-        let r = post_export(&s, &admin, body.clone()).await;
+        let r = s
+            .console_post(&admin, "/console/exports", body.clone())
+            .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["code"], "malformed_request", "{body}");
@@ -511,7 +473,8 @@ async fn hostile_requests_and_other_scopes_get_nothing_more() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_cjk_font_the_job_says_what_to_install() {
     let empty = tempfile::tempdir().unwrap();
-    let (_dir, s) = start_with(Some(vec![empty.path().to_owned()])).await;
+    let (_dir, s) =
+        Server::start_seeded_city(|c| c.report_font_dirs = vec![empty.path().to_owned()]).await;
     let admin = s.console_sign_in("usr-admin-1").await;
     let job = queue(&s, &admin, json!({"kind": "point_compliance"})).await;
     assert_eq!(job["state"], "failed", "{job}");

@@ -363,6 +363,36 @@ impl Server {
         }
     }
 
+    /// A server on a fresh directory with a small demo city seeded (60 problems over 20
+    /// days, with photos), as the console's exports and reports are tested on; `tweak`
+    /// adjusts its config.
+    pub async fn start_seeded_city(
+        tweak: impl FnOnce(&mut fieldcheck_server::Config),
+    ) -> (tempfile::TempDir, Server) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        let s = Server::start_with(config, None, true).await;
+        let plan = fieldcheck_server::demo::city::CityPlan {
+            seed: 16,
+            problems: 60,
+            days: 20,
+            now: Utc::now(),
+            own_photos: 6,
+            pool_photos: 4,
+        };
+        fieldcheck_server::demo::seed_city_if_empty(
+            s.store.as_ref(),
+            &fieldcheck_server::blobs::LocalBlobs::new(dir.path().join("blobs")),
+            &dir.path().join("blobs"),
+            &plan,
+        )
+        .await
+        .unwrap()
+        .expect("seeded");
+        (dir, s)
+    }
+
     pub async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         (&mut self.task).await.unwrap().unwrap();
@@ -441,7 +471,6 @@ impl Server {
         }
     }
 
-    /// A console GET with a session cookie.
     /// A console request that changes something: the session's cookie and CSRF token, a JSON
     /// body.
     pub async fn console_post(
@@ -460,6 +489,7 @@ impl Server {
             .unwrap()
     }
 
+    /// A console GET with a session cookie.
     pub async fn console_get(&self, cookie: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
