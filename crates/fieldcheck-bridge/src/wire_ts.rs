@@ -112,7 +112,7 @@ pub fn typescript() -> String {
     c.visit::<Location>();
     // The office's console, from fieldcheck-protocol's `console` module.
     {
-        use fieldcheck_protocol::console::{cases, exports, setup, stats, *};
+        use fieldcheck_protocol::console::{cases, exports, rounds, setup, stats, *};
         c.visit::<ConsoleSessionInfo>();
         c.visit::<ConsoleProblemPage>();
         c.visit::<cases::ConsoleProblemDetail>();
@@ -128,6 +128,10 @@ pub fn typescript() -> String {
         c.visit::<stats::RankingPeriod>();
         c.visit::<stats::ConsoleMap>();
         c.visit::<exports::ExportJobList>();
+        c.visit::<rounds::RoundInput>();
+        c.visit::<rounds::RoundList>();
+        c.visit::<rounds::RoundDetail>();
+        c.visit::<rounds::RoundResultsView>();
         c.visit::<exports::ExportRequest>();
         c.visit::<exports::ReportScheduleList>();
         c.visit::<exports::ReportScheduleInput>();

@@ -94,10 +94,12 @@ pub struct Candidate {
 /// district below it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     pub point_type: PointType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub district_id: Option<String>,
     pub count: u32,
 }
@@ -318,6 +320,7 @@ pub struct RoundPoint<'a> {
 /// Earned and possible points of a group and its 得分率.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Tally {
     /// Points of the round in the group.
     pub points: u32,
@@ -372,6 +375,7 @@ pub fn percent(earned: f64, possible: f64) -> Option<f64> {
 /// One point's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PointResult {
     pub point_id: String,
     pub point_type: PointType,
@@ -389,6 +393,7 @@ pub struct PointResult {
 /// A checklist item that failed at one or more points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FailingItem {
     pub template_id: String,
     pub item_id: String,
@@ -400,6 +405,7 @@ pub struct FailingItem {
 /// A round's roll-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundResults {
     pub overall: Tally,
     pub by_point_type: BTreeMap<String, Tally>,
@@ -498,6 +504,7 @@ pub fn roll_up(points: &[RoundPoint<'_>], templates: &[ChecklistTemplate]) -> Ro
 /// A group's rate now and in the previous round.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Change {
     pub percent: Option<f64>,
     pub previous_percent: Option<f64>,
@@ -523,6 +530,7 @@ impl Change {
 /// A failing item's count now and before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ItemChange {
     pub template_id: String,
     pub item_id: String,
@@ -533,6 +541,7 @@ pub struct ItemChange {
 /// A round compared with the previous one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundComparison {
     pub overall: Change,
     /// Every point type or district in either round.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// One point to inspect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Task {
     pub round_id: String,
     pub round_name: String,
@@ -27,6 +28,7 @@ pub struct Task {
 /// The caller's tasks as of the city's `today`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TaskList {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub today: NaiveDate,

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// A new round.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct RoundInput {
     /// 1 to 100 characters, e.g. "12月第一轮模拟测评".
@@ -19,10 +20,12 @@ pub struct RoundInput {
     /// The draw's seed (1–200 characters): the same seed over the same points draws the same
     /// points. When left out the server makes a random one, recorded with the round.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub seed: Option<String>,
     pub quotas: Vec<Quota>,
     /// Leave out points inspected less than this many days before `date` (0 or absent: none).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub exclude_recent_days: Option<u32>,
     /// The inspectors (user ids with the inspector role) the points are shared between.
     pub inspectors: Vec<String>,
@@ -31,6 +34,7 @@ pub struct RoundInput {
 /// A round as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundSummary {
     pub id: String,
     pub name: String,
@@ -51,6 +55,7 @@ pub struct RoundSummary {
 /// The rounds, newest date first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundList {
     pub rounds: Vec<RoundSummary>,
 }
@@ -58,6 +63,7 @@ pub struct RoundList {
 /// One inspector's progress.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InspectorProgress {
     pub inspector: String,
     pub name: String,
@@ -68,6 +74,7 @@ pub struct InspectorProgress {
 /// One drawn point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundPointRow {
     pub point_id: String,
     pub point_name: String,
@@ -84,6 +91,7 @@ pub struct RoundPointRow {
 /// A round with its progress.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundDetail {
     pub round: RoundSummary,
     pub progress: Vec<InspectorProgress>,
@@ -93,6 +101,7 @@ pub struct RoundDetail {
 /// A round's results and the comparison with the round before it (by date).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RoundResultsView {
     pub round: RoundSummary,
     pub results: RoundResults,
