@@ -40,6 +40,11 @@ import type {
   ReportScheduleList,
   RankingBy,
   RankingPeriod,
+  RoundDetail,
+  RoundInput,
+  RoundList,
+  RoundResultsView,
+  RoundSummary,
 } from './wire'
 import { errorText } from './i18n'
 
@@ -189,6 +194,11 @@ export const consoleApi = {
     call<ReportSchedule>('/console/report-schedules', { method: 'POST', json: input }),
   stopReportSchedule: (id: string) =>
     call<void>(`/console/report-schedules/${encodeURIComponent(id)}/stop`, { method: 'POST' }),
+  // Mock evaluation rounds (admins): the draw, progress and results.
+  rounds: () => call<RoundList>('/console/rounds'),
+  addRound: (input: RoundInput) => call<RoundSummary>('/console/rounds', { method: 'POST', json: input }),
+  round: (id: string) => call<RoundDetail>(`/console/rounds/${encodeURIComponent(id)}`),
+  roundResults: (id: string) => call<RoundResultsView>(`/console/rounds/${encodeURIComponent(id)}/results`),
   // City setup (admins): import with preview, users, enrollment codes, devices, the audit.
   importPreview: (file: File) =>
     call<ImportPreview>('/console/setup/import/preview', { method: 'POST', body: file, contentType: 'application/octet-stream', params: { filename: file.name } }),
