@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -31,6 +30,7 @@ use utoipa::OpenApi;
 use uuid::Uuid;
 
 use super::console::ConsoleCaller;
+use super::console_cases::CaseError;
 use super::console_setup::admin;
 use super::{ApiJson, AppState, Caller, St, now_ms};
 use crate::error::ServerError;
@@ -78,75 +78,29 @@ pub(super) fn device_routes() -> Router<Arc<AppState>> {
     Router::new().route("/tasks", get(tasks))
 }
 
-/// A refusal of this module, or the server's own error.
-pub(super) enum RoundsFailure {
-    Server(ServerError),
-    Refused {
-        status: StatusCode,
-        code: &'static str,
-        message: String,
-    },
-}
-
-impl From<ServerError> for RoundsFailure {
-    fn from(e: ServerError) -> Self {
-        RoundsFailure::Server(e)
-    }
-}
-
-impl From<crate::error::StoreError> for RoundsFailure {
-    fn from(e: crate::error::StoreError) -> Self {
-        RoundsFailure::Server(e.into())
-    }
-}
-
-impl From<RoundError> for RoundsFailure {
-    fn from(e: RoundError) -> Self {
-        let status = match e {
-            RoundError::QuotaUnfilled { .. } | RoundError::NoInspectorFor { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
-        RoundsFailure::Refused {
-            status,
-            code: e.code(),
-            message: e.to_string(),
+/// A draw the rules refuse, as the console's refusal: 422 when the request is well made but
+/// the city cannot satisfy it, 400 otherwise.
+fn refusal(e: RoundError) -> CaseError {
+    let status = match e {
+        RoundError::QuotaUnfilled { .. } | RoundError::NoInspectorFor { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
         }
-    }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    refused(status, e.code(), e.to_string())
 }
 
-impl IntoResponse for RoundsFailure {
-    fn into_response(self) -> Response {
-        match self {
-            RoundsFailure::Server(e) => e.into_response(),
-            RoundsFailure::Refused {
-                status,
-                code,
-                message,
-            } => (
-                status,
-                Json(ApiError {
-                    code: code.to_owned(),
-                    message,
-                }),
-            )
-                .into_response(),
-        }
-    }
-}
+type RoundsResult<T> = Result<T, CaseError>;
 
-type RoundsResult<T> = Result<T, RoundsFailure>;
-
-fn refused(status: StatusCode, code: &'static str, message: String) -> RoundsFailure {
-    RoundsFailure::Refused {
+fn refused(status: StatusCode, code: &'static str, message: String) -> CaseError {
+    CaseError::Refused {
         status,
         code,
         message,
     }
 }
 
-fn not_found(id: &str) -> RoundsFailure {
+fn not_found(id: &str) -> CaseError {
     refused(
         StatusCode::NOT_FOUND,
         "unknown_round",
@@ -509,7 +463,7 @@ pub(super) async fn create(
     inspectors.sort();
     inspectors.dedup();
     if inspectors.is_empty() {
-        return Err(RoundError::NoInspectors.into());
+        return Err(refusal(RoundError::NoInspectors));
     }
     for id in &inspectors {
         let ok = refs
@@ -535,7 +489,7 @@ pub(super) async fn create(
         exclude_recent_days: input.exclude_recent_days.unwrap_or(0),
     };
     // Malformed quotas are refused before the inspections are read.
-    evaluation::check_spec(&spec, &tree)?;
+    evaluation::check_spec(&spec, &tree).map_err(refusal)?;
     let last = last_inspected(state.store.as_ref(), &calendar).await?;
     let candidates: Vec<Candidate> = refs
         .points
@@ -548,15 +502,17 @@ pub(super) async fn create(
             last_inspected: last.get(&p.id).copied(),
         })
         .collect();
-    let drawn = evaluation::draw(&candidates, &tree, &spec)?;
+    let drawn = evaluation::draw(&candidates, &tree, &spec).map_err(refusal)?;
     let scopes: Vec<Scope> = refs
         .users
         .iter()
         .filter(|u| inspectors.contains(&u.id))
         .map(|u| Scope::of(u, &tree))
         .collect();
-    let assigned: HashMap<String, String> =
-        evaluation::assign(&drawn, &scopes)?.into_iter().collect();
+    let assigned: HashMap<String, String> = evaluation::assign(&drawn, &scopes)
+        .map_err(refusal)?
+        .into_iter()
+        .collect();
 
     let id = Uuid::now_v7().to_string();
     let now = now_ms();
