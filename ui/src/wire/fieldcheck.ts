@@ -46,6 +46,15 @@ export type Category = {
  */
 code: string, major_code: string, major: Text, minor: Text, deadline: DeadlineRule, filing_condition: Text, closing_condition: Text, };
 
+/**
+ * A group's rate now and in the previous round.
+ */
+export type Change = { percent: number | null, previous_percent: number | null, 
+/**
+ * percent − previous, one decimal; None unless both are known.
+ */
+delta: number | null, };
+
 export type ChecklistItem = { id: string, text: Text, 
 /**
  * The most this item contributes to the score.
@@ -560,6 +569,15 @@ export type ExportState = "queued" | "running" | "done" | "failed";
 
 export type ExtensionRequest = { until: string, reason: string, requested_by: string, requested_at: string, };
 
+/**
+ * A checklist item that failed at one or more points.
+ */
+export type FailingItem = { template_id: string, item_id: string, text: Text | null, 
+/**
+ * Points where it failed.
+ */
+points: number, };
+
 export type Hlc = string;
 
 export type Home = { me: Me, inspections_today: number, reported_today: number, 
@@ -618,6 +636,16 @@ export type InspectionView = { inspection: Inspection, template: ChecklistTempla
  * way forward is to discard it (`inspection_discard`).
  */
 refused: ServerRefusal | null, };
+
+/**
+ * One inspector's progress.
+ */
+export type InspectorProgress = { inspector: string, name: string, done: number, total: number, };
+
+/**
+ * A failing item's count now and before.
+ */
+export type ItemChange = { template_id: string, item_id: string, points: number, previous_points: number, };
 
 /**
  * What the inspector found for one item.
@@ -826,6 +854,19 @@ version: number,
  */
 total: number, points: Array<Point>, };
 
+/**
+ * One point's result.
+ */
+export type PointResult = { point_id: string, point_type: PointType, district_id: string, inspected: boolean, earned: number, possible: number, 
+/**
+ * The inspection's score percent (its 得分率); None when not inspected.
+ */
+percent: number | null, observations: number, 
+/**
+ * Items that failed here (template item ids).
+ */
+failed_items: Array<string>, };
+
 export type PointRow = { 
 /**
  * Metres from the given position, when one was given.
@@ -956,6 +997,12 @@ photo_bytes_up: number, photo_bytes_total: number, events_down: number,
  * Request and response bodies, all phases.
  */
 bytes_up: number, bytes_down: number, };
+
+/**
+ * How many points of a type to draw, in the whole city or within a district (and every
+ * district below it).
+ */
+export type Quota = { point_type: PointType, district_id?: string, count: number, };
 
 /**
  * Whom a ranking ranks.
@@ -1116,6 +1163,96 @@ revoked: number, };
 export type Role = "admin" | "inspector" | "unit_handler" | "volunteer";
 
 /**
+ * A round compared with the previous one.
+ */
+export type RoundComparison = { overall: Change, 
+/**
+ * Every point type or district in either round.
+ */
+by_point_type: { [key in string]: Change }, by_district: { [key in string]: Change }, 
+/**
+ * Items failing in either round, in this round's ranking, then those that failed only
+ * before.
+ */
+failing_items: Array<ItemChange>, };
+
+/**
+ * A round with its progress.
+ */
+export type RoundDetail = { round: RoundSummary, progress: Array<InspectorProgress>, points: Array<RoundPointRow>, };
+
+/**
+ * A new round.
+ */
+export type RoundInput = { 
+/**
+ * 1 to 100 characters, e.g. "12月第一轮模拟测评".
+ */
+name: string, 
+/**
+ * The city's day the inspectors learn their points and go.
+ */
+date: string, 
+/**
+ * The draw's seed (1–200 characters): the same seed over the same points draws the same
+ * points. When left out the server makes a random one, recorded with the round.
+ */
+seed?: string, quotas: Array<Quota>, 
+/**
+ * Leave out points inspected less than this many days before `date` (0 or absent: none).
+ */
+exclude_recent_days?: number, 
+/**
+ * The inspectors (user ids with the inspector role) the points are shared between.
+ */
+inspectors: Array<string>, };
+
+/**
+ * The rounds, newest date first.
+ */
+export type RoundList = { rounds: Array<RoundSummary>, };
+
+/**
+ * One drawn point.
+ */
+export type RoundPointRow = { point_id: string, point_name: string, point_type: PointType, district_id: string, inspector: string, 
+/**
+ * The index of the quota that drew it.
+ */
+quota: number, done: boolean, 
+/**
+ * The score (得分率) of its inspection, when done.
+ */
+percent: number | null, };
+
+/**
+ * A round's roll-up.
+ */
+export type RoundResults = { overall: Tally, by_point_type: { [key in string]: Tally }, by_district: { [key in string]: Tally }, points: Array<PointResult>, 
+/**
+ * Distinct checklist items (template, item) assessed in the round (测评标准).
+ */
+standards: number, 
+/**
+ * Ranked by the number of points where they failed, then template and item id.
+ */
+failing_items: Array<FailingItem>, };
+
+/**
+ * A round's results and the comparison with the round before it (by date).
+ */
+export type RoundResultsView = { round: RoundSummary, results: RoundResults, previous: RoundSummary | null, comparison: RoundComparison | null, };
+
+/**
+ * A round as listed.
+ */
+export type RoundSummary = { id: string, name: string, date: string, seed: string, exclude_recent_days: number, quotas: Array<Quota>, inspectors: Array<string>, created_by: string, created_at_ms: number, 
+/**
+ * The reference data version the points were drawn from.
+ */
+reference_version: number, points_total: number, points_done: number, };
+
+/**
  * One thing wrong with an imported file, where the person editing it would look.
  */
 export type RowError = { 
@@ -1235,6 +1372,31 @@ last_report: SyncReport | null,
  * The error of the last run, if it failed (cleared by a success).
  */
 last_error: ErrorBody | null, };
+
+/**
+ * Earned and possible points of a group and its 得分率.
+ */
+export type Tally = { 
+/**
+ * Points of the round in the group.
+ */
+points: number, 
+/**
+ * Of which inspected (a finished inspection).
+ */
+inspected: number, earned: number, possible: number, 
+/**
+ * earned ÷ possible × 100, one decimal; None when nothing was scored.
+ */
+percent: number | null, 
+/**
+ * Item results recorded as applicable (测评观察).
+ */
+observations: number, 
+/**
+ * Of which failed.
+ */
+failed_observations: number, };
 
 export type Text = { zh: string, en?: string, };
 
