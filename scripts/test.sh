@@ -3,6 +3,9 @@
 # then runs every check and test. Safe to run repeatedly: installs are skipped when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# No incremental caches: this is a from-scratch build each time, and on the workspace's dozens of
+# test binaries the caches doubled the target directory (to ~24 GB), which filled a CI disk.
+export CARGO_INCREMENTAL=0
 
 # Debian packages the tests need. Keep this list the single source of truth.
 APT_PACKAGES=(
