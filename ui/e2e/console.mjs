@@ -298,7 +298,7 @@ try {
   assert(/\.xlsx$/.test(download.suggestedFilename()), `an .xlsx file: ${download.suggestedFilename()}`)
   assert(xlsx.subarray(0, 2).toString() === 'PK' && xlsx.length > 1000, `a real workbook (${xlsx.length} bytes)`)
 
-  step('reports: the closed case as a case sheet, the quarter's bulletin, a weekly schedule: PDFs read back by pdftotext')
+  step('reports: the closed case as a case sheet, the quarter bulletin, a weekly schedule: PDFs read back by pdftotext')
   /** The newest job on the exports page, once done, downloaded: its path. */
   async function newestDownload(ext) {
     await byTest('exports-page').waitFor()
