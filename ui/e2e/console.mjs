@@ -88,7 +88,9 @@ try {
   const tag = `E2E${process.pid}`
   const reported = []
   for (const what of ['垃圾桶满溢未清运', '共享单车乱停放', '墙面小广告']) {
-    const p = cliJson(['problem', 'add', '--category', category.code, '--point', point.id, '--description', `${what} ${tag}`])
+    // The first one (closed below) with a before-photo, so its case sheet has both photos.
+    const photo = reported.length === 0 ? ['--photo', join(root, 'src-tauri/icons/icon.png')] : []
+    const p = cliJson(['problem', 'add', '--category', category.code, '--point', point.id, '--description', `${what} ${tag}`, ...photo])
     reported.push(p.problem ?? p)
   }
   const sync = cli(['sync'])
@@ -339,16 +341,16 @@ try {
   await byTest('rounds-page').waitFor()
   await byTest('round-new').click()
   const roundDialog = byTest('round-dialog')
-  await roundDialog.locator('[data-test="round-name"] input').waitFor()
-  await roundDialog.locator('[data-test="round-name"] input').fill('12月模拟测评 e2e')
-  await roundDialog.locator('[data-test="round-seed"] input').fill('e2e-seed')
+  await roundDialog.locator('[data-test="round-name"]').waitFor()
+  await roundDialog.locator('[data-test="round-name"]').fill('12月模拟测评 e2e')
+  await roundDialog.locator('[data-test="round-seed"]').fill('e2e-seed')
   await roundDialog.locator('[data-test="round-quota"] .el-select').first().click()
   await page.locator('.el-select-dropdown__item:visible').first().click()
   await byTest('round-inspectors').click()
   for (const name of ['郑丽娟', '刘思远']) {
     await page.locator('.el-select-dropdown__item:visible', { hasText: name }).first().click()
   }
-  await roundDialog.locator('[data-test="round-name"] input').click()
+  await roundDialog.locator('[data-test="round-name"]').click()
   await byTest('round-create').click()
   await byTest('round-title').waitFor({ timeout: 15000 })
   assert((await byTest('round-title').innerText()).includes('12月模拟测评 e2e'), 'the new round is shown')
