@@ -88,6 +88,21 @@ fn quotas() -> impl Strategy<Value = Vec<Quota>> {
     })
 }
 
+/// Quotas that draw every candidate: per point type present, city-wide, all of them.
+fn every_candidate(cands: &[Candidate]) -> Vec<Quota> {
+    TYPES
+        .iter()
+        .filter_map(|t| {
+            let k = cands.iter().filter(|c| c.point_type == *t).count() as u32;
+            (k > 0).then_some(Quota {
+                point_type: *t,
+                district_id: None,
+                count: k,
+            })
+        })
+        .collect()
+}
+
 fn spec<'a>(seed: &'a str, quotas: &'a [Quota], exclude: u32) -> DrawSpec<'a> {
     DrawSpec {
         seed,
@@ -149,10 +164,7 @@ proptest! {
         cands in candidates(),
         n in 1usize..7,
     ) {
-        let qs: Vec<Quota> = TYPES.iter().filter_map(|t| {
-            let k = cands.iter().filter(|c| c.point_type == *t).count() as u32;
-            (k > 0).then_some(Quota { point_type: *t, district_id: None, count: k })
-        }).collect();
+        let qs = every_candidate(&cands);
         prop_assume!(!qs.is_empty());
         let drawn = draw(&cands, &tree(), &spec("s", &qs, 0)).unwrap();
         let people: Vec<Scope> = (0..n).map(|i| inspector(i, None)).collect();
@@ -171,10 +183,7 @@ proptest! {
         cands in candidates(),
         areas in prop::collection::vec(prop::option::of(prop::collection::btree_set(0usize..4, 1..3)), 1..5),
     ) {
-        let qs: Vec<Quota> = TYPES.iter().filter_map(|t| {
-            let k = cands.iter().filter(|c| c.point_type == *t).count() as u32;
-            (k > 0).then_some(Quota { point_type: *t, district_id: None, count: k })
-        }).collect();
+        let qs = every_candidate(&cands);
         prop_assume!(!qs.is_empty());
         let drawn = draw(&cands, &tree(), &spec("s", &qs, 0)).unwrap();
         let people: Vec<Scope> = areas.iter().enumerate().map(|(i, a)| {
