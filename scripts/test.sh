@@ -7,6 +7,17 @@ cd "$(dirname "$0")/.."
 # test binaries the caches doubled the target directory (to ~24 GB), which filled a CI disk.
 export CARGO_INCREMENTAL=0
 
+# Each stage's wall time, printed as the next one starts and at the end, so a slow CI run says
+# where its minutes went.
+STAGE=""; STAGE_START=$SECONDS; RUN_START=$SECONDS
+stage() {
+  [ -n "$STAGE" ] && echo "<== $STAGE: $((SECONDS - STAGE_START)) s"
+  STAGE="$1"; STAGE_START=$SECONDS
+  [ -n "$1" ] && echo "==> $1"
+  return 0
+}
+stage "install what the tests need (Debian packages, cargo tools, moto, PostgreSQL)"
+
 # Debian packages the tests need. Keep this list the single source of truth.
 APT_PACKAGES=(
   pkg-config
@@ -61,16 +72,16 @@ source scripts/test-postgres.sh
 trap stop_test_postgres EXIT
 ensure_test_postgres
 
-echo "==> cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "==> cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The Tauri app's own tests run in the app stage below, on its one release build (a second,
 # debug build of WebKitGTK bindings and Tauri would cost minutes for nothing).
 # fieldcheck-server's default features include `s3`, so this run covers the S3 blob tests.
-echo "==> cargo nextest (all workspace tests)"
+stage "cargo nextest (all workspace tests)"
 cargo nextest run --workspace --exclude fieldcheck-app --locked --no-fail-fast
-echo "==> doc tests"
+stage "doc tests"
 cargo test --workspace --exclude fieldcheck-app --doc --locked
 
 # The OpenAPI document against the server it describes (schemathesis, from PyPI, in its own
@@ -82,13 +93,13 @@ if [ ! -x "$ST_VENV/bin/schemathesis" ]; then
   python3 -m venv "$ST_VENV"
   "$ST_VENV/bin/pip" install --quiet 'schemathesis>=4.32,<5'
 fi
-echo "==> OpenAPI conformance (schemathesis against fieldcheck-server demo)"
+stage "OpenAPI conformance (schemathesis against fieldcheck-server demo)"
 cargo build -p fieldcheck-server --locked
 SCHEMATHESIS="$ST_VENV/bin/schemathesis" scripts/openapi-conformance.sh
 
 # The web UI (ui/): Node 20 + npm come with the machine. `npm ci` installs exactly the
 # lockfile (re-creates node_modules, so repeated runs are identical).
-echo "==> UI: npm ci, build (type check + bundle), bundle budget, vitest, browser smoke test"
+stage "UI: npm ci, build (type check + bundle), bundle budget, vitest, browser smoke test"
 if ! command -v npm >/dev/null; then
   echo "npm is required for the UI stage (Node 20)" >&2
   exit 1
@@ -115,10 +126,12 @@ fi
 # the real app runs under Xvfb driven by tauri-driver + WebKitWebDriver (ui/e2e/tauri.mjs:
 # quick report with a photo, found in the ledger; screenshots in ui/test-results/app/) and
 # prints the app budgets (binary size, start to interactive home screen).
-echo "==> app: release build, tests, WebDriver test under Xvfb, budgets"
+stage "app: release build, tests, WebDriver test under Xvfb, budgets"
 cargo build --profile app -p fieldcheck-app --features custom-protocol --locked
 cargo test --profile app -p fieldcheck-app --features custom-protocol --locked
 (
   cd ui
   FIELDCHECK_APP="${CARGO_TARGET_DIR:-$PWD/../target}/app/fieldcheck-app" npm run e2e:app
 )
+stage ""
+echo "all stages passed in $((SECONDS - RUN_START)) s"

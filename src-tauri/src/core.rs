@@ -97,6 +97,31 @@ impl Core {
     }
 }
 
+impl Core {
+    /// `invoke('map_package_import', bytes)`: an MBTiles file as raw bytes.
+    pub async fn import_map_package(&self, bytes: Vec<u8>) -> Result<String, AppError> {
+        let req = post(
+            "/bridge/map_package_import",
+            "application/octet-stream",
+            bytes,
+        )?;
+        json_result(self.request(req).await?)
+    }
+
+    /// One offline map tile (`None`: a path that names no tile, answered 404).
+    pub async fn tile(&self, zxy: Option<(u8, u32, u32)>) -> Result<Reply, AppError> {
+        let Some((z, x, y)) = zxy else {
+            return Ok(not_found("tile"));
+        };
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(format!("/bridge/tiles/{z}/{x}/{y}"))
+            .body(Body::empty())
+            .map_err(AppError::internal)?;
+        self.request(req).await
+    }
+}
+
 fn post(path: &str, content_type: &str, body: Vec<u8>) -> Result<Request<Body>, AppError> {
     Request::builder()
         .method(Method::POST)
@@ -133,7 +158,7 @@ pub fn error_of(reply: &Reply) -> AppError {
 fn not_found(what: &str) -> Reply {
     let body = serde_json::to_vec(&ErrorBody {
         code: "not_found".into(),
-        message: format!("photo not found: {what}"),
+        message: format!("not found: {what}"),
     })
     .unwrap_or_default();
     let mut headers = axum::http::HeaderMap::new();
@@ -152,11 +177,13 @@ fn unknown_command(command: &str) -> AppError {
     AppError::new("not_found", format!("unknown command: {command:?}"))
 }
 
-/// Command names are the bridge's route names: lower-case words joined by `_`. (`photos` is the
-/// upload route, reached only through `photo_upload` with a raw body.)
+/// Command names are the bridge's route names: lower-case words joined by `_`. (`photos` and
+/// `map_package_import` take raw bodies, reached only through `photo_upload` and the raw
+/// `map_package_import` command.)
 pub fn is_command_name(s: &str) -> bool {
     !s.is_empty()
         && s != "photos"
+        && s != "map_package_import"
         && s.starts_with(|c: char| c.is_ascii_lowercase())
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -4,15 +4,21 @@
 //!   name in process ([`core::Core`]); one implementation serves the app and the HTTP bridge.
 //! - Photos: `invoke('photo_upload', ArrayBuffer)` carries the file once as the raw IPC body
 //!   (`InvokeBody::Raw`); images come back through the `photo` URI scheme ([`photo`]).
+//! - Offline map: `invoke('map_package_import', ArrayBuffer)` (an MBTiles file, raw), tiles
+//!   through the `tiles` URI scheme ([`tiles`]).
 //! - Sync: on start, on resume/focus, on `sync_now`, and every few minutes, through the
 //!   bridge's sync runner, with progress events ([`sync`]).
+//! - Deadlines: a local notification when one of the person's cases becomes overdue, checked
+//!   every minute ([`notify`]).
 //! - The database lives in the app data directory; a fresh install is seeded with the demo
 //!   city (like `fieldcheck-bridge --demo`) until the device is enrolled with a server.
 
 pub mod core;
 pub mod error;
+pub mod notify;
 pub mod photo;
 pub mod sync;
+pub mod tiles;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,13 +65,16 @@ pub fn run() {
 
     let builder = tauri::Builder::default();
     #[cfg(mobile)]
-    let builder = builder.plugin(tauri_plugin_geolocation::init());
+    let builder = builder
+        .plugin(tauri_plugin_geolocation::init())
+        .plugin(tauri_plugin_notification::init());
     let app = builder
         .setup(|app| {
             let dir = app.path().app_data_dir()?;
             std::fs::create_dir_all(&dir)?;
             let store = open_store(&dir.join(DB_FILE))?;
             let core = Core::new(store);
+            let core_for_notices = core.clone();
             let syncer = Arc::new(Syncer::new(core.clone()));
             app.manage(core);
             app.manage(syncer.clone());
@@ -81,6 +90,14 @@ pub fn run() {
             let window = WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
             allow_geolocation(&window);
             let handle = app.handle().clone();
+            let watcher = core_for_notices;
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    notify::check(&handle, &watcher).await;
+                    tokio::time::sleep(notify::CHECK_EVERY).await;
+                }
+            });
+            let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 syncer.run(&handle, Trigger::Start).await;
                 loop {
@@ -95,6 +112,13 @@ pub fn run() {
             let path = request.uri().path().to_owned();
             tauri::async_runtime::spawn(async move {
                 responder.respond(photo::respond(&core, &path).await);
+            });
+        })
+        .register_asynchronous_uri_scheme_protocol("tiles", |ctx, request, responder| {
+            let core = ctx.app_handle().state::<Core>().inner().clone();
+            let path = request.uri().path().to_owned();
+            tauri::async_runtime::spawn(async move {
+                responder.respond(tiles::respond(&core, &path).await);
             });
         })
         .invoke_handler(handle_invoke)
@@ -170,6 +194,19 @@ fn handle_invoke<R: Runtime>(invoke: Invoke<R>) -> bool {
                     resolver.reject(AppError::new(
                         "invalid_input",
                         "photo_upload takes the file's raw bytes (an ArrayBuffer), not JSON",
+                    ));
+                    return true;
+                }
+            },
+            "map_package_import" => match payload {
+                InvokeBody::Raw(bytes) => {
+                    let bytes = bytes.clone();
+                    Box::pin(async move { core.import_map_package(bytes).await })
+                }
+                InvokeBody::Json(_) => {
+                    resolver.reject(AppError::new(
+                        "invalid_input",
+                        "map_package_import takes the .mbtiles file's raw bytes, not JSON",
                     ));
                     return true;
                 }

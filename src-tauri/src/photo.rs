@@ -7,7 +7,8 @@
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use percent_encoding::percent_decode_str;
 
-use crate::core::Core;
+use crate::core::{Core, Reply};
+use crate::error::AppError;
 
 /// `<hash>/<size>` from a request path (either separator form).
 pub fn parse_path(path: &str) -> Option<(String, String)> {
@@ -23,6 +24,12 @@ pub async fn respond(core: &Core, path: &str) -> Response<Vec<u8>> {
         Some((hash, size)) => core.photo(&hash, &size).await,
         None => core.photo("", "").await,
     };
+    to_response(reply)
+}
+
+/// A bridge reply as a URI-scheme response: its status, type and caching; readable by the
+/// webview's own pages (images drawn on a canvas, Leaflet's tiles).
+pub fn to_response(reply: Result<Reply, AppError>) -> Response<Vec<u8>> {
     let mut builder = Response::builder();
     match reply {
         Ok(r) => {

@@ -5,6 +5,11 @@
 // problems; a quick report with a photo; stop the server and record three more; sync fails in
 // plain words; start the server again on the same data → sync from the Sync screen → the
 // server (admin login + pull + blobs over its HTTP API) has every problem and every photo.
+// Issue 18 in the field: the office draws today's round for the inspector → a sync brings the
+// tasks → Home links to them → the Tasks screen lists them nearest first and opens a point; a
+// second quick report of the same category at the same spot shows the first one nearby ("附近
+// 已有同类问题"), whose "add photo" opens it with the photo form; a case the office dispatches
+// with a deadline in 5 hours shows on Home under "24小时内到期" and in the ledger's filter.
 // Screenshots go where smoke.mjs puts them (FIELDCHECK_SCREENSHOTS).
 //
 // Build: cargo build -p fieldcheck-bridge -p fieldcheck-server (binaries: procs.mjs).
@@ -12,7 +17,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openPhone } from './phone.mjs'
-import { assert, pullEvents, screenshotDir, serverApi, startBridge, startServer, step, stop, tearDown } from './procs.mjs'
+import { buildMapPackage } from './tiles.mjs'
+import { assert, consoleSession, pullEvents, screenshotDir, serverApi, startBridge, startServer, step, stop, tearDown } from './procs.mjs'
 
 const shots = screenshotDir()
 const dir = mkdtempSync(join(tmpdir(), 'fieldcheck-field-'))
@@ -26,7 +32,8 @@ try {
   step('start fieldcheck-server demo (temp data dir, free port) and a fresh bridge')
   server = await startServer('127.0.0.1:0', serverDir)
   const port = new URL(server.url).port
-  const inspector = Object.entries(server.codes).find(([, v]) => v.role === 'inspector')
+  // usr-insp-1 works in 东街 (s-dj): the round below draws its markets there.
+  const inspector = Object.entries(server.codes).find(([id, v]) => id === 'usr-insp-1' && v.role === 'inspector')
   const admin = Object.entries(server.codes).find(([, v]) => v.role === 'admin')
   assert(inspector && admin, `no inspector/admin enrollment codes in the server's output`)
   const [inspectorId, { name: inspectorName, code: inspectorCode }] = inspector
@@ -99,6 +106,56 @@ try {
   await page.getByText(`${inspectorName}，你好`).waitFor()
   await page.locator('[data-test=home-sync]').waitFor()
 
+  /** Runs one sync through the bridge's runner and waits for it to end (without the screen). */
+  const syncOnce = async () => {
+    const before = (await bridgeCall('sync_status')).finished_at_ms ?? 0
+    await bridgeCall('sync_start')
+    for (let i = 0; ; i++) {
+      const s = await bridgeCall('sync_status')
+      if (!s.running && (s.finished_at_ms ?? 0) > before) {
+        assert(!s.last_error, `sync failed: ${JSON.stringify(s.last_error)}`)
+        return s
+      }
+      assert(i < 600, 'sync did not finish in a minute')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  const office = await consoleSession(server.url, admin[0], 'fieldcheck-demo')
+
+  step("the office draws today's round for this inspector; a sync brings the tasks to Home and the Tasks screen")
+  // The demo city's day (UTC+8), as the server reckons "today".
+  const cityToday = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)
+  await office.call('/console/rounds', {
+    method: 'POST',
+    body: {
+      name: '今日模拟测评 e2e',
+      date: cityToday,
+      seed: 'e2e-field',
+      quotas: [{ point_type: 'farmers_market', district_id: 's-dj', count: 2 }],
+      inspectors: [inspectorId],
+    },
+  })
+  await syncOnce()
+  const taskList = await bridgeCall('tasks', { lat: 26.0799, lon: 119.2899 })
+  assert(taskList.today === cityToday && taskList.tasks.length === 2 && taskList.open === 2, `two tasks today: ${JSON.stringify(taskList)}`)
+  // Home was already open: opening it again (a hash change to the same route) reloads nothing.
+  await page.reload()
+  await page.locator('[data-test=home-tasks]').getByText('2 个点位待巡查').waitFor()
+  await page.locator('[data-test=home-tasks]').click()
+  await page.waitForURL(/#\/tasks/)
+  await page.locator('[data-test=tasks-summary]').getByText('按距离排序').waitFor()
+  await page.locator('[data-test=task]').nth(1).waitFor()
+  const metres = (s) => (s.includes('公里') ? parseFloat(s) * 1000 : parseFloat(s))
+  const distances = (await page.locator('[data-test=task-distance]').allInnerTexts()).map(metres)
+  assert(distances.length === 2 && distances.every(Number.isFinite) && distances[0] <= distances[1], `nearest first: ${distances}`)
+  const firstTask = taskList.tasks[0]
+  await page.locator('[data-test=task]').first().getByText(firstTask.point_name).waitFor()
+  await page.locator('[data-test=task]').first().getByText('今日模拟测评 e2e').waitFor()
+  await shot('tasks')
+  await page.locator('[data-test=task]').first().click()
+  await page.waitForURL(new RegExp(`#/points/${firstTask.point_id}`))
+  await page.getByRole('button', { name: '开始巡查' }).waitFor()
+
   step('inspect a farmers\' market item by item: two failures → two problems')
   await go('/points')
   await page.getByText('按距离排序').waitFor()
@@ -126,7 +183,7 @@ try {
   await page.locator('[data-test=mode-list]').click()
   await page.getByText('设有消费者投诉站').waitFor()
 
-  const quickReport = async (description, color) => {
+  const quickReport = async (description, color, nearbyCode) => {
     const dbg = (m) => process.env.E2E_DEBUG && console.log(`      ${m}`)
     dbg('goto report')
     await go('/report')
@@ -141,20 +198,27 @@ try {
     await page.locator('.van-cascader__options').nth(1).locator('.van-cascader__option').first().click()
     dbg('gps')
     await page.getByText('精度 ±8 米').waitFor()
+    if (nearbyCode) {
+      // The same category at the same spot: the earlier report is shown before saving.
+      await page.locator('[data-test=nearby] [data-test=nearby-code]').getByText(nearbyCode).waitFor()
+      await page.locator('[data-test=nearby] [data-test=nearby-thumb] img').first().waitFor()
+    }
     dbg('save')
     await page.locator('textarea').fill(description)
     await page.locator('[data-test=save-report]').click()
     await page.waitForURL(/#\/problems\//)
     await page.locator('[data-test=before-photo]').waitFor()
+    return (await page.locator('.van-nav-bar__title').innerText()).trim()
   }
 
   step('quick report with a photo')
-  await quickReport('菜场门口暴露垃圾', '#7a9')
+  const firstCode = await quickReport('菜场门口暴露垃圾', '#7a9')
+  assert(/^GL-/.test(firstCode), `the report's code: ${firstCode}`)
 
   step('the server goes away; three more problems are recorded offline')
   await stop(server.child)
   console.log('    server stopped')
-  await quickReport('离线记录一：路边垃圾堆积', '#a52')
+  await quickReport('离线记录一：路边垃圾堆积', '#a52', firstCode)
   await quickReport('离线记录二：共享单车乱停放', '#25a')
   await quickReport('离线记录三：小广告', '#a2a')
   const local = await bridgeCall('ledger', { query: { limit: 100 }, mine: true })
@@ -205,6 +269,61 @@ try {
   const raisedFromInspection = codes.filter((c) => reported.get(c).payload.inspection_id)
   assert(raisedFromInspection.length === 2, `2 problems raised by the inspection, got ${raisedFromInspection.length}`)
   console.log(`    server has ${codes.length} problems (${codes.join(', ')}) and ${hashes.size} photos`)
+
+  step('"附近已有同类问题": the report screen offers the nearby case; "add photo" opens it with the photo form')
+  await go('/report')
+  await page.locator('[data-test=category]').click()
+  await page.locator('.van-cascader__option').first().click()
+  await page.locator('.van-cascader__options').nth(1).locator('.van-cascader__option').first().click()
+  const nearbyRow = page.locator('[data-test=nearby-problem]', { hasText: firstCode })
+  await nearbyRow.waitFor()
+  assert((await page.locator('[data-test=nearby-problem]').count()) >= 4, 'the four quick reports of this category are all nearby')
+  await shot('report-nearby')
+  await nearbyRow.locator('[data-test=nearby-add-photo]').click()
+  await page.waitForURL(/#\/problems\/.*act=add_photos/)
+  await page.locator('[data-test=action-submit]').waitFor()
+  await page.locator('.van-popup [data-test=photo-gallery]').setInputFiles({ name: 'more.jpg', mimeType: 'image/jpeg', buffer: await jpeg('#3a7') })
+  await page.locator('.van-popup .thumbs img').first().waitFor()
+  await page.locator('[data-test=action-submit]').click()
+  await page.getByText('补充照片成功').waitFor()
+  const added = await bridgeCall('ledger', { query: { text: firstCode, limit: 5 } })
+  const withPhoto = added.items.find((r) => r.code === firstCode)
+  assert(withPhoto?.photos.some((p) => p.role === 'evidence'), `the evidence photo is on ${firstCode}: ${JSON.stringify(withPhoto?.photos)}`)
+
+  step('the office dispatches that case due in 5 hours: Home counts it under "24小时内到期", the ledger filters it')
+  const dueIn5h = new Date(Date.now() + 5 * 3600_000).toISOString()
+  const bulk = await office.call('/console/problems/bulk', {
+    method: 'POST',
+    body: { ids: [withPhoto.id], op: 'file_and_dispatch', unit_id: 'u-hwc', deadline: dueIn5h, note: 'e2e：限5小时内整改' },
+  })
+  assert(bulk.done === 1 && bulk.failed === 0, `dispatched: ${JSON.stringify(bulk)}`)
+  await syncOnce()
+  await go('/')
+  await page.locator('[data-test=home-due-soon] .van-cell__value').getByText('1', { exact: true }).waitFor()
+  await page.locator('[data-test=home-my-overdue] .van-cell__value').getByText('0', { exact: true }).waitFor()
+  await shot('home-deadlines')
+  await page.locator('[data-test=home-due-soon]').click()
+  await page.waitForURL(/#\/ledger/)
+  await page.locator('[data-test=ledger-due-soon] .van-checkbox__icon--checked').waitFor()
+  await page.getByText('共 1 条').waitFor()
+  await page.locator('.van-list').getByText(firstCode).waitFor()
+  const pendingAfter = await bridgeCall('sync_status')
+  assert(pendingAfter.pending_records === 0 && pendingAfter.pending_photos === 0, `everything synced: ${JSON.stringify(pendingAfter)}`)
+
+  step('offline map: a package picked in Settings draws the points map with no tile server')
+  const mbtiles = await buildMapPackage(dir)
+  await go('/settings')
+  await page.locator('[data-test=map-package-import] input[type=file]').setInputFiles(mbtiles)
+  await page.locator('[data-test=map-package-info]').getByText('鼓楼区离线地图').waitFor()
+  await go('/points')
+  await page.locator('[data-test=points-map]').click()
+  await page.locator('[data-tiles=package]').waitFor()
+  await page.waitForFunction(
+    () => [...document.querySelectorAll('.leaflet-tile-pane img')].filter((i) => i.src.includes('/bridge/tiles/') && i.complete && i.naturalWidth === 256).length >= 4,
+    null,
+    { timeout: 20000 },
+  )
+  await shot('points-offline-map')
 
   step('settings: server, storage, sign out of the server')
   await go('/settings')

@@ -2,7 +2,8 @@
 // tauri-driver + WebKitWebDriver over plain W3C WebDriver (Node's fetch; no client library).
 // Fresh app data directory → demo device; measures start to interactive home screen (cold and
 // warm), records a quick report with a photo through the file input, finds it in the ledger,
-// and saves phone-size screenshots. Prints the app budgets at the end.
+// draws the points map from an imported offline package with no tile server (tiles://), and
+// saves phone-size screenshots. Prints the app budgets at the end.
 //
 //   npm run e2e:app            (after: cargo build --profile app -p fieldcheck-app --features custom-protocol)
 //   FIELDCHECK_APP=/path/to/fieldcheck-app  FIELDCHECK_SCREENSHOTS=../docs/screenshots  (optional)
@@ -11,6 +12,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, statSync, existsSy
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { buildMapPackage } from './tiles.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, 'target')
@@ -280,6 +282,22 @@ async function main() {
   for (const [directive, url] of [['connect-src', 'http://127.0.0.1:9'], ['connect-src', 'https://example.com'], ['img-src', 'https://example.com']]) {
     if (!refusedByCsp.some((v) => v.startsWith(directive) && v.includes(url))) throw new Error(`not refused by ${directive}: ${url} (${JSON.stringify(refusedByCsp)})`)
   }
+
+  step('offline map: an MBTiles package imported, the points map drawn from it with no tile server')
+  // Built by `fieldcheck-server map-package` from a local tile server, which is gone again.
+  const pkg = readFileSync(await buildMapPackage(data)).toString('base64')
+  const imported = JSON.parse(await execAsync(`const done = arguments[arguments.length - 1]
+    const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0))
+    window.__TAURI_INTERNALS__.invoke('map_package_import', bytes.buffer).then((r) => done(JSON.stringify(r)), (e) => done(JSON.stringify({ error: e })))`, [pkg]))
+  if (imported.name !== '鼓楼区离线地图' || imported.maxzoom !== 16) throw new Error(`map_package_import: ${JSON.stringify(imported)}`)
+  await go('/points')
+  await tap('[data-test=points-map]')
+  await waitFor('tiles from the package via tiles://', () =>
+    exec(`const imgs = [...document.querySelectorAll('.leaflet-tile-pane img')].filter((i) => i.src.startsWith('tiles:') || i.src.startsWith('http://tiles.localhost'))
+      return imgs.filter((i) => i.complete && i.naturalWidth === 256).length >= 4`), 20000)
+  if ((await exec("return document.querySelector('[data-tiles]')?.dataset.tiles")) !== 'package') throw new Error('the map did not choose the package')
+  await sleep(500) // the markers' fade-in
+  await shot('app-offline-map')
   await quit()
 
   // ---------------------------------------------------------------- budgets

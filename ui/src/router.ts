@@ -8,6 +8,7 @@ export const router = createRouter({
   routes: [
     { path: '/', name: 'home', component: Home },
     { path: '/points', name: 'points', component: () => import('./views/Points.vue') },
+    { path: '/tasks', name: 'tasks', component: () => import('./views/Tasks.vue') },
     { path: '/points/:id', name: 'point', component: () => import('./views/PointDetail.vue'), props: true },
     { path: '/inspections/:id', name: 'inspection', component: () => import('./views/Inspection.vue'), props: true },
     { path: '/report', name: 'report', component: () => import('./views/Report.vue') },

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path as UrlPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,9 +19,11 @@ use fieldcheck_core::domain::inspection::Inspection;
 use fieldcheck_core::domain::reference::{District, LatLon, Point, PointType, Unit, User};
 use fieldcheck_core::domain::{Actor, Location, Problem, ProblemStatus};
 use fieldcheck_core::{
-    CoreError, LedgerRow, NewProblem, Page, PhotoInfo, ProblemAction, ProblemQuery, Resend,
-    ServerRefusal, StartInspection, Stats, Store,
+    CoreError, LedgerRow, MapInfo, MapPackage, NearbyProblem, NewProblem, OfflineMap, Page,
+    PhotoInfo, ProblemAction, ProblemQuery, Resend, ServerRefusal, StartInspection, Stats, Store,
+    TasksView,
 };
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -30,11 +32,14 @@ use crate::error::BridgeError;
 
 /// Photos up to the core's own input limit (40 MiB) pass the HTTP layer; the core checks it.
 pub const MAX_PHOTO_BYTES: usize = 40 * 1024 * 1024;
+/// Largest offline map package imported from a file (a city at zoom 12–18 is a few hundred MB).
+pub const MAX_MAP_PACKAGE_BYTES: usize = 2 * 1024 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<Mutex<Store>>,
     syncer: Arc<crate::sync::Syncer>,
+    map: Arc<OfflineMap>,
 }
 
 impl AppState {
@@ -44,9 +49,14 @@ impl AppState {
 
     /// Over a store shared with others (the Tauri app's sync client uses the same one).
     pub fn shared(store: Arc<Mutex<Store>>) -> Self {
+        let map = store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .offline_map();
         AppState {
             store,
             syncer: Arc::default(),
+            map,
         }
     }
 
@@ -107,6 +117,8 @@ pub fn router(state: AppState) -> Router {
         .route("/bridge/login", post(login))
         .route("/bridge/home", post(home))
         .route("/bridge/reference", post(reference))
+        .route("/bridge/tasks", post(tasks))
+        .route("/bridge/nearby", post(nearby))
         .route("/bridge/points", post(points))
         .route("/bridge/point", post(point))
         .route("/bridge/template", post(template))
@@ -134,6 +146,13 @@ pub fn router(state: AppState) -> Router {
             post(photo_upload).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
         )
         .route("/bridge/photos/{hash}/{size}", get(photo_get))
+        .route("/bridge/map_package", post(map_package))
+        .route(
+            "/bridge/map_package_import",
+            post(map_package_import).layer(DefaultBodyLimit::max(MAX_MAP_PACKAGE_BYTES)),
+        )
+        .route("/bridge/map_package_remove", post(map_package_remove))
+        .route("/bridge/tiles/{z}/{x}/{y}", get(tile_get))
         .route("/bridge/{*rest}", axum::routing::any(unknown_command))
         .with_state(state)
 }
@@ -188,6 +207,77 @@ pub use fieldcheck_core::{Home, OpenInspection};
 
 async fn home(State(s): State<AppState>) -> ApiResult<Home> {
     s.run(|st| Ok(st.home()?)).await.map(Json)
+}
+
+// ---------------------------------------------------------------- where the phone is
+
+/// A position the screen sends (`lat`, `lon`, WGS-84), or none: half of one, or one off the
+/// globe, is a 400 naming what is wrong, never silently ignored.
+fn position(lat: Option<f64>, lon: Option<f64>) -> Result<Option<LatLon>, BridgeError> {
+    match (lat, lon) {
+        (None, None) => Ok(None),
+        (Some(lat), Some(lon)) => valid_position(lat, lon).map(Some),
+        _ => Err(BridgeError::BadRequest(
+            "a position needs both lat and lon".into(),
+        )),
+    }
+}
+
+fn valid_position(lat: f64, lon: f64) -> Result<LatLon, BridgeError> {
+    let at = LatLon { lat, lon };
+    if at.is_valid() {
+        Ok(at)
+    } else {
+        Err(BridgeError::BadRequest(format!(
+            "invalid position ({lat}, {lon}): lat must be within ±90 and lon within ±180"
+        )))
+    }
+}
+
+// ---------------------------------------------------------------- today's tasks
+
+#[derive(Deserialize, Default)]
+struct TasksArgs {
+    #[serde(default)]
+    lat: Option<f64>,
+    #[serde(default)]
+    lon: Option<f64>,
+}
+
+/// Today's evaluation-round tasks, nearest first when the phone's position is given.
+async fn tasks(State(s): State<AppState>, Args(a): Args<TasksArgs>) -> ApiResult<TasksView> {
+    let from = position(a.lat, a.lon)?;
+    s.run(move |st| Ok(st.tasks_view(from)?)).await.map(Json)
+}
+
+// ---------------------------------------------------------------- nearby problems
+
+#[derive(Deserialize)]
+struct NearbyArgs {
+    category: String,
+    lat: f64,
+    lon: f64,
+}
+
+/// Open problems of the same category near where a quick report is being made, as the
+/// signed-in person's ledger shows them (a volunteer: their own reports).
+async fn nearby(
+    State(s): State<AppState>,
+    Args(a): Args<NearbyArgs>,
+) -> ApiResult<Vec<NearbyProblem>> {
+    let at = valid_position(a.lat, a.lon)?;
+    if a.category.trim().is_empty() {
+        return Err(BridgeError::BadRequest("a category is required".into()));
+    }
+    s.run(move |st| {
+        let scope = match st.current_user()? {
+            Some(u) => Some(st.scope(&u.id)?),
+            None => None,
+        };
+        Ok(st.nearby_problems(&a.category, at, scope.as_ref())?)
+    })
+    .await
+    .map(Json)
 }
 
 // ---------------------------------------------------------------- reference data
@@ -733,6 +823,110 @@ async fn demo_seed(State(s): State<AppState>) -> ApiResult<DemoSeeded> {
     })
     .await
     .map(Json)
+}
+
+// ---------------------------------------------------------------- offline map
+
+/// The office's online basemap and the offline map package on this device.
+async fn map_package(State(s): State<AppState>) -> ApiResult<MapInfo> {
+    s.run(|st| Ok(st.map_info()?)).await.map(Json)
+}
+
+/// The request body is an MBTiles file: streamed to a file beside the package, checked, and
+/// made the package; a file that is not one is refused and the old package stays.
+async fn map_package_import(State(s): State<AppState>, body: Body) -> ApiResult<MapPackage> {
+    use tokio::io::AsyncWriteExt;
+    let map = s.map.clone();
+    let incoming = map.path().with_extension("mbtiles.incoming");
+    let mut file = tokio::fs::File::create(&incoming)
+        .await
+        .map_err(CoreError::Io)?;
+    let mut stream = body.into_data_stream();
+    let mut written = 0usize;
+    let copied: Result<(), BridgeError> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                BridgeError::BadRequest(format!("the map package did not arrive whole: {e}"))
+            })?;
+            written += chunk.len();
+            file.write_all(&chunk).await.map_err(CoreError::Io)?;
+        }
+        file.flush().await.map_err(CoreError::Io)?;
+        if written == 0 {
+            return Err(BridgeError::BadRequest(
+                "the body must be the .mbtiles file itself; it was empty".into(),
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    drop(file);
+    let imported = match copied {
+        Ok(()) => {
+            let from = incoming.clone();
+            blocking(move || map.import(&from)).await
+        }
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&incoming).await;
+    imported.map(Json)
+}
+
+#[derive(Deserialize)]
+struct ConfirmArgs {
+    #[serde(default)]
+    confirm: bool,
+}
+
+/// Removes the package (asked for twice: the screen confirms first).
+async fn map_package_remove(
+    State(s): State<AppState>,
+    Args(a): Args<ConfirmArgs>,
+) -> ApiResult<Option<MapPackage>> {
+    if !a.confirm {
+        return Err(BridgeError::BadRequest(
+            "removing the offline map needs confirm: true".into(),
+        ));
+    }
+    let map = s.map.clone();
+    blocking(move || map.remove().map(|()| None))
+        .await
+        .map(Json)
+}
+
+/// One tile of the package, `z/x/y` as Leaflet numbers them; 404 where the package has none
+/// (the map then shows its grid there).
+async fn tile_get(
+    State(s): State<AppState>,
+    UrlPath((z, x, y)): UrlPath<(u8, u32, u32)>,
+) -> Result<Response, BridgeError> {
+    let map = s.map.clone();
+    let Some(tile) = blocking(move || map.tile(z, x, y)).await? else {
+        return Err(CoreError::NotFound {
+            what: "tile",
+            id: format!("{z}/{x}/{y}"),
+        }
+        .into());
+    };
+    let mut res = (StatusCode::OK, tile.bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(tile.content_type),
+    );
+    // A new package may replace these tiles: the map reloads them when it opens again.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(res)
+}
+
+/// A synchronous call off the async threads (not under the store's lock).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> fieldcheck_core::Result<T> + Send + 'static,
+) -> Result<T, BridgeError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BridgeError::Internal(e.to_string()))?
+        .map_err(BridgeError::from)
 }
 
 // ---------------------------------------------------------------- photos

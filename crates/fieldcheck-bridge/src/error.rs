@@ -70,9 +70,15 @@ fn core_status(e: &CoreError) -> StatusCode {
             "photo_io" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         },
-        CoreError::Db(_) | CoreError::Migration(_) | CoreError::Corrupt(_) | CoreError::Io(_) => {
-            StatusCode::INTERNAL_SERVER_ERROR
+        // A file that is not a usable map package.
+        CoreError::Map { code, .. } if *code != "tiles_database" => {
+            StatusCode::UNPROCESSABLE_ENTITY
         }
+        CoreError::Db(_)
+        | CoreError::Migration(_)
+        | CoreError::Corrupt(_)
+        | CoreError::Io(_)
+        | CoreError::Map { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

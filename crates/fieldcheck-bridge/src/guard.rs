@@ -220,7 +220,9 @@ impl Guard {
         };
         Guard::check_fetch_site(headers)?;
         let read_only = matches!(*method, Method::GET | Method::HEAD);
-        if read_only && (route == "session" || route.starts_with("photos/")) {
+        if read_only
+            && (route == "session" || route.starts_with("photos/") || route.starts_with("tiles/"))
+        {
             return Ok(());
         }
         self.check_secret(headers)?;
@@ -246,6 +248,15 @@ fn check_content_type(route: &str, headers: &HeaderMap) -> Result<(), BridgeErro
         (
             essence.starts_with("image/") || essence == "application/octet-stream",
             "an image type or application/octet-stream",
+        )
+    } else if route == "map_package_import" {
+        // What a browser gives a picked .mbtiles file, or the generic binary type.
+        (
+            matches!(
+                essence.as_str(),
+                "application/octet-stream" | "application/vnd.sqlite3" | "application/x-sqlite3"
+            ),
+            "application/octet-stream",
         )
     } else {
         (essence == "application/json", "application/json")

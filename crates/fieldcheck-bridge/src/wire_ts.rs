@@ -69,8 +69,8 @@ pub fn typescript() -> String {
     use fieldcheck_core::domain::checklist::{ChecklistTemplate, ItemResult};
     use fieldcheck_core::domain::{Location, Problem};
     use fieldcheck_core::{
-        Home, Me, NewProblem, PhotoInfo, ProblemAction, ProblemDetail, ProblemQuery, Resend,
-        StartInspection, Stats,
+        Home, MapInfo, Me, NearbyProblem, NewProblem, PhotoInfo, ProblemAction, ProblemDetail,
+        ProblemQuery, Resend, StartInspection, Stats, TasksView,
     };
 
     use crate::api;
@@ -88,6 +88,9 @@ pub fn typescript() -> String {
     // What the commands return …
     c.visit::<Me>();
     c.visit::<Home>();
+    c.visit::<TasksView>();
+    c.visit::<NearbyProblem>();
+    c.visit::<MapInfo>();
     c.visit::<api::Reference>();
     c.visit::<api::PointRow>();
     c.visit::<api::PointDetail>();

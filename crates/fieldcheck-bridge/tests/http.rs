@@ -557,12 +557,17 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    async fn start_with(tweak: impl FnOnce(&mut fieldcheck_server::Config)) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let config = fieldcheck_server::Config {
+        let mut config = fieldcheck_server::Config {
             database_url: format!("sqlite://{}/fc.db", dir.path().display()),
             blob_dir: dir.path().join("blobs"),
             ..fieldcheck_server::Config::default()
         };
+        tweak(&mut config);
         let store = fieldcheck_server::open_store(&config.database_url)
             .await
             .unwrap();
@@ -1044,4 +1049,431 @@ async fn only_a_refused_inspection_can_be_discarded_and_only_when_confirmed() {
     let v = b.ok("inspection", json!({"id": id})).await;
     assert_eq!(v["inspection"]["id"], id.as_str());
     b.stop().await;
+}
+
+/// Today's tasks as the last sync stored them: nearest first from the phone's position, the
+/// done ones last, counted on Home; a position off the globe or half of one is a clear 400.
+#[tokio::test]
+async fn tasks_come_nearest_first_and_refuse_a_bad_position() {
+    use fieldcheck_core::domain::reference::{LatLon, PointType};
+    use fieldcheck_core::protocol::tasks::{Task, TaskList};
+
+    // Before any sync fetched tasks: none, and the screen is told so (no `today`).
+    let fresh = Bridge::signed_in_demo().await;
+    let v = fresh.ok("tasks", json!({})).await;
+    assert!(v["today"].is_null(), "{v}");
+    assert_eq!(v["tasks"], json!([]));
+    assert_eq!(fresh.ok("home", json!({})).await["tasks_open"], 0);
+    fresh.stop().await;
+
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let task = |point: &str, lat: f64, done: bool| Task {
+        round_id: "r-e2e".into(),
+        round_name: "十一月模拟测评".into(),
+        date: today,
+        point_id: point.into(),
+        point_name: format!("点位 {point}"),
+        point_type: PointType::FarmersMarket,
+        location: LatLon { lat, lon: 119.29 },
+        address: String::new(),
+        done,
+    };
+    let list = TaskList {
+        today,
+        tasks: vec![
+            task("p-far", 26.10, false),
+            task("p-done", 26.0801, true),
+            task("p-near", 26.081, false),
+        ],
+    };
+    let b = Bridge::start_with(None, |store| {
+        fieldcheck_core::demo::seed_demo(store).unwrap();
+        store.set_current_user(Some("usr-insp-1")).unwrap();
+        store.save_tasks(&list).unwrap();
+    })
+    .await;
+    let v = b.ok("tasks", json!({"lat": 26.08, "lon": 119.29})).await;
+    assert_eq!(v["today"], "2026-11-23");
+    assert_eq!(v["open"], 2);
+    let order: Vec<&str> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["point_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["p-near", "p-far", "p-done"]);
+    let first = &v["tasks"][0];
+    assert_eq!(first["round_name"], "十一月模拟测评");
+    assert_eq!(first["point_type"], "farmers_market");
+    assert_eq!(first["done"], false);
+    let d = first["distance_m"].as_f64().unwrap();
+    assert!((100.0..125.0).contains(&d), "{d}");
+    // Without a position: no distances, still not-done first.
+    let v = b.ok("tasks", json!({})).await;
+    assert!(v["tasks"][0]["distance_m"].is_null());
+    assert_eq!(v["tasks"][2]["point_id"], "p-done");
+    assert_eq!(b.ok("home", json!({})).await["tasks_open"], 2);
+
+    for (args, says) in [
+        (json!({"lat": 91.0, "lon": 119.29}), "lat must be within"),
+        (json!({"lat": 26.0, "lon": -181.0}), "lon within"),
+        (json!({"lat": 26.0}), "both lat and lon"),
+        (json!({"lat": "north", "lon": 119.0}), "invalid arguments"),
+    ] {
+        let (status, e) = b.err("tasks", args.clone()).await;
+        assert_eq!((status, e.code.as_str()), (400, "invalid_input"), "{args}");
+        assert!(e.message.contains(says), "{args}: {}", e.message);
+    }
+    b.stop().await;
+}
+
+/// "附近已有同类问题": the open problems of the category within 50 m, nearest first, with the
+/// report's photo as a thumbnail; what the ledger shows the person only; bad input is a 400.
+#[tokio::test]
+async fn nearby_lists_open_problems_of_the_category_within_50_m() {
+    let b = Bridge::signed_in_demo().await;
+    // At 26.0801, 119.2950 (report_with_photo's position).
+    let code = b.report_with_photo(31, "桥下暴露垃圾一堆").await;
+    let photo_hash = b.ok("problem", json!({"id": code})).await["problem"]["photos"][0]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // 30 m north of it.
+    let here = json!({"category": "SR-02", "lat": 26.0801 + 30.0 / 111_195.0, "lon": 119.2950});
+    let rows = b.ok("nearby", here.clone()).await;
+    let rows = rows.as_array().unwrap();
+    let mine = rows
+        .iter()
+        .find(|r| r["code"] == code.as_str())
+        .unwrap_or_else(|| panic!("{code} is not nearby: {rows:?}"));
+    let d = mine["distance_m"].as_f64().unwrap();
+    assert!((29.9..30.1).contains(&d), "{d}");
+    assert_eq!(mine["status"], "reported");
+    assert_eq!(mine["photo"], photo_hash.as_str());
+    assert!(rows.iter().all(|r| r["category"] == "SR-02"
+        && r["distance_m"].as_f64().unwrap() <= 50.0
+        && r["status"] != "closed"
+        && r["status"] != "rejected"));
+    let ds: Vec<f64> = rows
+        .iter()
+        .map(|r| r["distance_m"].as_f64().unwrap())
+        .collect();
+    assert!(ds.windows(2).all(|w| w[0] <= w[1]), "{ds:?}");
+    // The thumbnail the hint shows is served.
+    let thumb = b
+        .client
+        .get(format!("{}/bridge/photos/{photo_hash}/thumb", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(thumb.status().is_success(), "{}", thumb.status());
+
+    // Another category, or 60 m away: not this one.
+    let other = b
+        .ok(
+            "nearby",
+            json!({"category": "SR-03", "lat": 26.0801, "lon": 119.2950}),
+        )
+        .await;
+    assert!(
+        !other
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == code.as_str())
+    );
+    let far = b
+        .ok(
+            "nearby",
+            json!({"category": "SR-02", "lat": 26.0801 + 60.0 / 111_195.0, "lon": 119.2950}),
+        )
+        .await;
+    assert!(
+        !far.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == code.as_str())
+    );
+    // A volunteer is shown only their own reports, as in the ledger.
+    b.ok("login", json!({"user_id": "usr-vol-1"})).await;
+    let vol = b.ok("nearby", here.clone()).await;
+    assert!(
+        vol.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["code"] != code.as_str())
+    );
+
+    for (args, says) in [
+        (
+            json!({"category": "SR-02", "lat": 95.0, "lon": 119.0}),
+            "lat must be within",
+        ),
+        (
+            json!({"category": "SR-02", "lat": 26.0, "lon": 999.0}),
+            "lon within",
+        ),
+        (
+            json!({"category": "SR-02", "lat": 26.0}),
+            "invalid arguments",
+        ),
+        (json!({"lat": 26.0, "lon": 119.0}), "invalid arguments"),
+        (
+            json!({"category": "  ", "lat": 26.0, "lon": 119.0}),
+            "category is required",
+        ),
+    ] {
+        let (status, e) = b.err("nearby", args.clone()).await;
+        assert_eq!((status, e.code.as_str()), (400, "invalid_input"), "{args}");
+        assert!(e.message.contains(says), "{args}: {}", e.message);
+    }
+    b.stop().await;
+}
+
+/// Home's "deadlines for me" and the ledger's due-within-24-hours filter over the bridge.
+#[tokio::test]
+async fn home_counts_deadlines_and_the_ledger_filters_due_soon() {
+    let b = Bridge::signed_in_demo().await;
+    let code = b.report_with_photo(41, "人行道暴露垃圾").await;
+    let id = b.ok("problem", json!({"id": code})).await["problem"]["id"].clone();
+    let before = b.ok("home", json!({})).await;
+    b.ok("login", json!({"user_id": "usr-admin-1"})).await;
+    b.ok(
+        "problem_act",
+        json!({"id": id, "action": {"action": "file"}}),
+    )
+    .await;
+    let deadline = (chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339();
+    b.ok(
+        "problem_act",
+        json!({"id": id, "action": {"action": "dispatch", "unit_id": "u-hwc", "deadline": deadline,
+                            "note": "限5小时内整改"}}),
+    )
+    .await;
+    b.ok("login", json!({"user_id": "usr-insp-1"})).await;
+    let home = b.ok("home", json!({})).await;
+    assert_eq!(
+        home["my_due_soon"].as_u64().unwrap(),
+        before["my_due_soon"].as_u64().unwrap() + 1
+    );
+    let mut q = home["deadlines_query"].clone();
+    q["due_soon"] = json!(true);
+    let page = b.ok("ledger", json!({"query": q})).await;
+    assert_eq!(page["total"], home["my_due_soon"]);
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["code"] == code.as_str())
+    );
+    assert!(
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["reporter"] == "usr-insp-1" && r["overdue"] == false)
+    );
+    // The unit's handler counts it among their unit's.
+    b.ok("login", json!({"user_id": "usr-hdl-5"})).await;
+    let hdl = b.ok("home", json!({})).await;
+    assert!(hdl["my_due_soon"].as_u64().unwrap() >= 1);
+    assert_eq!(hdl["deadlines_query"]["unit_id"], "u-hwc");
+    b.stop().await;
+}
+
+// ---------------------------------------------------------------- offline map
+
+/// A small PNG whose colour says which tile it is.
+fn png(seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(8, 8, image::Rgb([seed, 200, 100]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// An MBTiles 1.3 file as any tool writes it: `tiles` rows in TMS order (y flipped).
+fn mbtiles(path: &std::path::Path, name: &str, tiles: &[((u8, u32, u32), Vec<u8>)]) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(
+        "CREATE TABLE metadata (name TEXT, value TEXT);
+         CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB);
+         CREATE UNIQUE INDEX tile_index ON tiles (zoom_level, tile_column, tile_row);",
+    )
+    .unwrap();
+    for (k, v) in [
+        ("name", name),
+        ("format", "png"),
+        ("minzoom", "12"),
+        ("maxzoom", "13"),
+        ("bounds", "119.28,26.06,119.32,26.10"),
+        ("attribution", "© OpenStreetMap"),
+    ] {
+        c.execute("INSERT INTO metadata VALUES (?1, ?2)", [k, v])
+            .unwrap();
+    }
+    for ((z, x, y), data) in tiles {
+        let tms = (1u32 << z) - 1 - y;
+        c.execute(
+            "INSERT INTO tiles VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![z, x, tms, data],
+        )
+        .unwrap();
+    }
+}
+
+impl Bridge {
+    async fn import_map(&self, content_type: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.client
+            .post(format!("{}/bridge/map_package_import", self.base))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A tile as the map's `<img>` asks for it: no session secret, no JSON.
+    async fn tile(&self, z: u8, x: u32, y: u32) -> reqwest::Response {
+        self.http
+            .get(format!("{}/bridge/tiles/{z}/{x}/{y}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn an_offline_map_imported_from_a_file_serves_its_tiles() {
+    let b = Bridge::signed_in_demo().await;
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        b.ok("map_package", json!({})).await,
+        json!({"online": null, "package": null})
+    );
+    assert_eq!(b.tile(12, 3405, 1714).await.status(), 404);
+
+    // Not a package: refused with its code, nothing changes.
+    let res = b
+        .import_map("application/octet-stream", b"not sqlite at all".to_vec())
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(
+        res.json::<ErrorBody>().await.unwrap().code,
+        "tiles_not_mbtiles"
+    );
+    let res = b.import_map("application/json", b"{}".to_vec()).await;
+    assert_eq!(res.status(), 415, "a JSON body is not a package");
+    assert!(b.ok("map_package", json!({})).await["package"].is_null());
+
+    // A package with two tiles of zoom 12 and one of 13.
+    let file = dir.path().join("city.mbtiles");
+    let tiles = [
+        ((12, 3405, 1714), png(1)),
+        ((12, 3406, 1714), png(2)),
+        ((13, 6811, 3428), png(3)),
+    ];
+    mbtiles(&file, "福州鼓楼", &tiles);
+    let res = b
+        .import_map("application/vnd.sqlite3", std::fs::read(&file).unwrap())
+        .await;
+    assert_eq!(res.status(), 200);
+    let pkg: Value = res.json().await.unwrap();
+    assert_eq!(pkg["name"], "福州鼓楼");
+    assert_eq!(
+        (pkg["minzoom"].as_u64(), pkg["maxzoom"].as_u64()),
+        (Some(12), Some(13))
+    );
+    assert_eq!(pkg["bounds"], json!([119.28, 26.06, 119.32, 26.1]));
+    assert_eq!(b.ok("map_package", json!({})).await["package"], pkg);
+
+    // Each XYZ tile comes back as the package holds it (the TMS row flipped inside).
+    for ((z, x, y), data) in &tiles {
+        let res = b.tile(*z, *x, *y).await;
+        assert_eq!(res.status(), 200, "{z}/{x}/{y}");
+        assert_eq!(res.headers()["content-type"], "image/png");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), data.as_slice());
+    }
+    assert_eq!(
+        b.tile(12, 3407, 1714).await.status(),
+        404,
+        "not in the package"
+    );
+    assert_eq!(
+        b.tile(12, 9999, 1714).await.status(),
+        422,
+        "off the zoom's grid"
+    );
+    // Another site's page cannot read the tiles (the guard's origin check still applies).
+    let res = b
+        .http
+        .get(format!("{}/bridge/tiles/12/3405/1714", b.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    // A broken file later does not take the working package away.
+    let res = b
+        .import_map("application/octet-stream", vec![0u8; 4096])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(b.tile(12, 3405, 1714).await.status(), 200);
+
+    // Removing asks for confirmation.
+    let (status, e) = b.err("map_package_remove", json!({})).await;
+    assert_eq!((status, e.code.as_str()), (400, "invalid_input"));
+    assert!(
+        b.ok("map_package_remove", json!({"confirm": true}))
+            .await
+            .is_null()
+    );
+    assert!(b.ok("map_package", json!({})).await["package"].is_null());
+    assert_eq!(b.tile(12, 3405, 1714).await.status(), 404);
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn the_citys_map_comes_with_the_sync_once_per_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("city.mbtiles");
+    mbtiles(&file, "福州全市", &[((12, 3405, 1714), png(7))]);
+    let served = file.clone();
+    let server = Server::start_with(move |c| {
+        c.map_source = "osm".into();
+        c.map_package = served;
+    })
+    .await;
+    let b = Bridge::start(None).await;
+    let (_, code) = server.code_of("inspector");
+    b.ok("enroll", json!({"server": server.base, "code": code}))
+        .await;
+
+    let s = b.sync_to_end().await;
+    assert!(s["last_error"].is_null(), "{s}");
+    assert_eq!(s["last_report"]["map_package"], "福州全市", "{s}");
+    let info = b.ok("map_package", json!({})).await;
+    assert_eq!(info["online"], json!({"source": "osm"}));
+    assert_eq!(info["package"]["name"], "福州全市");
+    let res = b.tile(12, 3405, 1714).await;
+    assert_eq!(res.bytes().await.unwrap().as_ref(), png(7).as_slice());
+
+    // The same version is not downloaded again.
+    let s = b.sync_to_end().await;
+    assert!(s["last_error"].is_null(), "{s}");
+    assert!(s["last_report"]["map_package"].is_null(), "{s}");
+
+    // The office replaces the package: the next sync brings the new one.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let next = dir.path().join("next.mbtiles");
+    mbtiles(&next, "福州全市 2027", &[((12, 3405, 1714), png(8))]);
+    std::fs::rename(&next, &file).unwrap();
+    let s = b.sync_to_end().await;
+    assert_eq!(s["last_report"]["map_package"], "福州全市 2027", "{s}");
+    let res = b.tile(12, 3405, 1714).await;
+    assert_eq!(res.bytes().await.unwrap().as_ref(), png(8).as_slice());
+
+    b.stop().await;
+    server.stop().await;
 }

@@ -443,6 +443,9 @@ pub struct ListArgs {
     pub to: Option<String>,
     #[arg(long)]
     pub overdue: bool,
+    /// Waiting for the unit with the deadline within the next 24 hours.
+    #[arg(long)]
+    pub due_soon: bool,
     /// Only records with rejected (conflicting) events.
     #[arg(long)]
     pub conflicts: bool,

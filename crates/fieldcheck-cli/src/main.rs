@@ -337,6 +337,7 @@ fn query(store: &Store, a: &ListArgs, text: Option<String>) -> Result<ProblemQue
             .map(|d| parse::day_start(d, &cal).map(|t| t + chrono::Duration::days(1)))
             .transpose()?,
         overdue: a.overdue,
+        due_soon: a.due_soon,
         with_rejections: a.conflicts,
         text,
         sort: ProblemSort::parse(&a.sort).ok_or_else(|| {

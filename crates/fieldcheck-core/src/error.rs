@@ -33,6 +33,9 @@ pub enum CoreError {
     Photo(#[from] fieldcheck_photo::PhotoError),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// The offline map package (fieldcheck-tiles), with that crate's stable code.
+    #[error("{message}")]
+    Map { code: &'static str, message: String },
 }
 
 impl CoreError {
@@ -49,6 +52,7 @@ impl CoreError {
             CoreError::Corrupt(_) => "corrupt",
             CoreError::Photo(e) => e.code(),
             CoreError::Io(_) => "io",
+            CoreError::Map { code, .. } => code,
         }
     }
 

@@ -71,6 +71,10 @@ pub struct ProblemQuery {
     pub reported_to: Option<DateTime<Utc>>,
     #[serde(default)]
     pub overdue: bool,
+    /// Waiting for the unit with the deadline within the next 24 hours
+    /// (`Problem::is_due_soon`).
+    #[serde(default)]
+    pub due_soon: bool,
     /// Only records with rejected events (the conflict inbox).
     #[serde(default)]
     pub with_rejections: bool,
@@ -101,6 +105,7 @@ impl Default for ProblemQuery {
             reported_from: None,
             reported_to: None,
             overdue: false,
+            due_soon: false,
             with_rejections: false,
             text: None,
             sort: ProblemSort::default(),
@@ -213,6 +218,7 @@ impl ProblemQuery {
             || self.reported_from.is_some()
             || self.reported_to.is_some()
             || self.overdue
+            || self.due_soon
             || self.with_rejections
     }
 }
@@ -289,6 +295,11 @@ impl Store {
             // the `INDEXED BY` below fails loudly if the two ever part.
             conds.push(fieldcheck_domain::problem::sql::overdue(&now));
         }
+        if q.due_soon {
+            let now = arg(Value::Integer(self.now().timestamp_millis()), &mut args);
+            // Also over the partial index (its predicate begins the form).
+            conds.push(fieldcheck_domain::problem::sql::due_soon(&now));
+        }
         if q.with_rejections {
             conds.push("rejected_events > 0".into());
         }
@@ -323,9 +334,10 @@ impl Store {
         }
         let text = self.text_filter(q)?;
         let (clause, mut args) = self.where_clause(q, &text)?;
-        // The overdue list has its own covering partial index, which SQLite's planner passes
-        // over for the status index (with or without statistics) at ~20x the cost.
-        let from = if q.overdue {
+        // The overdue and due-soon lists have their own covering partial index, which SQLite's
+        // planner passes over for the status index (with or without statistics) at ~20x the
+        // cost.
+        let from = if q.overdue || q.due_soon {
             "problems INDEXED BY problems_open_deadline"
         } else {
             "problems"

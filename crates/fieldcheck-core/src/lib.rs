@@ -11,6 +11,9 @@ pub mod demo;
 pub mod error;
 mod inspections;
 pub mod ledger;
+pub mod map;
+pub mod nearby;
+pub mod notices;
 pub mod photos;
 mod problems;
 pub mod reference;
@@ -26,10 +29,14 @@ pub use inspections::StartInspection;
 pub use ledger::{
     EventRecord, LedgerRow, Page, ProblemQuery, ProblemSort, ServerRefusal, Stats, UnitStats,
 };
+pub use map::{MapInfo, MapPackage, OfflineMap};
+pub use nearby::NearbyProblem;
+pub use notices::OverdueNotice;
 pub use photos::PhotoInfo;
 pub use problems::{NewProblem, ProblemAction, Resend};
 pub use store::{DeviceInfo, Store};
-pub use views::{Home, Me, OpenInspection, ProblemDetail, todo_query};
+pub use tasks::{TaskView, TasksView};
+pub use views::{Home, Me, OpenInspection, ProblemDetail, deadlines_query, todo_query};
 
 pub use fieldcheck_domain as domain;
 pub use fieldcheck_protocol as protocol;

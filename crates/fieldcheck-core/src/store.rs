@@ -33,6 +33,7 @@ pub struct Store {
     clock: HlcClock,
     now: NowFn,
     checkpointer: Checkpointer,
+    pub(crate) offline_map: std::sync::Arc<crate::map::OfflineMap>,
 }
 
 impl Drop for Store {
@@ -81,6 +82,11 @@ impl Store {
         tx.commit()?;
         let clock = HlcClock::resume(device.device_id.to_string(), last);
         let checkpointer = Checkpointer::start(&path, &conn);
+        let map_path = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."))
+            .join(crate::map::MAP_FILE);
         Ok(Store {
             conn,
             path,
@@ -88,11 +94,18 @@ impl Store {
             clock,
             now: Box::new(Utc::now),
             checkpointer,
+            offline_map: std::sync::Arc::new(crate::map::OfflineMap::new(map_path)),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The offline map package beside the database (`map::MAP_FILE`), shared outside the
+    /// store's lock (see `map`).
+    pub fn offline_map(&self) -> std::sync::Arc<crate::map::OfflineMap> {
+        self.offline_map.clone()
     }
 
     pub fn device(&self) -> &DeviceInfo {

@@ -3,9 +3,10 @@
 //! offline as the server last sent it — replaced whole, so the device never holds a round's
 //! points before the server hands them out on its date — and read sorted by distance.
 
+use chrono::NaiveDate;
 use fieldcheck_domain::reference::LatLon;
 use fieldcheck_protocol::tasks::{Task, TaskList};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::store::{Store, meta_get, meta_set};
@@ -14,15 +15,53 @@ use crate::store::{Store, meta_get, meta_set};
 pub(crate) const TASKS: &str = "sync_tasks";
 
 /// A task as the device shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TaskView {
     #[serde(flatten)]
+    #[cfg_attr(feature = "ts", ts(flatten))]
     pub task: Task,
     /// Metres from the position asked about, when one was given.
     pub distance_m: Option<f64>,
 }
 
+/// The "today's tasks" screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TasksView {
+    /// The server's "today" when it last sent the list; `None` before the first sync that
+    /// fetched one (the screen says to sync).
+    pub today: Option<NaiveDate>,
+    /// Not done first, then nearest first (see [`Store::tasks`]).
+    pub tasks: Vec<TaskView>,
+    /// How many are not done yet.
+    pub open: u64,
+}
+
 impl Store {
+    /// The tasks screen: [`Store::tasks`] with the screen's counts.
+    pub fn tasks_view(&self, from: Option<LatLon>) -> Result<TasksView> {
+        if let Some(f) = &from
+            && !f.is_valid()
+        {
+            return Err(crate::CoreError::Invalid(
+                "invalid position: lat must be within ±90 and lon within ±180".into(),
+            ));
+        }
+        Ok(match self.tasks(from)? {
+            Some((list, tasks)) => TasksView {
+                today: Some(list.today),
+                open: tasks.iter().filter(|t| !t.task.done).count() as u64,
+                tasks,
+            },
+            None => TasksView {
+                today: None,
+                tasks: vec![],
+                open: 0,
+            },
+        })
+    }
+
     /// Replaces the stored task list with the server's.
     pub fn save_tasks(&mut self, list: &TaskList) -> Result<()> {
         let json = serde_json::to_string(list)

@@ -41,6 +41,14 @@ pub struct Home {
     pub todo_query: ProblemQuery,
     // Overdue records among those the role follows.
     pub overdue: u64,
+    /// "Deadlines for me" (`actions::deadlines_watched`): how many are due within 24 hours
+    /// and how many are overdue; `deadlines_query` is their ledger query, to which the screen
+    /// adds `due_soon` or `overdue`.
+    pub my_due_soon: u64,
+    pub my_overdue: u64,
+    pub deadlines_query: ProblemQuery,
+    /// Today's evaluation-round tasks not done yet (0 before a sync fetched any).
+    pub tasks_open: u64,
     /// Inspections the signed-in person started and has not finished, newest first.
     pub open_inspections: Vec<OpenInspection>,
 }
@@ -83,6 +91,19 @@ pub fn todo_query(actor: &Actor) -> ProblemQuery {
         statuses: todo.statuses,
         unit_id: todo.unit_id,
         reporter: todo.reporter,
+        ..Default::default()
+    }
+}
+
+/// The ledger query for "deadlines for me" (`actions::deadlines_watched`), soonest first.
+pub fn deadlines_query(actor: &Actor) -> ProblemQuery {
+    let w = fieldcheck_domain::actions::deadlines_watched(actor);
+    ProblemQuery {
+        limit: TODO_PAGE,
+        sort: ProblemSort::Deadline,
+        statuses: w.statuses,
+        unit_id: w.unit_id,
+        reporter: w.reporter,
         ..Default::default()
     }
 }
@@ -135,6 +156,19 @@ impl Store {
                 ..Default::default()
             })?
             .total;
+        let watched = deadlines_query(&actor);
+        let count = |q: ProblemQuery| self.list_problems(&q).map(|p| p.total);
+        let my_due_soon = count(ProblemQuery {
+            due_soon: true,
+            limit: 1,
+            ..watched.clone()
+        })?;
+        let my_overdue = count(ProblemQuery {
+            overdue: true,
+            limit: 1,
+            ..watched.clone()
+        })?;
+        let tasks_open = self.tasks_view(None)?.open;
         let open_inspections = self
             .open_inspections(&actor.user_id, OPEN_INSPECTIONS_SHOWN)?
             .into_iter()
@@ -160,6 +194,10 @@ impl Store {
                 ..q
             },
             overdue,
+            my_due_soon,
+            my_overdue,
+            deadlines_query: watched,
+            tasks_open,
             open_inspections,
         })
     }

@@ -1,7 +1,8 @@
-//! One rule, one place: the device ledger's SQL forms of "overdue" (the overdue filter, the
-//! stats' counts, the partial index over open deadlines) and of the units' rates select and
-//! count exactly what the domain says (`Problem::is_overdue`, `rates::UnitTally::add`), over
-//! many problems in every state with deadlines before, at and after "now".
+//! One rule, one place: the device ledger's SQL forms of "overdue" and "due within 24 hours"
+//! (the ledger filters, the stats' counts, the partial index over open deadlines) and of the
+//! units' rates select and count exactly what the domain says (`Problem::is_overdue`,
+//! `Problem::is_due_soon`, `rates::UnitTally::add`), over many problems in every state with
+//! deadlines before, at and after "now" and "now + 24 h".
 
 mod common;
 
@@ -304,6 +305,43 @@ fn check_at(s: &mut Store, now: DateTime<Utc>) {
         .collect();
     assert_eq!(via_index, overdue, "partial index at {now}");
 
+    // Due within 24 hours: the ledger filter and the domain's SQL form over the partial index.
+    let due_soon: BTreeSet<Uuid> = ids(all.iter().filter(|p| p.is_due_soon(now)));
+    let page = s
+        .list_problems(&ProblemQuery {
+            due_soon: true,
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.total as usize,
+        due_soon.len(),
+        "due-soon total at {now}"
+    );
+    assert_eq!(
+        ids(page.items.iter().map(|r| &r.problem)),
+        due_soon,
+        "due-soon filter at {now}"
+    );
+    assert!(due_soon.is_disjoint(&overdue), "due soon is never overdue");
+    let c = s.connection();
+    let q = format!(
+        "SELECT id FROM problems INDEXED BY problems_open_deadline WHERE {}",
+        sql::due_soon("?1")
+    );
+    let via_index: BTreeSet<Uuid> = c
+        .prepare(&q)
+        .unwrap()
+        .query_map([now.timestamp_millis()], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|id| Uuid::parse_str(&id.unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        via_index, due_soon,
+        "due-soon over the partial index at {now}"
+    );
+
     // The stats: overdue total, each unit's counts and rates, the ranking order.
     let stats = s.stats().unwrap();
     assert_eq!(
@@ -353,6 +391,10 @@ fn sql_forms_of_overdue_and_the_rates_agree_with_the_domain() {
                 .count(),
         ),
         (
+            "due within 24 h",
+            all.iter().filter(|p| p.is_due_soon(now)).count(),
+        ),
+        (
             "reworked",
             all.iter().filter(|p| p.rework_count > 0).count(),
         ),
@@ -394,6 +436,13 @@ fn sql_forms_of_overdue_and_the_rates_agree_with_the_domain() {
     deadlines.sort();
     deadlines.dedup();
     probes.extend(deadlines.iter().step_by(7).copied());
+    // Where a deadline enters the next 24 hours: at it and a millisecond either side.
+    let day = Duration::milliseconds(fieldcheck_core::domain::problem::DUE_SOON_MS);
+    for d in deadlines.iter().step_by(11) {
+        for off in [-1, 0, 1] {
+            probes.push(*d - day + Duration::milliseconds(off));
+        }
+    }
     for at in probes {
         check_at(&mut s, at);
     }

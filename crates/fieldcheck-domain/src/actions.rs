@@ -469,6 +469,25 @@ pub fn todo(actor: &Actor) -> Todo {
     }
 }
 
+/// Whose deadlines a person watches ("deadlines for me": due within 24 h, overdue): a unit
+/// handler their unit's dispatched cases; an inspector or a volunteer the problems they
+/// reported (an inspector's other to-do, checking rectifications, has no deadline of theirs);
+/// the office every case. Only the states waiting for the unit have a running deadline.
+pub fn deadlines_watched(actor: &Actor) -> Todo {
+    use crate::problem::ProblemStatus as S;
+    use crate::role::Role;
+    let (unit_id, reporter) = match actor.role {
+        Role::Admin => (None, None),
+        Role::UnitHandler => (actor.unit_id.clone(), None),
+        Role::Inspector | Role::Volunteer => (None, Some(actor.user_id.clone())),
+    };
+    Todo {
+        statuses: S::AWAITING_UNIT.to_vec(),
+        unit_id,
+        reporter,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -328,10 +328,43 @@ impl Problem {
                 .is_some_and(|d| d.timestamp_millis() < now.timestamp_millis())
     }
 
+    /// Waiting for its unit with the deadline still ahead, at most [`DUE_SOON_MS`] away
+    /// (`now <= deadline <= now + 24 h`, whole milliseconds): the "24小时内到期" list. It never
+    /// overlaps [`Problem::is_overdue`] (`deadline < now`); the SQL form is [`sql::due_soon`].
+    pub fn is_due_soon(&self, now: DateTime<Utc>) -> bool {
+        let now = now.timestamp_millis();
+        self.status.awaits_unit()
+            && self.deadline.is_some_and(|d| {
+                let d = d.timestamp_millis();
+                now <= d && d <= now + DUE_SOON_MS
+            })
+    }
+
+    /// The distance from `at` when this problem is one a new report of `category` there
+    /// should be pointed to (附近已有同类问题): still open (neither closed nor rejected), the
+    /// same minor category, located, and at most [`NEARBY_RADIUS_M`] away (the boundary
+    /// included).
+    pub fn nearby_same_category(&self, category: &str, at: &LatLon) -> Option<f64> {
+        if self.status.is_terminal() || self.category != category {
+            return None;
+        }
+        let d = self.location?.latlon().distance_m(at);
+        (d <= NEARBY_RADIUS_M).then_some(d)
+    }
+
     pub fn has_photo(&self, role: PhotoRole) -> bool {
         self.photos.iter().any(|p| p.role == role)
     }
 }
+
+/// How far ahead a deadline counts as due soon ([`Problem::is_due_soon`]): 24 hours.
+pub const DUE_SOON_MS: i64 = 24 * 3600 * 1000;
+
+/// How close an open problem of the same category must be to a new report to be shown
+/// before saving it ([`Problem::nearby_same_category`]): a GPS fix in town is good to
+/// 10–30 m, so two reports of one overflowing bin land well within 50 m of each other, while
+/// the next bin down the street is usually farther.
+pub const NEARBY_RADIUS_M: f64 = 50.0;
 
 /// The SQL forms of the problem rules, for a store that projects problems into a table with a
 /// text `status` column ([`ProblemStatus::as_str`]) and instants in Unix milliseconds. Only
@@ -362,6 +395,37 @@ pub mod sql {
     pub fn overdue(now: &str) -> String {
         format!("{} AND deadline < {now}", awaiting_unit())
     }
+
+    /// The SQL form of [`super::Problem::is_due_soon`], `now` being a placeholder or a literal
+    /// in Unix milliseconds, used twice. It begins with [`awaiting_unit`], so a store's partial
+    /// index over open deadlines serves it like [`overdue`].
+    pub fn due_soon(now: &str) -> String {
+        format!(
+            "{} AND deadline >= {now} AND deadline <= {now} + {}",
+            awaiting_unit(),
+            super::DUE_SOON_MS
+        )
+    }
+
+    /// A latitude/longitude box (`lat_min, lat_max, lon_min, lon_max`) holding every position
+    /// within `radius_m` of `at` by [`crate::reference::LatLon::distance_m`]: the indexable
+    /// prefilter of a "near" query, whose rows are then measured exactly. The box is a little
+    /// wider than the circle (1 % and the spherical rounding), never narrower; near a pole it
+    /// spans every longitude. It does not wrap at ±180° (no Chinese city spans the antimeridian).
+    pub fn bounding_box(at: &crate::reference::LatLon, radius_m: f64) -> (f64, f64, f64, f64) {
+        // Metres per degree of latitude on the haversine's sphere.
+        const M_PER_DEG: f64 = 6_371_008.8 * std::f64::consts::PI / 180.0;
+        let dlat = radius_m * 1.01 / M_PER_DEG;
+        let lat_min = (at.lat - dlat).max(-90.0);
+        let lat_max = (at.lat + dlat).min(90.0);
+        // A degree of longitude is shortest at the box's edge farthest from the equator.
+        let cos = lat_min.abs().max(lat_max.abs()).to_radians().cos();
+        if cos < 1e-6 {
+            return (lat_min, lat_max, -180.0, 180.0);
+        }
+        let dlon = dlat / cos;
+        (lat_min, lat_max, at.lon - dlon, at.lon + dlon)
+    }
 }
 
 #[cfg(test)]
@@ -378,6 +442,10 @@ mod tests {
             sql::overdue("?3"),
             "status IN ('dispatched', 'rectifying') AND deadline < ?3"
         );
+        assert_eq!(
+            sql::due_soon("?2"),
+            "status IN ('dispatched', 'rectifying') AND deadline >= ?2 AND deadline <= ?2 + 86400000"
+        );
         for s in ProblemStatus::ALL {
             assert_eq!(
                 s.awaits_unit(),
@@ -385,5 +453,130 @@ mod tests {
                 "{s:?}"
             );
         }
+    }
+
+    fn problem(status: ProblemStatus) -> Problem {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Problem {
+            id: Uuid::nil(),
+            code: "T".into(),
+            status,
+            category: "SR-02".into(),
+            description: String::new(),
+            location: Some(Location {
+                lat: 26.08,
+                lon: 119.3,
+                accuracy_m: None,
+                source: LocationSource::Gps,
+            }),
+            address: String::new(),
+            district_id: None,
+            point_id: None,
+            placement: None,
+            item_id: None,
+            inspection_id: None,
+            reporter: "usr-insp-1".into(),
+            reporter_role: Role::Inspector,
+            severity: Severity::Normal,
+            unit_id: None,
+            deadline: Some(t0),
+            rework_count: 0,
+            recheck_count: 0,
+            duplicate_of: None,
+            status_reason: None,
+            extension: None,
+            photos: vec![],
+            reported_at: t0,
+            dispatched_at: None,
+            rectified_at: None,
+            closed_at: None,
+            updated_at: t0,
+        }
+    }
+
+    #[test]
+    fn due_soon_is_the_next_24_hours_and_never_overdue() {
+        let p = problem(ProblemStatus::Dispatched);
+        let d = p.deadline.unwrap();
+        let ms = chrono::Duration::milliseconds;
+        assert!(p.is_due_soon(d), "due exactly now");
+        assert!(!p.is_overdue(d));
+        assert!(!p.is_due_soon(d + ms(1)), "a millisecond late is overdue");
+        assert!(p.is_overdue(d + ms(1)));
+        assert!(p.is_due_soon(d - ms(DUE_SOON_MS)), "exactly 24 h ahead");
+        assert!(!p.is_due_soon(d - ms(DUE_SOON_MS + 1)));
+        for s in ProblemStatus::ALL {
+            let mut q = p.clone();
+            q.status = s;
+            assert_eq!(q.is_due_soon(d), s.awaits_unit(), "{s:?}");
+        }
+        let mut q = p.clone();
+        q.deadline = None;
+        assert!(!q.is_due_soon(d));
+    }
+
+    #[test]
+    fn nearby_is_open_same_category_within_50_m() {
+        let p = problem(ProblemStatus::Filed);
+        let here = p.location.unwrap().latlon();
+        assert_eq!(p.nearby_same_category("SR-02", &here), Some(0.0));
+        assert_eq!(p.nearby_same_category("SR-03", &here), None);
+        assert_eq!(p.nearby_same_category("SR", &here), None);
+        // Metres per degree of latitude on the haversine's sphere.
+        let m = 6_371_008.8 * std::f64::consts::PI / 180.0;
+        let at = |metres: f64| LatLon {
+            lat: here.lat + metres / m,
+            lon: here.lon,
+        };
+        let d = p.nearby_same_category("SR-02", &at(49.9)).unwrap();
+        assert!((d - 49.9).abs() < 0.01, "{d}");
+        assert_eq!(p.nearby_same_category("SR-02", &at(50.1)), None);
+        for s in [ProblemStatus::Closed, ProblemStatus::Rejected] {
+            let mut q = p.clone();
+            q.status = s;
+            assert_eq!(q.nearby_same_category("SR-02", &here), None, "{s:?}");
+        }
+        let mut q = p.clone();
+        q.location = None;
+        assert_eq!(q.nearby_same_category("SR-02", &here), None);
+    }
+
+    #[test]
+    fn the_bounding_box_holds_the_circle() {
+        for lat in [-60.0, 0.0, 26.08, 45.0, 80.0] {
+            let at = LatLon { lat, lon: 119.3 };
+            let (lat_min, lat_max, lon_min, lon_max) = sql::bounding_box(&at, NEARBY_RADIUS_M);
+            // Points on the circle (a hair inside) in 72 directions lie inside the box.
+            let m = 6_371_008.8 * std::f64::consts::PI / 180.0;
+            for k in 0..72 {
+                let a = f64::from(k) * 5f64.to_radians();
+                let dlat = 49.99 * a.cos() / m;
+                let p = LatLon {
+                    lat: (lat + dlat).clamp(-90.0, 90.0),
+                    lon: at.lon + 49.99 * a.sin() / m / p_cos(lat + dlat),
+                };
+                if at.distance_m(&p) > NEARBY_RADIUS_M {
+                    continue;
+                }
+                assert!(
+                    (lat_min..=lat_max).contains(&p.lat) && (lon_min..=lon_max).contains(&p.lon),
+                    "{lat}: {p:?} outside {:?}",
+                    (lat_min, lat_max, lon_min, lon_max)
+                );
+            }
+            assert!(lat_max - lat_min < 0.001, "{lat}: a small box");
+        }
+        // At a pole every longitude is within reach.
+        for lat in [-89.9999, 89.9999] {
+            let (_, _, lon_min, lon_max) =
+                sql::bounding_box(&LatLon { lat, lon: 119.3 }, NEARBY_RADIUS_M);
+            assert_eq!((lon_min, lon_max), (-180.0, 180.0));
+        }
+    }
+
+    fn p_cos(lat: f64) -> f64 {
+        lat.clamp(-89.99999, 89.99999).to_radians().cos()
     }
 }

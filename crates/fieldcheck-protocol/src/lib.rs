@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod console;
+pub mod map;
 pub mod sync;
 pub mod tasks;
 

@@ -47,6 +47,7 @@ mod console_rules;
 mod console_schedules;
 mod console_setup;
 mod console_stats;
+mod map;
 pub mod open311;
 pub mod openapi;
 
@@ -454,6 +455,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(admin::revoke_open311_key),
         )
         .merge(console_rounds::device_routes())
+        .merge(map::device_routes())
         .merge(console_routes(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

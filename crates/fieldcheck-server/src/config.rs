@@ -82,6 +82,13 @@ pub struct Config {
     /// The city's Tianditu (天地图) browser key: the console offers Tianditu's basemap with it
     /// (CGCS2000, drawn as WGS-84). Empty: no Tianditu.
     pub tianditu_key: String,
+    /// The phones' online basemap: `tianditu` (with `tianditu_key`), `amap` or `osm`; empty:
+    /// Tianditu when a key is set, else none (the phones draw their offline package or a
+    /// grid). Sent with `GET /api/v1/map`.
+    pub map_source: String,
+    /// The city's offline map package (an MBTiles file, e.g. from `fieldcheck-server
+    /// map-package`), downloaded by the devices at their next sync. Empty: none.
+    pub map_package: PathBuf,
     /// `text` (the default, for people) or `json` (one JSON object per line, for a log
     /// shipper). Either way every line of a request carries its `request_id`.
     pub log_format: LogFormat,
@@ -149,6 +156,8 @@ impl Default for Config {
             console_max_secs: 12 * 3600,
             console_dir: PathBuf::from("ui/dist-console"),
             tianditu_key: String::new(),
+            map_source: String::new(),
+            map_package: PathBuf::new(),
             log_format: LogFormat::Text,
             metrics_token: String::new(),
             trusted_proxies: TrustedProxies::default(),
@@ -199,6 +208,8 @@ impl fmt::Debug for Config {
                 "tianditu_key",
                 &(!self.tianditu_key.is_empty()).then_some("***"),
             )
+            .field("map_source", &self.map_source)
+            .field("map_package", &self.map_package)
             .field("log_format", &self.log_format)
             .field(
                 "metrics_token",
@@ -291,7 +302,37 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(std::env::vars())?;
+        config.check()?;
         Ok(config)
+    }
+
+    /// Settings that would only fail later, refused at start with what is wrong.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let source = self.map_source.trim();
+        if !source.is_empty() && !fieldcheck_protocol::map::ONLINE_SOURCES.contains(&source) {
+            return Err(ConfigError::Invalid {
+                key: "map_source",
+                message: format!(
+                    "{source:?} is not one of {}",
+                    fieldcheck_protocol::map::ONLINE_SOURCES.join(", ")
+                ),
+            });
+        }
+        if source == "tianditu" && self.tianditu_key.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "map_source",
+                message: "tianditu needs the city's key in tianditu_key".into(),
+            });
+        }
+        if !self.map_package.as_os_str().is_empty() {
+            fieldcheck_tiles::MbTiles::open(&self.map_package).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "map_package",
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        Ok(())
     }
 
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
@@ -361,6 +402,8 @@ impl Config {
                 "CONSOLE_MAX_SECS" => self.console_max_secs = num(&key, &value)?,
                 "CONSOLE_DIR" => self.console_dir = PathBuf::from(value),
                 "TIANDITU_KEY" => self.tianditu_key = value,
+                "MAP_SOURCE" => self.map_source = value,
+                "MAP_PACKAGE" => self.map_package = PathBuf::from(value),
                 "LOG_FORMAT" => {
                     self.log_format = match value.trim().to_ascii_lowercase().as_str() {
                         "text" | "" => LogFormat::Text,

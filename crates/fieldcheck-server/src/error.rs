@@ -16,6 +16,8 @@ pub enum ConfigError {
     Parse(String),
     #[error("invalid environment variable {key}: {message}")]
     Env { key: String, message: String },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
 }
 
 #[derive(Debug, thiserror::Error)]

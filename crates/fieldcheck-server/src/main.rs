@@ -140,6 +140,36 @@ enum Command {
         #[arg(long)]
         pg_schema: Option<String>,
     },
+    /// Builds the city's offline map package (MBTiles) from a tile server for an area and zoom
+    /// range, e.g. `map-package --bbox 119.20,26.00,119.40,26.15 --zoom 12-17 --url
+    /// 'https://tile.openstreetmap.org/{z}/{x}/{y}.png' --out city.mbtiles`; serve it with the
+    /// `map_package` setting and the devices download it at their next sync.
+    MapPackage {
+        /// The area, WGS-84: west,south,east,north.
+        #[arg(long)]
+        bbox: String,
+        /// Zoom levels, `MIN-MAX` or one level.
+        #[arg(long, default_value = "12-17")]
+        zoom: String,
+        /// Tile URL with {z} {x} {y} (and {s} with --subdomains), as in Leaflet.
+        #[arg(long)]
+        url: String,
+        #[arg(long, value_delimiter = ',')]
+        subdomains: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "城市离线地图")]
+        name: String,
+        /// Credit the tile source asks for (shown on the phones' map).
+        #[arg(long, default_value = "")]
+        attribution: String,
+        /// Requests in flight at once (keep it polite for a shared tile server).
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Refuse a larger area before fetching anything.
+        #[arg(long, default_value_t = 200_000)]
+        max_tiles: u64,
+    },
     /// Lists enrolled devices (last sync), or revokes one (`--revoke DEVICE_ID`).
     Devices {
         #[arg(long)]
@@ -327,6 +357,69 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Devices { revoke, on } => setup_command(on, SetupRun::Devices { revoke }).await,
+        Command::MapPackage {
+            bbox,
+            zoom,
+            url,
+            subdomains,
+            out,
+            name,
+            attribution,
+            concurrency,
+            max_tiles,
+        } => {
+            let bbox: Vec<f64> = bbox
+                .split(',')
+                .map(|v| v.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("--bbox {bbox:?}: expected west,south,east,north"))?;
+            let bbox: [f64; 4] = bbox
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("--bbox: expected four numbers"))?;
+            let (min, max) = zoom.split_once('-').unwrap_or((&zoom, &zoom));
+            let zoom_of = |z: &str| {
+                z.trim()
+                    .parse::<u8>()
+                    .with_context(|| format!("--zoom {zoom:?}: expected MIN-MAX, e.g. 12-17"))
+            };
+            let opts = fieldcheck_tiles::BuildOptions {
+                url_template: url,
+                subdomains,
+                bbox,
+                min_zoom: zoom_of(min)?,
+                max_zoom: zoom_of(max)?,
+                out: out.clone(),
+                name,
+                attribution,
+                concurrency,
+                max_tiles,
+                user_agent: format!("fieldcheck-server/{}", env!("CARGO_PKG_VERSION")),
+            };
+            let total = opts.tile_count()?;
+            println!("{total} tiles to fetch into {}", out.display());
+            let mut shown = 0u64;
+            let report = fieldcheck_tiles::build(opts, |p| {
+                // About every 5 %, and the end.
+                if p.done == p.total || p.done >= shown + p.total.div_ceil(20) {
+                    shown = p.done;
+                    println!(
+                        "  {}/{} tiles ({} not on the server)",
+                        p.done, p.total, p.missing
+                    );
+                }
+            })
+            .await?;
+            println!(
+                "wrote {} ({} tiles, {} missing, {:.1} MiB of {} tiles) in {:.1} s",
+                out.display(),
+                report.tiles,
+                report.missing,
+                report.bytes as f64 / 1024.0 / 1024.0,
+                report.format.as_str(),
+                report.seconds
+            );
+            Ok(())
+        }
         Command::Open311Key { action, on } => setup_command(on, SetupRun::Open311Key(action)).await,
         Command::Backup {
             to,

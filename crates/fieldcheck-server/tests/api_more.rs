@@ -101,6 +101,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/console/rounds/{id}"),
     ("get", "/api/v1/console/rounds/{id}/results"),
     ("get", "/api/v1/tasks"),
+    ("get", "/api/v1/map"),
+    ("get", "/api/v1/map/package"),
     ("get", "/api/v1/openapi.json"),
     // The operators' routes (`ops.rs`): no protocol header.
     ("get", "/healthz"),
@@ -1166,4 +1168,172 @@ fn is_api_error(doc: &Value, response: &Value) -> bool {
                     .to_string()
                     .contains(API_ERROR)
             })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The city's offline map (issue 18): `fieldcheck-server map-package` against a tile server the
+// test starts, then the package handed to devices by `GET /map` and `GET /map/package`.
+
+/// A tile server: every tile a PNG whose colour encodes z/x/y; counts requests.
+async fn tile_server() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    use axum::extract::Path as P;
+    let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/{z}/{x}/{y}",
+        axum::routing::get(move |P((z, x, y)): P<(u8, u32, String)>| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let y: u32 = y.trim_end_matches(".png").parse().unwrap();
+                let img = image::RgbImage::from_pixel(
+                    4,
+                    4,
+                    image::Rgb([z, (x % 256) as u8, (y % 256) as u8]),
+                );
+                let mut out = std::io::Cursor::new(Vec::new());
+                img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+                ([("content-type", "image/png")], out.into_inner())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), hits)
+}
+
+/// Runs a command to its end off the test's (single-threaded) runtime, which keeps serving
+/// the tile server meanwhile.
+async fn run_off_runtime(mut cmd: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn map_package_is_built_from_a_tile_server_and_handed_to_devices_once_per_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tiles, hits) = tile_server().await;
+    let out = dir.path().join("city.mbtiles");
+    let bbox = [119.28, 26.06, 119.32, 26.10];
+    let expected: u64 = (12..=13)
+        .map(|z| fieldcheck_tiles::grid::TileRange::for_bbox(bbox, z).count())
+        .sum();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcheck-server"));
+    cmd.args([
+        "map-package",
+        "--bbox",
+        "119.28,26.06,119.32,26.10",
+        "--zoom",
+        "12-13",
+    ])
+    .args(["--url", &format!("{tiles}/{{z}}/{{x}}/{{y}}.png")])
+    .args(["--name", "鼓楼区离线地图", "--attribution", "test tiles"])
+    .arg("--out")
+    .arg(&out);
+    let run = run_off_runtime(cmd).await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{expected} tiles to fetch")),
+        "{stdout}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::Relaxed), expected);
+    let pkg = fieldcheck_tiles::MbTiles::open(&out).unwrap();
+    assert_eq!(pkg.metadata().name, "鼓楼区离线地图");
+    assert_eq!((pkg.metadata().minzoom, pkg.metadata().maxzoom), (12, 13));
+    // The tile of Gulou at zoom 12 is the one the tile server drew for that z/x/y.
+    let (x, y) = (
+        fieldcheck_tiles::grid::lon_to_x(119.30, 12),
+        fieldcheck_tiles::grid::lat_to_y(26.08, 12),
+    );
+    let png = image::load_from_memory(&pkg.tile(12, x, y).unwrap().unwrap()).unwrap();
+    assert_eq!(
+        png.to_rgb8().get_pixel(0, 0).0,
+        [12, (x % 256) as u8, (y % 256) as u8]
+    );
+    // A bad area is refused before any request, saying what is wrong.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcheck-server"));
+    cmd.args(["map-package", "--bbox", "119.3,26.1,119.2", "--url", &tiles])
+        .arg("--out")
+        .arg(dir.path().join("bad.mbtiles"));
+    let bad = run_off_runtime(cmd).await;
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--bbox"));
+    assert!(!dir.path().join("bad.mbtiles").exists());
+
+    // Settings that cannot work are refused when the server starts.
+    for (source, key, package, what) in [
+        ("google", "", PathBuf::new(), "map_source"),
+        ("tianditu", "", PathBuf::new(), "tianditu_key"),
+        ("osm", "", dir.path().join("missing.mbtiles"), "map_package"),
+    ] {
+        let c = fieldcheck_server::Config {
+            map_source: source.into(),
+            tianditu_key: key.into(),
+            map_package: package,
+            ..fieldcheck_server::Config::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains(what), "{source}: {e}");
+    }
+
+    // Served: the devices learn the source and the package's version; only devices get it.
+    let config = fieldcheck_server::Config {
+        map_source: "tianditu".into(),
+        tianditu_key: "city-browser-key".into(),
+        map_package: out.clone(),
+        ..test_config(dir.path())
+    };
+    let s = Server::start_with(config, None, true).await;
+    let r = s.http.get(s.url("/map")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = s.http.get(s.url("/map/package")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let token = s.enroll("usr-insp-1").await;
+    let city: Value = s.get(&token, "/map").await.json().await.unwrap();
+    assert_eq!(
+        city["online"],
+        json!({"source": "tianditu", "key": "city-browser-key"})
+    );
+    assert_eq!(city["package"]["name"], "鼓楼区离线地图");
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert_eq!(city["package"]["bytes"], size);
+    let r = s.get(&token, "/map/package").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        etag,
+        format!("\"{}\"", city["package"]["version"].as_str().unwrap())
+    );
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        std::fs::read(&out).unwrap()
+    );
+    let r = s
+        .http
+        .get(s.url("/map/package"))
+        .bearer_auth(&token)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    s.stop().await;
+
+    // Without a package: none offered, and the download is a 404 with the API's error.
+    let plain = tempfile::tempdir().unwrap();
+    let s = Server::start_in(plain.path(), None, true).await;
+    let token = s.enroll("usr-vol-1").await;
+    let city: Value = s.get(&token, "/map").await.json().await.unwrap();
+    assert_eq!(city, json!({}));
+    let r = s.get(&token, "/map/package").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_found");
+    s.stop().await;
 }

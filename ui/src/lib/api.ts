@@ -10,7 +10,10 @@ import type {
   ItemResult,
   LedgerRow,
   Location,
+  MapInfo,
+  MapPackage,
   Me,
+  NearbyProblem,
   NewProblem,
   Page,
   PhotoInfo,
@@ -25,6 +28,7 @@ import type {
   Resend,
   Settings,
   SyncStatus,
+  TasksView,
 } from '../wire/fieldcheck'
 
 export type {
@@ -40,7 +44,11 @@ export type {
   LedgerRow,
   Location,
   LocationSource,
+  MapInfo,
+  MapPackage,
   Me,
+  OnlineMap,
+  NearbyProblem,
   NewProblem,
   Page,
   PhotoInfo,
@@ -62,6 +70,8 @@ export type {
   Severity,
   SyncReport,
   SyncStatus,
+  TaskView,
+  TasksView,
   Text,
   Unit,
   User,
@@ -95,6 +105,10 @@ export const api = {
   points: (a: { point_type?: string; district_id?: string; lat?: number; lon?: number }) =>
     c<PointRow[]>('points', a),
   point: (id: string) => c<PointDetail>('point', { id }),
+  /** Today's evaluation-round tasks, nearest first when the position is given. */
+  tasks: (a: { lat?: number; lon?: number } = {}) => c<TasksView>('tasks', a),
+  /** Open problems of the same category within 50 m of a report being made. */
+  nearby: (category: string, lat: number, lon: number) => c<NearbyProblem[]>('nearby', { category, lat, lon }),
   inspection: (id: string) => c<InspectionView>('inspection', { id }),
   inspectionStart: (point_id: string, location: Location | null) =>
     c<InspectionView>('inspection_start', { point_id, location }),
@@ -129,4 +143,9 @@ export const api = {
   demoSeed: () => c<DemoSeeded>('demo_seed'),
   uploadPhoto: (file: Blob) => transport().uploadPhoto<PhotoInfo>(file),
   photoUrl: (hash: string, size: 'display' | 'thumb' = 'thumb') => transport().photoUrl(hash, size),
+  /** The office's online basemap and the offline map package on this device. */
+  mapInfo: () => c<MapInfo>('map_package'),
+  importMapPackage: (file: Blob) => transport().importMapPackage<MapPackage>(file),
+  removeMapPackage: () => c<null>('map_package_remove', { confirm: true }),
+  tileUrl: () => transport().tileUrl(),
 }

@@ -18,6 +18,10 @@ export interface Transport {
   call<T>(command: string, args?: Record<string, unknown>): Promise<T>
   uploadPhoto<T>(bytes: Blob | ArrayBuffer): Promise<T>
   photoUrl(hash: string, size: 'display' | 'thumb'): string
+  /** The offline map package's tiles, a Leaflet URL template ({z}/{x}/{y}). */
+  tileUrl(): string
+  /** Imports an MBTiles file as the device's offline map package; its description back. */
+  importMapPackage<T>(bytes: Blob | ArrayBuffer): Promise<T>
 }
 
 type Fetch = typeof fetch
@@ -102,6 +106,13 @@ export function httpTransport(base = '', fetchFn: Fetch = (...a) => fetch(...a))
         body: bytes,
       }),
     photoUrl: (hash, size) => `${base}/bridge/photos/${encodeURIComponent(hash)}/${size}`,
+    tileUrl: () => `${base}/bridge/tiles/{z}/{x}/{y}`,
+    importMapPackage: (bytes) =>
+      send('map_package_import', {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: bytes,
+      }),
   }
 }
 
@@ -132,6 +143,12 @@ export function tauriTransport(t: TauriInternals): Transport {
     },
     photoUrl: (hash, size) =>
       t.convertFileSrc ? t.convertFileSrc(`${hash}/${size}`, 'photo') : `photo://localhost/${hash}/${size}`,
+    // The scheme's root as the platform spells it (tiles://localhost/ or http://tiles.localhost/).
+    tileUrl: () => `${t.convertFileSrc ? t.convertFileSrc('', 'tiles') : 'tiles://localhost/'}{z}/{x}/{y}`,
+    importMapPackage: async (bytes) => {
+      const buf = bytes instanceof Blob ? await bytes.arrayBuffer() : bytes
+      return wrap(t.invoke('map_package_import', buf))
+    },
   }
 }
 

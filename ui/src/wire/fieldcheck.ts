@@ -586,6 +586,16 @@ export type Home = { me: Me, inspections_today: number, reported_today: number,
  */
 todo: Page<LedgerRow>, todo_query: ProblemQuery, overdue: number, 
 /**
+ * "Deadlines for me" (`actions::deadlines_watched`): how many are due within 24 hours
+ * and how many are overdue; `deadlines_query` is their ledger query, to which the screen
+ * adds `due_soon` or `overdue`.
+ */
+my_due_soon: number, my_overdue: number, deadlines_query: ProblemQuery, 
+/**
+ * Today's evaluation-round tasks not done yet (0 before a sync fetched any).
+ */
+tasks_open: number, 
+/**
  * Inspections the signed-in person started and has not finished, newest first.
  */
 open_inspections: Array<OpenInspection>, };
@@ -691,6 +701,32 @@ export type Location = { lat: number, lon: number, accuracy_m?: number | null, s
 export type LocationSource = "gps" | "exif" | "map" | "typed";
 
 /**
+ * What the map screens need: the office's online basemap and the package on this device.
+ */
+export type MapInfo = { 
+/**
+ * From the server at the last sync (`None`: the office set none, or never synced).
+ */
+online: OnlineMap | null, package: MapPackage | null, };
+
+/**
+ * The offline map package as the screens describe it.
+ */
+export type MapPackage = { name: string, 
+/**
+ * `png`, `jpg`, `webp` or `pbf`.
+ */
+format: string, minzoom: number, maxzoom: number, 
+/**
+ * WGS-84 `[west, south, east, north]`.
+ */
+bounds: [number, number, number, number] | null, attribution: string | null, 
+/**
+ * The file's size.
+ */
+bytes: number, };
+
+/**
  * A point on the map.
  */
 export type MapPoint = { id: string, name: string, point_type: PointType, lat: number, lon: number, };
@@ -719,6 +755,19 @@ pending_sync: number,
 missing_photos: number, };
 
 /**
+ * An open problem near a new report, as the report screen lists it.
+ */
+export type NearbyProblem = { id: string, code: string, status: ProblemStatus, category: string, description: string, address: string, 
+/**
+ * Metres from the position asked about.
+ */
+distance_m: number, 
+/**
+ * A photo for the thumbnail: the first before-photo, else the first of any role.
+ */
+photo: string | null, reported_at: string, overdue: boolean, };
+
+/**
  * What a person fills in to report a problem.
  */
 export type NewProblem = { category: string, description: string, location?: Location | null, address: string, district_id?: string | null, point_id?: string | null, item_id?: string | null, inspection_id?: string | null, severity: Severity, 
@@ -726,6 +775,19 @@ export type NewProblem = { category: string, description: string, location?: Loc
  * Display-copy hashes of photos already ingested on this device ("before" photos).
  */
 photos: Array<string>, };
+
+/**
+ * An online tile source the office configured for the city.
+ */
+export type OnlineMap = { 
+/**
+ * `tianditu`, `amap` or `osm`.
+ */
+source: string, 
+/**
+ * Tianditu's key for the city (a browser key: it is sent to the phones' map by design).
+ */
+key?: string | null, };
 
 export type OpenInspection = { inspection: Inspection, point_name: string, };
 
@@ -954,6 +1016,11 @@ category: string | null, unit_id: string | null, point_id: string | null,
  * Includes everything below it (a street's communities).
  */
 district_id: string | null, reporter: string | null, reported_from: string | null, reported_to: string | null, overdue: boolean, 
+/**
+ * Waiting for the unit with the deadline within the next 24 hours
+ * (`Problem::is_due_soon`).
+ */
+due_soon: boolean, 
 /**
  * Only records with rejected events (the conflict inbox).
  */
@@ -1345,7 +1412,11 @@ photos_downloaded: number, photo_bytes_downloaded: number,
 /**
  * The reference data version pulled, when it changed.
  */
-reference_version: number | null, bytes_up: number, bytes_down: number, };
+reference_version: number | null, 
+/**
+ * The name of the city's offline map package, when this run downloaded a new version.
+ */
+map_package?: string | null, bytes_up: number, bytes_down: number, };
 
 export type SyncStatus = { enrolled: boolean, server: string | null, user_id: string | null, 
 /**
@@ -1397,6 +1468,41 @@ observations: number,
  * Of which failed.
  */
 failed_observations: number, };
+
+/**
+ * A task as the device shows it.
+ */
+export type TaskView = { 
+/**
+ * Metres from the position asked about, when one was given.
+ */
+distance_m: number | null, round_id: string, round_name: string, 
+/**
+ * The round's day (the city's calendar).
+ */
+date: string, point_id: string, point_name: string, point_type: PointType, location: LatLon, address: string, 
+/**
+ * A finished inspection of the point from the round's day on is on the server.
+ */
+done: boolean, };
+
+/**
+ * The "today's tasks" screen.
+ */
+export type TasksView = { 
+/**
+ * The server's "today" when it last sent the list; `None` before the first sync that
+ * fetched one (the screen says to sync).
+ */
+today: string | null, 
+/**
+ * Not done first, then nearest first (see [`Store::tasks`]).
+ */
+tasks: Array<TaskView>, 
+/**
+ * How many are not done yet.
+ */
+open: number, };
 
 export type Text = { zh: string, en?: string, };
 

@@ -231,6 +231,9 @@ pub struct SyncReport {
     #[serde(skip)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub tasks: Option<usize>,
+    /// The name of the city's offline map package, when this run downloaded a new version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_package: Option<String>,
     pub bytes_up: u64,
     pub bytes_down: u64,
 }
@@ -348,6 +351,49 @@ impl Http {
             .map_err(|e| SyncError::Protocol(format!("{path}: {e}")))
     }
 
+    /// A large file (the offline map) streamed to `dest`; its size. Not retried: the next
+    /// run starts it again.
+    async fn download(&self, path: &str, dest: &std::path::Path) -> SyncResult<u64> {
+        use tokio::io::AsyncWriteExt;
+        let url = format!("{}{path}", self.base);
+        let network = |e: reqwest::Error| SyncError::Network {
+            url: self.base.clone(),
+            message: transport_message(&e),
+            maybe_delivered: false,
+        };
+        let mut req = self.client.get(&url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let mut resp = tokio::select! {
+            _ = self.cancel.cancelled() => return Err(SyncError::Cancelled),
+            r = req.send() => r.map_err(network)?,
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.map_err(network)?;
+            let api: Option<ApiError> = serde_json::from_slice(&bytes).ok();
+            let message = api
+                .as_ref()
+                .map(|a| a.message.clone())
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            return Err(api_error(status, api, message));
+        }
+        let mut file = tokio::fs::File::create(dest).await.map_err(io_error)?;
+        let mut written = 0u64;
+        loop {
+            let chunk = tokio::select! {
+                _ = self.cancel.cancelled() => return Err(SyncError::Cancelled),
+                c = resp.chunk() => c.map_err(network)?,
+            };
+            let Some(chunk) = chunk else { break };
+            written += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(io_error)?;
+        }
+        file.flush().await.map_err(io_error)?;
+        Ok(written)
+    }
+
     async fn get_bytes(&self, path: &str) -> SyncResult<Vec<u8>> {
         Ok(self.raw(Method::GET, path, &Body::None).await?.to_vec())
     }
@@ -439,6 +485,10 @@ impl Http {
                 .await?;
         }
     }
+}
+
+fn io_error(e: std::io::Error) -> SyncError {
+    SyncError::Core(CoreError::Io(e))
 }
 
 /// The most specific cause of a transport error (reqwest's own message is generic).
@@ -716,6 +766,12 @@ impl SyncClient {
             instance = self.observe_instance(&http, &mut report).await?;
         }
         report.tasks = self.tasks(&http, &mut p).await?;
+        // The map is a convenience: its failure never fails a run that moved the records.
+        match self.city_map(&http, &mut p).await {
+            Ok(downloaded) => report.map_package = downloaded.map(|p| p.name),
+            Err(SyncError::Cancelled) => return Err(SyncError::Cancelled),
+            Err(e) => tracing::warn!(error = %e, "the city's map was not updated"),
+        }
 
         p.phase = Phase::Done;
         report.bytes_up = p.bytes_up;
@@ -738,6 +794,58 @@ impl SyncClient {
         let n = list.tasks.len();
         db(&self.store, move |s| s.save_tasks(&list)).await?;
         Ok(Some(n))
+    }
+
+    /// The office's online basemap (kept for the map screens) and, when the server offers a
+    /// version of the offline package this device does not have, that package, streamed to a
+    /// file and checked before it replaces the old one. A server without maps (404) has none.
+    async fn city_map(
+        &self,
+        http: &Http,
+        p: &mut Progress,
+    ) -> SyncResult<Option<crate::map::MapPackage>> {
+        let city: fieldcheck_protocol::map::CityMap =
+            match http.call(Method::GET, "/map", &Body::None).await {
+                Ok((c, up, down)) => {
+                    p.bytes_up += up;
+                    p.bytes_down += down;
+                    c
+                }
+                Err(SyncError::Api { status: 404, .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+        let online = city.online.clone();
+        let have = db(&self.store, move |s| {
+            s.set_online_map(online.as_ref())?;
+            s.map_package_version()
+        })
+        .await?;
+        let Some(offer) = city.package else {
+            return Ok(None);
+        };
+        if have.as_deref() == Some(offer.version.as_str()) {
+            return Ok(None);
+        }
+        let map = db(&self.store, |s| Ok(s.offline_map())).await?;
+        let incoming = map.path().with_extension("mbtiles.download");
+        let got = http.download("/map/package", &incoming).await;
+        let imported = match got {
+            Ok(bytes) => {
+                p.bytes_down += bytes;
+                let from = incoming.clone();
+                tokio::task::spawn_blocking(move || map.import(&from))
+                    .await
+                    .map_err(|e| SyncError::Protocol(format!("map import task failed: {e}")))?
+                    .map_err(SyncError::from)
+            }
+            Err(e) => Err(e),
+        };
+        let _ = tokio::fs::remove_file(&incoming).await;
+        let package = imported?;
+        let version = offer.version;
+        db(&self.store, move |s| s.set_map_package_version(&version)).await?;
+        tracing::info!(name = %package.name, bytes = package.bytes, "offline map updated");
+        Ok(Some(package))
     }
 
     /// Hands the server's instance id to the store (`Store::observe_server_instance`, where

@@ -110,6 +110,7 @@ impl Modify for ConsoleParts {
         doc.merge(super::console_points::Api::openapi());
         doc.merge(super::console_rules::Api::openapi());
         doc.merge(super::console_rounds::Api::openapi());
+        doc.merge(super::map::Api::openapi());
         doc.merge(crate::ops::Api::openapi());
         doc.merge(super::open311::Api::openapi());
     }
