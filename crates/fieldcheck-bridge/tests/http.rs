@@ -1292,8 +1292,11 @@ fn png(seed: u8) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A tile's XYZ address and its bytes.
+type TileAt = ((u8, u32, u32), Vec<u8>);
+
 /// An MBTiles 1.3 file as any tool writes it: `tiles` rows in TMS order (y flipped).
-fn mbtiles(path: &std::path::Path, name: &str, tiles: &[((u8, u32, u32), Vec<u8>)]) {
+fn mbtiles(path: &std::path::Path, name: &str, tiles: &[TileAt]) {
     let c = rusqlite::Connection::open(path).unwrap();
     c.execute_batch(
         "CREATE TABLE metadata (name TEXT, value TEXT);
