@@ -70,15 +70,11 @@ fn core_status(e: &CoreError) -> StatusCode {
             "photo_io" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         },
-        // A file that is not a usable map package.
-        CoreError::Map { code, .. } if *code != "tiles_database" => {
-            StatusCode::UNPROCESSABLE_ENTITY
+        // A file that is not a usable map package (a file's own I/O errors are `Io`).
+        CoreError::Map { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        CoreError::Db(_) | CoreError::Migration(_) | CoreError::Corrupt(_) | CoreError::Io(_) => {
+            StatusCode::INTERNAL_SERVER_ERROR
         }
-        CoreError::Db(_)
-        | CoreError::Migration(_)
-        | CoreError::Corrupt(_)
-        | CoreError::Io(_)
-        | CoreError::Map { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

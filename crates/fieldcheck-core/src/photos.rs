@@ -34,11 +34,7 @@ pub struct PhotoInfo {
 impl Store {
     /// Where photo files live: `photos/` beside the database file.
     pub fn photo_dir(&self) -> PathBuf {
-        self.path()
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .join("photos")
+        crate::store::beside(self.path(), "photos")
     }
 
     fn photo_files(&self) -> PhotoFiles {

@@ -82,11 +82,7 @@ impl Store {
         tx.commit()?;
         let clock = HlcClock::resume(device.device_id.to_string(), last);
         let checkpointer = Checkpointer::start(&path, &conn);
-        let map_path = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."))
-            .join(crate::map::MAP_FILE);
+        let map_path = beside(&path, crate::map::MAP_FILE);
         Ok(Store {
             conn,
             path,
@@ -333,6 +329,14 @@ impl LocalCtx<'_> {
     pub fn tick(&mut self) -> Hlc {
         self.clock.tick(self.now.timestamp_millis())
     }
+}
+
+/// `name` in the directory of the database file at `db` (photos, the offline map).
+pub(crate) fn beside(db: &Path, name: &str) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+        .join(name)
 }
 
 pub(crate) fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {

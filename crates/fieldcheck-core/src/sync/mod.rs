@@ -372,11 +372,7 @@ impl Http {
         let status = resp.status();
         if !status.is_success() {
             let bytes = resp.bytes().await.map_err(network)?;
-            let api: Option<ApiError> = serde_json::from_slice(&bytes).ok();
-            let message = api
-                .as_ref()
-                .map(|a| a.message.clone())
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            let (api, message) = error_body(&bytes);
             return Err(api_error(status, api, message));
         }
         let mut file = tokio::fs::File::create(dest).await.map_err(io_error)?;
@@ -441,10 +437,7 @@ impl Http {
             let failure = match outcome {
                 Ok((status, bytes)) if status.is_success() => return Ok(bytes.to_vec()),
                 Ok((status, bytes)) => {
-                    let api: Option<ApiError> = serde_json::from_slice(&bytes).ok();
-                    let message = api.as_ref().map(|a| a.message.clone()).unwrap_or_else(|| {
-                        String::from_utf8_lossy(&bytes).chars().take(200).collect()
-                    });
+                    let (api, message) = error_body(&bytes);
                     if !retryable_status(status.as_u16()) {
                         return Err(api_error(status, api, message));
                     }
@@ -485,6 +478,16 @@ impl Http {
                 .await?;
         }
     }
+}
+
+/// A failed answer's body: the API's `{code, message}`, or the start of whatever else it was.
+fn error_body(bytes: &[u8]) -> (Option<ApiError>, String) {
+    let api: Option<ApiError> = serde_json::from_slice(bytes).ok();
+    let message = api
+        .as_ref()
+        .map(|a| a.message.clone())
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(200).collect());
+    (api, message)
 }
 
 fn io_error(e: std::io::Error) -> SyncError {
