@@ -19,7 +19,7 @@ ADMIN = {"username": "usr-admin-1", "password": "fieldcheck-demo"}
 CONSOLE = "/api/v1/console/"
 
 
-@schemathesis.auth(refresh_interval=None).apply_to(path_regex=r"^/api/v1/(?!console/)")
+@schemathesis.auth(refresh_interval=None).apply_to(path_regex=r"^/api/v1/(?!console/|volunteer/)")
 class DemoAdmin:
     def __init__(self):
         self.token = None
@@ -77,6 +77,62 @@ class ConsoleAdmin:
     def set(self, case, data, context):
         cookie, csrf = data
         case.cookies = {**(case.cookies or {}), "fieldcheck_console": cookie}
+        case.headers = {**(case.headers or {}), "X-CSRF-Token": csrf}
+
+
+@schemathesis.auth(refresh_interval=None).apply_to(path_regex=r"^/api/v1/volunteer/")
+class DemoVolunteer:
+    """The volunteers' page's operations run as an approved volunteer (the leader of the demo
+    city's team): joined through the team's invite link, approved and named leader by the
+    office in the console. Signing out ends the session it is called with, and joining again
+    makes the volunteer pending, so the session is checked before each case and made again
+    when it no longer reports."""
+
+    PHONE = "13800138000"
+
+    def __init__(self):
+        self.session = None
+
+    def _valid(self):
+        if self.session is None:
+            return False
+        cookie, _ = self.session
+        r = requests.get(
+            f"{BASE}/api/v1/volunteer/me",
+            headers=HEADERS,
+            cookies={"fieldcheck_volunteer": cookie},
+            timeout=30,
+        )
+        return r.status_code == 200 and r.json()["status"] == "approved"
+
+    def get(self, case, context):
+        if not self._valid():
+            office = requests.Session()
+            r = office.post(f"{BASE}{CONSOLE}session", json=ADMIN, headers=HEADERS, timeout=30)
+            r.raise_for_status()
+            csrf = {**HEADERS, "X-CSRF-Token": r.json()["csrf_token"]}
+            page = office.get(f"{BASE}{CONSOLE}volunteers", headers=HEADERS, timeout=30).json()
+            invite = page["teams"][0]["invite_url"].rsplit("/", 1)[1]
+            r = requests.post(
+                f"{BASE}/api/v1/volunteer/join",
+                json={"invite": invite, "name": "测试志愿者", "phone": self.PHONE},
+                headers=HEADERS,
+                timeout=30,
+            )
+            r.raise_for_status()
+            cookie, me = r.cookies["fieldcheck_volunteer"], r.json()
+            office.post(
+                f"{BASE}{CONSOLE}volunteers/members/{me['user_id']}",
+                json={"status": "approved", "leader": True},
+                headers=csrf,
+                timeout=30,
+            ).raise_for_status()
+            self.session = (cookie, me["csrf_token"])
+        return self.session
+
+    def set(self, case, data, context):
+        cookie, csrf = data
+        case.cookies = {**(case.cookies or {}), "fieldcheck_volunteer": cookie}
         case.headers = {**(case.headers or {}), "X-CSRF-Token": csrf}
 
 

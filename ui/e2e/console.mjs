@@ -452,6 +452,17 @@ try {
   await shot('19-setup-calendar')
   const stored = await page.evaluate(async () => (await fetch('/api/v1/console/setup/calendar', { headers: { 'x-fieldcheck-protocol': '1' } })).json())
   for (const n of ['01', '02', '03']) assert(stored.calendar.holidays.includes(`${nextYear}-01-${n}`), `holiday ${nextYear}-01-${n} stored: ${stored.calendar.holidays}`)
+  // The evidence stamp is switched city-wide here: off, stored, then on again for the rest.
+  assert(stored.calendar.photo_stamp === true, 'photos are stamped by default')
+  for (const want of [false, true]) {
+    await byTest('calendar-photo-stamp').click()
+    // Wait for this save's answer: the previous save's message may still be showing.
+    const saved = page.waitForResponse((r) => r.url().endsWith('/api/v1/console/setup/calendar') && r.request().method() !== 'GET')
+    await byTest('calendar-save').click()
+    assert((await saved).ok(), 'the calendar saved')
+    const cal = await page.evaluate(async () => (await fetch('/api/v1/console/setup/calendar', { headers: { 'x-fieldcheck-protocol': '1' } })).json())
+    assert(cal.calendar.photo_stamp === want, `photo stamp stored as ${want}: ${cal.calendar.photo_stamp}`)
+  }
   cli(['sync'])
   const onDeviceRule = cliJson(['categories']).find((c) => c.code === category.code)?.deadline
   assert(onDeviceRule?.amount === category.deadline.amount + 1, `the device has the new deadline rule: ${JSON.stringify(onDeviceRule)}`)

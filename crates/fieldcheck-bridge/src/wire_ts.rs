@@ -153,6 +153,22 @@ pub fn typescript() -> String {
         c.visit::<setup::PointPage>();
         c.visit::<setup::CalendarPage>();
     }
+    // Volunteers: the public report page and the console's teams.
+    {
+        use fieldcheck_protocol::volunteer::*;
+        c.visit::<InviteInfo>();
+        c.visit::<JoinRequest>();
+        c.visit::<VolunteerMe>();
+        c.visit::<PublicCity>();
+        c.visit::<NearbyReports>();
+        c.visit::<MyReports>();
+        c.visit::<TeamMembers>();
+        c.visit::<MemberDecision>();
+        c.visit::<VolunteersPage>();
+        c.visit::<TeamInput>();
+        c.visit::<VolunteerSettings>();
+        c.visit::<ReportAccepted>();
+    }
     assert!(
         c.clashes.is_empty(),
         "TypeScript names used twice: {:?}",

@@ -22,6 +22,9 @@ static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!(
             "../../../migrations/device/0005_server_restore.sql"
         )),
+        M::up(include_str!(
+            "../../../migrations/device/0006_photo_stamps.sql"
+        )),
     ])
 });
 

@@ -8,7 +8,8 @@ use fieldcheck_domain::event::ProblemReported;
 use fieldcheck_domain::lifecycle::apply_problem;
 use fieldcheck_domain::placement::place;
 use fieldcheck_domain::{
-    Actor, Event, EventBody, EventOutcome, Location, PhotoRef, PhotoRole, Problem, Severity,
+    Actor, Event, EventBody, EventOutcome, Location, PhotoRef, PhotoRole, PhotoStamp, Problem,
+    Severity,
 };
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use crate::error::{CoreError, Result};
 use crate::ledger::ServerRefusal;
+use crate::photos::{StampPlace, stamp_photos};
 use crate::reference;
 use crate::store::{
     Store, commit_problem_event, creation_refusal, insert_event, link_photos, load_problem,
@@ -138,6 +140,7 @@ impl Store {
     /// location default from the point; the code is unique across devices.
     pub fn report_problem(&mut self, actor: &Actor, new: NewProblem) -> Result<Problem> {
         let id = Uuid::now_v7();
+        let stamper = self.stamper();
         self.write(|tx, ctx| {
             let mut n = new;
             if reference::category(tx, &n.category)?.is_none() {
@@ -188,6 +191,19 @@ impl Store {
             let seq = next_counter(tx, "problem_seq")?;
             let code =
                 fieldcheck_domain::code::problem_code(&prefix, local_date, &ctx.device.tag, seq);
+            let stamps = stamp_photos(
+                tx,
+                &stamper,
+                ctx.now,
+                &photos,
+                actor,
+                &StampPlace {
+                    point_id: n.point_id.as_deref(),
+                    address: &n.address,
+                    location: n.location.as_ref().map(Location::latlon),
+                    problem_code: Some(&code),
+                },
+            )?;
             let body = EventBody::ProblemReported(Box::new(ProblemReported {
                 code,
                 category: n.category,
@@ -208,7 +224,8 @@ impl Store {
                 ctx.tick(),
                 body,
             )
-            .with_photos(photos);
+            .with_photos(photos)
+            .with_stamps(stamps);
             commit_problem_event(tx, &ev)
         })
     }
@@ -220,6 +237,7 @@ impl Store {
         problem_id: Uuid,
         action: ProblemAction,
     ) -> Result<Problem> {
+        let stamper = self.stamper();
         self.write(|tx, ctx| {
             let cur = load_problem(tx, problem_id)?
                 .ok_or_else(|| CoreError::not_found("problem", problem_id.to_string()))?;
@@ -234,6 +252,19 @@ impl Store {
             }
             let (body, photos) =
                 action_event(&cur, action, ctx.now, &StoreLookup(tx)).map_err(action_error)?;
+            let stamps = stamp_photos(
+                tx,
+                &stamper,
+                ctx.now,
+                &photos,
+                actor,
+                &StampPlace {
+                    point_id: cur.point_id.as_deref(),
+                    address: &cur.address,
+                    location: cur.location.as_ref().map(Location::latlon),
+                    problem_code: Some(&cur.code),
+                },
+            )?;
             let ev = Event::new(
                 problem_id,
                 actor,
@@ -241,7 +272,8 @@ impl Store {
                 ctx.tick(),
                 body,
             )
-            .with_photos(photos);
+            .with_photos(photos)
+            .with_stamps(stamps);
             commit_problem_event(tx, &ev)
         })
     }
@@ -322,6 +354,18 @@ impl Store {
                     role: p.role,
                 })
                 .collect();
+            // The photos keep the stamps they were taken with.
+            let mut stamps: Vec<PhotoStamp> = Vec::new();
+            for p in &cur.photos {
+                if let Some(stamped) = &p.stamped
+                    && !stamps.iter().any(|s| s.photo == p.hash)
+                {
+                    stamps.push(PhotoStamp {
+                        photo: p.hash.clone(),
+                        stamped: stamped.clone(),
+                    });
+                }
+            }
             // The report keeps the time it was made: that is when the problem was seen.
             let first_hlc: String = tx
                 .prepare_cached(
@@ -338,7 +382,8 @@ impl Store {
                     .map_err(|e| CoreError::Corrupt(format!("hlc {first_hlc:?}: {e}")))?,
                 EventBody::ProblemReported(Box::new(r)),
             )
-            .with_photos(photos);
+            .with_photos(photos)
+            .with_stamps(stamps);
             let next = apply_problem(None, &ev)?;
             let id = problem_id.to_string();
             // Everything of this record not on the server is replaced by the new report: the

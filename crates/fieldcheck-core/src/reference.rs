@@ -175,6 +175,10 @@ fn by_id<T: DeserializeOwned>(conn: &Connection, sql: &str, id: &str) -> Result<
         .transpose()
 }
 
+pub(crate) fn user(conn: &Connection, id: &str) -> Result<Option<User>> {
+    by_id(conn, "SELECT data FROM ref_users WHERE id = ?1", id)
+}
+
 pub(crate) fn point(conn: &Connection, id: &str) -> Result<Option<Point>> {
     by_id(conn, "SELECT data FROM ref_points WHERE id = ?1", id)
 }

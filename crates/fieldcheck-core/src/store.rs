@@ -34,6 +34,8 @@ pub struct Store {
     now: NowFn,
     checkpointer: Checkpointer,
     pub(crate) offline_map: std::sync::Arc<crate::map::OfflineMap>,
+    /// The font photo stamps are drawn with, when not the platform's.
+    pub(crate) stamp_font: Option<std::sync::Arc<fieldcheck_photo::StampFont>>,
 }
 
 impl Drop for Store {
@@ -91,6 +93,7 @@ impl Store {
             now: Box::new(Utc::now),
             checkpointer,
             offline_map: std::sync::Arc::new(crate::map::OfflineMap::new(map_path)),
+            stamp_font: None,
         })
     }
 
@@ -431,6 +434,18 @@ pub(crate) fn link_photos(conn: &Connection, ev: &Event) -> Result<()> {
             p.role.as_str(),
             item
         ])?;
+        // The stamped copy travels like the photo: uploaded once the event is stored,
+        // downloaded by devices that pull the record.
+        if let Some(stamped) = ev.stamped(&p.hash) {
+            st.execute(params![
+                ev.id.to_string(),
+                stamped,
+                ev.entity().as_str(),
+                ev.entity_id.to_string(),
+                p.role.as_str(),
+                item
+            ])?;
+        }
     }
     Ok(())
 }

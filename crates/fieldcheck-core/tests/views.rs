@@ -128,13 +128,14 @@ fn the_detail_offers_a_volunteer_no_edit_once_filed() {
     assert_eq!(d.allowed_actions, vec!["add_photos"]);
     assert_eq!(d.history.len(), 2);
 
-    // Someone else's report: nothing to do (the ledger does not show it to them either).
+    // Someone else's open report: only adding a photo (已有人上报), which the volunteers'
+    // page offers; the ledger does not show it to them.
     s.set_current_user(Some("usr-vol-2")).unwrap();
-    assert!(
+    assert_eq!(
         s.problem_detail(s.problem(id).unwrap())
             .unwrap()
-            .allowed_actions
-            .is_empty()
+            .allowed_actions,
+        vec!["add_photos"]
     );
     // Nobody signed in: nothing to do.
     s.set_current_user(None).unwrap();

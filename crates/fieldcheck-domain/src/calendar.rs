@@ -31,6 +31,16 @@ pub struct WorkCalendar {
     /// Weekend days that are working days (调休).
     #[serde(default)]
     pub extra_working_days: Vec<NaiveDate>,
+    /// Whether photos taken for a record carry the evidence stamp (水印: time, place,
+    /// inspector, problem code) on their display copy. A city-wide setting kept with the
+    /// calendar, the one city-wide block of the reference bundle; absent in bundles written
+    /// before it existed, which means on.
+    #[serde(default = "stamp_on")]
+    pub photo_stamp: bool,
+}
+
+fn stamp_on() -> bool {
+    true
 }
 
 impl Default for WorkCalendar {
@@ -52,6 +62,7 @@ impl Default for WorkCalendar {
             working_weekdays: vec![1, 2, 3, 4, 5],
             holidays: vec![],
             extra_working_days: vec![],
+            photo_stamp: true,
         }
     }
 }

@@ -262,6 +262,23 @@ pub struct Event {
     pub body: EventBody,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<PhotoRef>,
+    /// The evidence stamps (水印) of this event's photos: which display copy carries the stamp
+    /// of a photo in `photos`. `photos` keeps naming the photo as captured (its hash is the
+    /// evidence that it was not altered); the stamped copy is what people are shown. Absent
+    /// when the city switched stamps off and in events written before stamps existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stamps: Vec<PhotoStamp>,
+}
+
+/// A photo of an event and the display copy carrying its evidence stamp.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PhotoStamp {
+    /// SHA-256 of the photo as captured (a `photos[].hash` of the same event).
+    pub photo: String,
+    /// SHA-256 of the stamped display copy.
+    pub stamped: String,
 }
 
 impl Event {
@@ -276,12 +293,33 @@ impl Event {
             hlc,
             body,
             photos: Vec::new(),
+            stamps: Vec::new(),
         }
+    }
+
+    /// The event with an id made elsewhere: a report page's client-made id, so that every
+    /// resend of one report is the same event and is stored once.
+    pub fn with_id(mut self, id: Uuid) -> Event {
+        self.id = id;
+        self
     }
 
     pub fn with_photos(mut self, photos: Vec<PhotoRef>) -> Event {
         self.photos = photos;
         self
+    }
+
+    pub fn with_stamps(mut self, stamps: Vec<PhotoStamp>) -> Event {
+        self.stamps = stamps;
+        self
+    }
+
+    /// The stamped display copy of one of this event's photos, if it has one.
+    pub fn stamped(&self, photo: &str) -> Option<&str> {
+        self.stamps
+            .iter()
+            .find(|s| s.photo == photo)
+            .map(|s| s.stamped.as_str())
     }
 
     pub fn actor(&self) -> Actor {
@@ -377,6 +415,32 @@ impl Event {
                 return Err(FieldError {
                     field: format!("photos[{i}].hash"),
                     problem: "not a SHA-256 digest (64 lowercase hex characters)".into(),
+                });
+            }
+        }
+        // A stamp belongs to one of the event's own photos, so stamps are bounded by photos
+        // and cannot grant anyone read access to a blob the event does not carry.
+        if self.stamps.len() > self.photos.len() {
+            return Err(FieldError {
+                field: "stamps".into(),
+                problem: format!(
+                    "{} stamps for {} photos; at most one per photo",
+                    self.stamps.len(),
+                    self.photos.len()
+                ),
+            });
+        }
+        for (i, s) in self.stamps.iter().enumerate() {
+            if !is_photo_hash(&s.stamped) {
+                return Err(FieldError {
+                    field: format!("stamps[{i}].stamped"),
+                    problem: "not a SHA-256 digest (64 lowercase hex characters)".into(),
+                });
+            }
+            if !self.photos.iter().any(|p| p.hash == s.photo) {
+                return Err(FieldError {
+                    field: format!("stamps[{i}].photo"),
+                    problem: "not one of the event's photos".into(),
                 });
             }
         }
@@ -580,5 +644,45 @@ mod tests {
                 .collect(),
         );
         assert_eq!(many.check_fields().unwrap_err().field, "photos");
+    }
+
+    #[test]
+    fn stamps_belong_to_the_events_own_photos() {
+        let (photo, stamped, other) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let with = |stamps: Vec<PhotoStamp>| {
+            report("x")
+                .with_photos(vec![PhotoRef {
+                    hash: photo.clone(),
+                    role: PhotoRole::Before,
+                }])
+                .with_stamps(stamps)
+        };
+        let stamp = |photo: &str, stamped: &str| PhotoStamp {
+            photo: photo.to_owned(),
+            stamped: stamped.to_owned(),
+        };
+        let ok = with(vec![stamp(&photo, &stamped)]);
+        assert_eq!(ok.check_fields(), Ok(()));
+        assert_eq!(ok.stamped(&photo), Some(stamped.as_str()));
+        assert_eq!(ok.stamped(&other), None);
+        // A stamp cannot name a blob for a photo the event does not carry: it would make
+        // that blob readable by whoever sees the record.
+        let e = with(vec![stamp(&other, &stamped)])
+            .check_fields()
+            .unwrap_err();
+        assert_eq!(e.field, "stamps[0].photo");
+        let e = with(vec![stamp(&photo, "../x")])
+            .check_fields()
+            .unwrap_err();
+        assert_eq!(e.field, "stamps[0].stamped");
+        let e = with(vec![stamp(&photo, &stamped), stamp(&photo, &other)])
+            .check_fields()
+            .unwrap_err();
+        assert_eq!(e.field, "stamps");
+        // Absent from the JSON when there are none, so events without stamps read as before.
+        let json = serde_json::to_value(report("x")).unwrap();
+        assert!(json.get("stamps").is_none());
+        let back: Event = serde_json::from_value(serde_json::to_value(&ok).unwrap()).unwrap();
+        assert_eq!(back, ok);
     }
 }

@@ -22,15 +22,17 @@ pub mod lifecycle;
 pub mod open311;
 pub mod placement;
 pub mod problem;
+pub mod public;
 pub mod rates;
 pub mod reference;
 pub mod role;
 pub mod scope;
 pub mod search;
+pub mod stamp;
 pub mod wire;
 
 pub use error::{DomainError, Refusal, RefusalCode};
-pub use event::{Event, EventBody, EventOutcome, PhotoRef, PhotoRole};
+pub use event::{Event, EventBody, EventOutcome, PhotoRef, PhotoRole, PhotoStamp};
 pub use hlc::{Hlc, HlcClock};
 pub use problem::{Location, LocationSource, Problem, ProblemStatus, Severity};
 pub use role::{Actor, Role};

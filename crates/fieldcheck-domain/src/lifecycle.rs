@@ -157,7 +157,18 @@ fn state_allows(cur: &Problem, kind: &str, actor: Sender<'_>) -> Result<(), Refu
                 ));
             }
         }
-        "problem.photos_added" => check_own_if_volunteer(cur, actor)?,
+        // A volunteer who finds a problem already reported (已有人上报) adds their photo to
+        // it instead of reporting it again — while it is open; on their own reports, always.
+        "problem.photos_added"
+            if actor.role == Role::Volunteer
+                && cur.reporter != actor.user_id
+                && cur.status.is_terminal() =>
+        {
+            return Err(refuse(
+                RefusalCode::NotOwnRecord,
+                "a volunteer adds photos to another's report only while it is open",
+            ));
+        }
         "problem.extension_requested" if cur.extension.is_some() => {
             return Err(refuse(
                 RefusalCode::ExtensionPending,
@@ -265,6 +276,7 @@ fn photos_of(ev: &Event, default_role: PhotoRole) -> Vec<ProblemPhoto> {
             },
             event_id: ev.id,
             added_by: ev.actor.clone(),
+            stamped: ev.stamped(&p.hash).map(str::to_owned),
         })
         .collect()
 }

@@ -220,10 +220,23 @@ impl Location {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProblemPhoto {
+    /// SHA-256 of the photo as captured (its unstamped display copy): the evidence.
     pub hash: String,
     pub role: PhotoRole,
     pub event_id: Uuid,
     pub added_by: String,
+    /// SHA-256 of the display copy carrying the evidence stamp (水印), when the photo has
+    /// one: what the app, the console and the exports show (see [`ProblemPhoto::shown`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub stamped: Option<String>,
+}
+
+impl ProblemPhoto {
+    /// The copy to show a person: the stamped one when there is one.
+    pub fn shown(&self) -> &str {
+        self.stamped.as_deref().unwrap_or(&self.hash)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -428,6 +441,52 @@ pub mod sql {
     }
 }
 
+/// The domain tests' problem: code `T`, category SR-02, located, reported by an inspector on
+/// 2026-11-23 with a deadline then; tests change what they need.
+#[cfg(test)]
+pub(crate) fn test_problem(status: ProblemStatus) -> Problem {
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+    let t0 = DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    Problem {
+        id: Uuid::nil(),
+        code: "T".into(),
+        status,
+        category: "SR-02".into(),
+        description: String::new(),
+        location: Some(Location {
+            lat: 26.08,
+            lon: 119.3,
+            accuracy_m: None,
+            source: LocationSource::Gps,
+        }),
+        address: String::new(),
+        district_id: None,
+        point_id: None,
+        placement: None,
+        item_id: None,
+        inspection_id: None,
+        reporter: "usr-insp-1".into(),
+        reporter_role: Role::Inspector,
+        severity: Severity::Normal,
+        unit_id: None,
+        deadline: Some(t0),
+        rework_count: 0,
+        recheck_count: 0,
+        duplicate_of: None,
+        status_reason: None,
+        extension: None,
+        photos: vec![],
+        reported_at: t0,
+        dispatched_at: None,
+        rectified_at: None,
+        closed_at: None,
+        updated_at: t0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,50 +514,9 @@ mod tests {
         }
     }
 
-    fn problem(status: ProblemStatus) -> Problem {
-        let t0 = DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        Problem {
-            id: Uuid::nil(),
-            code: "T".into(),
-            status,
-            category: "SR-02".into(),
-            description: String::new(),
-            location: Some(Location {
-                lat: 26.08,
-                lon: 119.3,
-                accuracy_m: None,
-                source: LocationSource::Gps,
-            }),
-            address: String::new(),
-            district_id: None,
-            point_id: None,
-            placement: None,
-            item_id: None,
-            inspection_id: None,
-            reporter: "usr-insp-1".into(),
-            reporter_role: Role::Inspector,
-            severity: Severity::Normal,
-            unit_id: None,
-            deadline: Some(t0),
-            rework_count: 0,
-            recheck_count: 0,
-            duplicate_of: None,
-            status_reason: None,
-            extension: None,
-            photos: vec![],
-            reported_at: t0,
-            dispatched_at: None,
-            rectified_at: None,
-            closed_at: None,
-            updated_at: t0,
-        }
-    }
-
     #[test]
     fn due_soon_is_the_next_24_hours_and_never_overdue() {
-        let p = problem(ProblemStatus::Dispatched);
+        let p = test_problem(ProblemStatus::Dispatched);
         let d = p.deadline.unwrap();
         let ms = chrono::Duration::milliseconds;
         assert!(p.is_due_soon(d), "due exactly now");
@@ -519,7 +537,7 @@ mod tests {
 
     #[test]
     fn nearby_is_open_same_category_within_50_m() {
-        let p = problem(ProblemStatus::Filed);
+        let p = test_problem(ProblemStatus::Filed);
         let here = p.location.unwrap().latlon();
         assert_eq!(p.nearby_same_category("SR-02", &here), Some(0.0));
         assert_eq!(p.nearby_same_category("SR-03", &here), None);

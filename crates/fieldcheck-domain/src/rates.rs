@@ -252,46 +252,25 @@ pub mod sql {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProblemStatus as S;
     use crate::role::Role;
-    use crate::{ProblemStatus as S, Severity};
     use chrono::TimeZone;
-    use uuid::Uuid;
 
     fn at(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, h, 0, 0).unwrap()
     }
 
     fn problem(unit: Option<&str>, status: S) -> Problem {
-        Problem {
-            id: Uuid::nil(),
-            code: "T".into(),
-            status,
-            category: "SR-02".into(),
-            description: String::new(),
-            location: None,
-            address: String::new(),
-            district_id: None,
-            point_id: None,
-            placement: None,
-            item_id: None,
-            inspection_id: None,
-            reporter: "usr-vol-1".into(),
-            reporter_role: Role::Volunteer,
-            severity: Severity::Normal,
-            unit_id: unit.map(Into::into),
-            deadline: Some(at(10)),
-            rework_count: 0,
-            recheck_count: 0,
-            duplicate_of: None,
-            status_reason: None,
-            extension: None,
-            photos: vec![],
-            reported_at: at(1),
-            dispatched_at: Some(at(2)),
-            rectified_at: None,
-            closed_at: None,
-            updated_at: at(2),
-        }
+        let mut p = crate::problem::test_problem(status);
+        p.location = None;
+        p.reporter = "usr-vol-1".into();
+        p.reporter_role = Role::Volunteer;
+        p.unit_id = unit.map(Into::into);
+        p.deadline = Some(at(10));
+        p.reported_at = at(1);
+        p.dispatched_at = Some(at(2));
+        p.updated_at = at(2);
+        p
     }
 
     fn done(status: S, rectified_h: u32, rework: u32) -> Problem {

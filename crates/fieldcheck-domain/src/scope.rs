@@ -175,6 +175,15 @@ impl Scope {
         }
     }
 
+    /// May this person add photos to an existing record of scope `target`? What they may act
+    /// on, and for a volunteer also someone else's report in their districts: adding a photo
+    /// to a problem already reported is what they do instead of reporting it twice (the
+    /// lifecycle admits it while the problem is open).
+    pub fn may_add_photos(&self, target: &RecordScope) -> bool {
+        self.may_act_on(target, false)
+            || (self.role == Role::Volunteer && self.in_districts(target.district.as_deref()))
+    }
+
     /// What a device shows of the records it holds: only a volunteer is narrowed, to the
     /// reports they made (`Some(their id)`). Everyone else sees all the device holds — the
     /// server sent it only what its enrolled user sees, and an office or inspector device
@@ -383,6 +392,14 @@ mod tests {
         assert!(!handler.may_act_on(&theirs_c1, false));
         assert!(vol.may_act_on(&rec(Some("c-3"), None, "vol"), false));
         assert!(!vol.may_act_on(&theirs_c1, false));
+        // Adding a photo: a volunteer also to someone else's report in their districts (not
+        // outside them); everyone else as they may act.
+        assert!(vol.may_add_photos(&theirs_c1));
+        assert!(!vol.may_add_photos(&theirs_c3_u1));
+        assert!(vol.may_add_photos(&rec(Some("c-3"), None, "vol")));
+        assert!(!handler.may_add_photos(&theirs_c1));
+        assert!(handler.may_add_photos(&theirs_c3_u1));
+        assert!(!insp.may_add_photos(&theirs_c3_u1));
     }
 
     #[test]

@@ -340,14 +340,14 @@ fn a_volunteer_may_edit_their_report_only_until_it_is_filed() {
         apply_problem(Some(&p), &edit).unwrap_err().code,
         RefusalCode::InvalidTransition
     );
-    // Someone else's report: nothing at all.
+    // Someone else's report: only their photo, added instead of reporting it again
+    // (已有人上报), while it is open.
+    let other = Actor::new("vol-2", Role::Volunteer);
     assert_eq!(
-        actor_on(
-            ProblemStatus::Reported,
-            Actor::new("vol-2", Role::Volunteer)
-        ),
-        vec![]
+        actor_on(ProblemStatus::Reported, other.clone()),
+        vec![A::AddPhotos]
     );
+    assert_eq!(actor_on(ProblemStatus::Closed, other), vec![]);
 }
 
 /// Drift fixed: the bridge compared units loosely, so a unit handler without a unit was

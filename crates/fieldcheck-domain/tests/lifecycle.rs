@@ -381,6 +381,25 @@ fn volunteer_may_touch_only_their_own_report() {
         apply_problem(Some(&p), &e).unwrap_err().code,
         RefusalCode::NotOwnRecord
     );
+    // Except adding a photo to another's report that is still open (已有人上报): their photo
+    // joins the case instead of a second report; once it is closed or rejected, no more.
+    let mut add = sample("problem.photos_added", p.id, &other);
+    for ph in &mut add.photos {
+        ph.role = PhotoRole::Evidence;
+    }
+    let next = apply_problem(Some(&p), &add).unwrap();
+    assert_eq!(next.photos.len(), p.photos.len() + add.photos.len());
+    for s in [S::Closed, S::Rejected] {
+        let code = apply_problem(Some(&problem_in(s)), &add).unwrap_err().code;
+        // A closed case takes no photos from anyone; a rejected one none from a volunteer.
+        assert!(
+            matches!(
+                code,
+                RefusalCode::NotOwnRecord | RefusalCode::InvalidTransition
+            ),
+            "{s:?}: {code:?}"
+        );
+    }
 }
 
 #[test]

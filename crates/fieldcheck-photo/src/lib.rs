@@ -3,7 +3,8 @@
 //! Turns the bytes a phone camera produced into the evidence FieldCheck keeps: an upright,
 //! metadata-free display copy (long edge 1600 px, JPEG q80), a 320 px thumbnail, the SHA-256
 //! of what was captured, and the EXIF facts worth keeping (GPS, capture time, orientation).
-//! [`PhotoFiles`] stores the copies content-addressed on disk.
+//! [`PhotoFiles`] stores the copies content-addressed on disk. [`stamp`] makes a copy of a
+//! display copy carrying the evidence stamp (水印) in a dark band at the bottom.
 //!
 //! ## Design (measured choices)
 //!
@@ -13,6 +14,7 @@ mod decode;
 mod error;
 mod metadata;
 mod pipeline;
+mod stamp;
 mod store;
 
 use serde::Serialize;
@@ -20,6 +22,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::PhotoError;
 pub use metadata::{ExifInfo, GpsFix, read_exif};
+pub use stamp::{PLATFORM_CJK_FONTS, PLATFORM_LATIN_FONTS, StampFont, StampLayout, stamp};
 pub use store::{PhotoFiles, StoredPhoto, validate_hash};
 
 /// Long edge of the display copy in pixels.

@@ -7,6 +7,7 @@ pub mod console;
 pub mod map;
 pub mod sync;
 pub mod tasks;
+pub mod volunteer;
 
 pub use fieldcheck_domain::checklist::ChecklistTemplate;
 pub use fieldcheck_domain::event::Event;

@@ -643,6 +643,7 @@ fn calendar(t: &Table<'_>) -> Result<Option<WorkCalendar>, RefDataError> {
     let mut periods: Option<Vec<WorkPeriod>> = None;
     let mut weekdays_row: Option<u64> = None;
     let mut offset_row: Option<u64> = None;
+    let mut stamp_row: Option<u64> = None;
     let mut dates: HashMap<chrono::NaiveDate, u64> = HashMap::new();
     for r in t.rows() {
         let kind = r.parse_req("type", v::calendar_row)?;
@@ -685,6 +686,10 @@ fn calendar(t: &Table<'_>) -> Result<Option<WorkCalendar>, RefDataError> {
                 once(&mut offset_row)?;
                 cal.utc_offset_minutes = r.parse_req("value", v::integer)?;
             }
+            CalendarRow::PhotoStamp => {
+                once(&mut stamp_row)?;
+                cal.photo_stamp = r.parse_req("value", v::boolean)?;
+            }
         }
     }
     if let Some(p) = periods {
@@ -698,6 +703,11 @@ fn calendar_rows(c: &WorkCalendar) -> Vec<Vec<Cell>> {
         |k: CalendarRow, value: String| vec![Cell::text(v::calendar_row_str(k)), Cell::text(value)];
     let mut rows = vec![
         row(CalendarRow::UtcOffset, c.utc_offset_minutes.to_string()),
+        // Written as 1/0, which `v::boolean` reads back, like the other yes/no columns.
+        row(
+            CalendarRow::PhotoStamp,
+            if c.photo_stamp { "1" } else { "0" }.to_string(),
+        ),
         row(
             CalendarRow::Weekdays,
             if c.working_weekdays.is_empty() {

@@ -375,6 +375,7 @@ pub(crate) enum CalendarRow {
     Period,
     Weekdays,
     UtcOffset,
+    PhotoStamp,
 }
 
 pub(crate) fn calendar_row(s: &str) -> Result<CalendarRow, String> {
@@ -396,6 +397,10 @@ pub(crate) fn calendar_row(s: &str) -> Result<CalendarRow, String> {
                 CalendarRow::UtcOffset,
                 &["utc_offset_minutes", "时区偏移分钟", "utc_offset", "时区"],
             ),
+            (
+                CalendarRow::PhotoStamp,
+                &["photo_stamp", "照片水印", "水印"],
+            ),
         ],
     )
 }
@@ -407,5 +412,6 @@ pub(crate) fn calendar_row_str(r: CalendarRow) -> &'static str {
         CalendarRow::Period => "period",
         CalendarRow::Weekdays => "weekdays",
         CalendarRow::UtcOffset => "utc_offset_minutes",
+        CalendarRow::PhotoStamp => "photo_stamp",
     }
 }

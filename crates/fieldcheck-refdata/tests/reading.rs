@@ -171,6 +171,10 @@ fn a_list_of_holidays_alone_is_a_calendar_with_office_defaults() {
     let c = b.calendar.unwrap();
     assert_eq!(c.working_weekdays, [1, 2, 3, 4, 5, 6]);
     assert_eq!(c.periods[1].end, NaiveTime::from_hms_opt(17, 0, 0).unwrap());
+    // Photos are stamped unless the sheet switches it off (in its Chinese words too).
+    assert!(c.photo_stamp);
+    let b = csv("类型,值\n照片水印,否\n", Kind::Calendar);
+    assert!(!b.calendar.unwrap().photo_stamp);
 }
 
 #[test]

@@ -47,9 +47,12 @@ mod console_rules;
 mod console_schedules;
 mod console_setup;
 mod console_stats;
+mod console_volunteers;
 mod map;
 pub mod open311;
 pub mod openapi;
+mod outside_report;
+pub mod volunteer;
 
 /// Shared by all handlers.
 pub struct AppState {
@@ -71,6 +74,8 @@ pub struct AppState {
     pub exports: console_exports::ExportsState,
     /// Open311's rate limits (`api/open311.rs`).
     pub open311: open311::Open311State,
+    /// The volunteers' page's rate limits (`api/volunteer.rs`).
+    pub volunteer: volunteer::VolunteerLimits,
     /// The database's instance id as a header value, read once: only `restore` changes it,
     /// with the server stopped.
     instance: tokio::sync::OnceCell<axum::http::HeaderValue>,
@@ -102,6 +107,7 @@ impl AppState {
         );
         let mut enroll_limiter = EnrollLimiter::new(config.enroll_failures_per_ip as usize, window);
         let mut push_limiter = crate::push_limit::PushLimiter::new(config_push.0, config_push.1);
+        let mut volunteer = volunteer::VolunteerLimits::default();
         // On PostgreSQL several instances may share the database: the limits count there, so
         // they hold whichever instance a request lands on.
         if store.backend() == "postgres" {
@@ -110,6 +116,7 @@ impl AppState {
             enroll_limiter = enroll_limiter.shared(counts());
             push_limiter = push_limiter.shared(store.clone());
             open311 = open311.shared(store.clone());
+            volunteer = volunteer.shared(store.clone());
         }
         // The first unknown-user login must not be the one that pays for the dummy hash.
         auth::warm_up();
@@ -125,6 +132,7 @@ impl AppState {
             ops: crate::ops::OpsState::default(),
             exports: console_exports::ExportsState::default(),
             open311,
+            volunteer,
             instance: tokio::sync::OnceCell::new(),
         }
     }
@@ -466,7 +474,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Outside the protocol check: API tools fetch the document without our header.
         .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1", api)
-        .merge(console_app::router(&state.config.console_dir))
+        .merge(console_app::router(
+            &state.config.console_dir,
+            &state.config.report_dir,
+        ))
         // /healthz, /readyz, /metrics (outside the protocol check too).
         .merge(crate::ops::routes())
         // Open311 GeoReport v2: the spec's own shapes, no protocol header.
@@ -501,6 +512,9 @@ fn console_routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .merge(console_points::routes())
         .merge(console_rules::routes())
         .merge(console_rounds::routes())
+        .merge(console_volunteers::routes())
+        // The volunteers' page: its own cookie session, the same same-origin rule.
+        .merge(volunteer::routes())
         .route_layer(middleware::from_fn_with_state(
             state,
             console::same_origin_only,

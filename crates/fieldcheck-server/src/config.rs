@@ -79,6 +79,10 @@ pub struct Config {
     /// The console web app's built files (`npm run build` in `ui/` writes `ui/dist-console`),
     /// served at `/console/`. Relative paths are taken from the working directory.
     pub console_dir: PathBuf,
+    /// The volunteers' public report page's built files (`npm run build` in `ui/` writes
+    /// `ui/dist-report`), served at `/report/`. Relative paths are taken from the working
+    /// directory.
+    pub report_dir: PathBuf,
     /// The city's Tianditu (天地图) browser key: the console offers Tianditu's basemap with it
     /// (CGCS2000, drawn as WGS-84). Empty: no Tianditu.
     pub tianditu_key: String,
@@ -155,6 +159,7 @@ impl Default for Config {
             console_idle_secs: 30 * 60,
             console_max_secs: 12 * 3600,
             console_dir: PathBuf::from("ui/dist-console"),
+            report_dir: PathBuf::from("ui/dist-report"),
             tianditu_key: String::new(),
             map_source: String::new(),
             map_package: PathBuf::new(),
@@ -204,6 +209,7 @@ impl fmt::Debug for Config {
             .field("console_idle_secs", &self.console_idle_secs)
             .field("console_max_secs", &self.console_max_secs)
             .field("console_dir", &self.console_dir)
+            .field("report_dir", &self.report_dir)
             .field(
                 "tianditu_key",
                 &(!self.tianditu_key.is_empty()).then_some("***"),
@@ -401,6 +407,7 @@ impl Config {
                 "CONSOLE_IDLE_SECS" => self.console_idle_secs = num(&key, &value)?,
                 "CONSOLE_MAX_SECS" => self.console_max_secs = num(&key, &value)?,
                 "CONSOLE_DIR" => self.console_dir = PathBuf::from(value),
+                "REPORT_DIR" => self.report_dir = PathBuf::from(value),
                 "TIANDITU_KEY" => self.tianditu_key = value,
                 "MAP_SOURCE" => self.map_source = value,
                 "MAP_PACKAGE" => self.map_package = PathBuf::from(value),

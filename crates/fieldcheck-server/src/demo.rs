@@ -62,6 +62,19 @@ pub async fn seed(store: &dyn Store, now_ms: i64) -> Result<Vec<DemoLogin>, Stor
     Ok(out)
 }
 
+/// The demo city's volunteer team (鼓楼区, its invite link printed by `demo`), made once.
+pub async fn seed_volunteer_team(store: &dyn Store) -> Result<crate::volunteers::Team, StoreError> {
+    if let Some(t) = crate::volunteers::teams(store).await?.into_iter().next() {
+        return Ok(t);
+    }
+    crate::volunteers::add_team(store, "usr-admin-1", "鼓楼区文明志愿服务队", Some("d-gl"))
+        .await
+        .map_err(|e| match e {
+            crate::setup::SetupError::Store(s) => s,
+            e => StoreError::Corrupt(e.to_string()),
+        })
+}
+
 /// Writes each login's enrollment code as `<dir>/<user_id>.png` (a QR code of
 /// `fieldcheck://enroll?server=<server>&code=<code>`) and returns the paths, so a demo can be
 /// enrolled by scanning the screen instead of typing.

@@ -22,6 +22,7 @@ pub mod qr;
 pub mod session;
 pub mod setup;
 pub mod store;
+pub mod volunteers;
 
 pub use config::Config;
 pub use error::{ConfigError, ServerError, StoreError};

@@ -563,6 +563,7 @@ async fn main() -> anyhow::Result<()> {
                 None => fieldcheck_server::open_store(&config.database_url).await?,
             };
             let logins = demo::seed(store.as_ref(), chrono::Utc::now().timestamp_millis()).await?;
+            let team = demo::seed_volunteer_team(store.as_ref()).await?;
             let blobs = fieldcheck_server::blobs::from_config(&config)?;
             let started = std::time::Instant::now();
             let plan = demo::city::CityPlan {
@@ -607,6 +608,14 @@ async fn main() -> anyhow::Result<()> {
             // Each row starts with "login": scripts pick enrollment codes from rows that start
             // with the user id.
             println!("  Console (city office, units, inspectors): http://{addr}/console/");
+            println!(
+                "  Volunteers' report page ({}): {}",
+                team.name,
+                fieldcheck_server::api::volunteer::invite_url(
+                    &format!("http://{addr}"),
+                    &team.invite_code
+                )
+            );
             println!(
                 "  {:<6} {:<16} {:<12} {:<14} password",
                 "", "user", "name", "role"

@@ -187,7 +187,11 @@ impl Viewer {
                 format!("record {} is not known to the server", ev.entity_id),
             ));
         };
-        if !self.scope.may_act_on(&target, current.is_none()) {
+        let allowed = match (&ev.body, current) {
+            (EventBody::ProblemPhotosAdded { .. }, Some(_)) => self.scope.may_add_photos(&target),
+            _ => self.scope.may_act_on(&target, current.is_none()),
+        };
+        if !allowed {
             return Err(refused(
                 refusal::OUT_OF_SCOPE,
                 format!("{} is outside your scope", ev.entity_id),

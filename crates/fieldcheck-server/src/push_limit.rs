@@ -24,6 +24,15 @@ pub struct PushLimiter {
 }
 
 impl PushLimiter {
+    /// `per_hour` requests on average, `burst` at once (each at least 1): for what a person
+    /// does a few times an hour (a report from the public page).
+    pub fn per_hour(per_hour: u32, burst: u32) -> PushLimiter {
+        PushLimiter {
+            per_sec: f64::from(per_hour.max(1)) / 3600.0,
+            ..PushLimiter::new(1, burst)
+        }
+    }
+
     /// `per_minute` requests on average, `burst` at once (each at least 1).
     pub fn new(per_minute: u32, burst: u32) -> PushLimiter {
         PushLimiter {
@@ -72,7 +81,9 @@ impl PushLimiter {
         }
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 10_000 {
-            map.retain(|_, (_, at)| now.saturating_duration_since(*at) < IDLE);
+            // Forgotten only once it would have refilled (a full bucket is the same as none).
+            let refill = IDLE.max(Duration::from_secs_f64(self.burst / self.per_sec));
+            map.retain(|_, (_, at)| now.saturating_duration_since(*at) < refill);
         }
         let (tokens, at) = map.entry(key.to_owned()).or_insert((self.burst, now));
         let elapsed = now.saturating_duration_since(*at).as_secs_f64();

@@ -56,13 +56,18 @@ pub fn clear_cookie(secure: bool) -> String {
 /// The session id in the request's `Cookie` headers, if it looks like one (64 hex characters;
 /// anything else is not worth a database lookup).
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_id(headers, COOKIE_NAME)
+}
+
+/// The value of the cookie `name` if it looks like a session id (64 hex characters).
+pub fn cookie_id(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
@@ -71,7 +76,8 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 pub fn check_csrf(headers: &HeaderMap, session_id: &str) -> Result<(), ServerError> {
     let Some(got) = headers.get(CSRF_HEADER) else {
         return Err(ServerError::CsrfRejected(
-            "missing X-CSRF-Token header: send the csrf_token of GET /api/v1/console/session"
+            "missing X-CSRF-Token header: send the csrf_token your session answered \
+             (GET /api/v1/console/session, or /api/v1/volunteer/me on the report page)"
                 .to_owned(),
         ));
     };
@@ -79,8 +85,8 @@ pub fn check_csrf(headers: &HeaderMap, session_id: &str) -> Result<(), ServerErr
         Ok(())
     } else {
         Err(ServerError::CsrfRejected(
-            "wrong X-CSRF-Token for this session: send the csrf_token of \
-             GET /api/v1/console/session"
+            "wrong X-CSRF-Token for this session: send the csrf_token your session answered \
+             (GET /api/v1/console/session, or /api/v1/volunteer/me on the report page)"
                 .to_owned(),
         ))
     }

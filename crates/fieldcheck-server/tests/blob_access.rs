@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::*;
-use fieldcheck_domain::event::{PhotoRef, PhotoRole};
+use fieldcheck_domain::event::{PhotoRef, PhotoRole, PhotoStamp};
 use fieldcheck_protocol::sync::{BlobState, PushStatus};
 use fieldcheck_server::Store;
 use fieldcheck_server::blobs::{LocalBlobs, Put, Uploads, user_key};
@@ -82,16 +82,26 @@ async fn photos_follow_record_visibility(store: Arc<dyn Store>) {
     readable(&s, &admin, &hash, &data).await;
     hidden(&s, &insp1, &hash).await;
 
+    // The display copy carrying the photo's evidence stamp, named in the event's `stamps`.
+    let stamped_data = photo_bytes(25_000, 3);
+    let stamped = upload(&s, &vol1, &stamped_data).await;
+    hidden(&s, &insp1, &stamped).await;
+
     let p = Uuid::now_v7();
     let t = now_ms();
     let r = s
         .push(
             &vol1,
             vec![
-                report(&user("usr-vol-1"), p, "s-dj", t).with_photos(vec![PhotoRef {
-                    hash: hash.clone(),
-                    role: PhotoRole::Before,
-                }]),
+                report(&user("usr-vol-1"), p, "s-dj", t)
+                    .with_photos(vec![PhotoRef {
+                        hash: hash.clone(),
+                        role: PhotoRole::Before,
+                    }])
+                    .with_stamps(vec![PhotoStamp {
+                        photo: hash.clone(),
+                        stamped: stamped.clone(),
+                    }]),
             ],
         )
         .await;
@@ -101,9 +111,11 @@ async fn photos_follow_record_visibility(store: Arc<dyn Store>) {
 
     for tok in [&vol1, &hdl2, &insp1, &admin] {
         readable(&s, tok, &hash, &data).await;
+        readable(&s, tok, &stamped, &stamped_data).await;
     }
     for tok in [&vol2, &hdl3, &insp2] {
         hidden(&s, tok, &hash).await;
+        hidden(&s, tok, &stamped).await;
     }
 
     // The same answers for a hash that exists nowhere.

@@ -862,35 +862,6 @@ async fn posts_beyond_a_keys_rate_are_refused() {
     e.finish().await;
 }
 
-/// A multipart body of text fields and a file part `media`.
-fn multipart(fields: &[(&str, &str)], media: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "fieldcheck-open311-boundary";
-    let mut body = Vec::new();
-    for (k, v) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.png\"\r\n\
-             Content-Type: image/png\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(media);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn png() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 3, y as u8 * 5, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// A photo uploaded with the request (multipart `media`) goes through the photo pipeline and
 /// becomes the report's before photo; something that is not a photo is a 400.
 #[tokio::test]
@@ -904,7 +875,7 @@ async fn a_photo_uploaded_with_the_request_is_its_before_photo() {
         ("service_code", "SR-02"),
         ("address_id", "p-005"),
     ];
-    let (ct, body) = multipart(&fields, &png());
+    let (ct, body) = multipart(&fields, "media", &png());
     let r = client()
         .post(o311(s, "/requests.json"))
         .header("content-type", ct)
@@ -925,7 +896,7 @@ async fn a_photo_uploaded_with_the_request_is_its_before_photo() {
     let photos = d["problem"]["photos"].as_array().unwrap();
     assert_eq!(photos.len(), 1, "{d}");
     assert_eq!(photos[0]["role"], "before");
-    let (ct, body) = multipart(&fields, b"not a photo at all");
+    let (ct, body) = multipart(&fields, "media", b"not a photo at all");
     let r = client()
         .post(o311(s, "/requests.xml"))
         .header("content-type", ct)

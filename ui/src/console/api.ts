@@ -45,6 +45,12 @@ import type {
   RoundList,
   RoundResultsView,
   RoundSummary,
+  MemberDecision,
+  TeamInput,
+  TeamRow,
+  VolunteerRow,
+  VolunteerSettings,
+  VolunteersPage,
 } from './wire'
 import { errorText } from './i18n'
 
@@ -235,6 +241,16 @@ export const consoleApi = {
   setDeadline: (code: string, rule: DeadlineRule) =>
     call<Category>(`/console/setup/categories/${encodeURIComponent(code)}/deadline`, { method: 'POST', json: rule }),
   templates: () => call<ChecklistTemplate[]>('/console/setup/templates'),
+  // Volunteer teams, their members and the city's anonymous channel (admins).
+  volunteers: () => call<VolunteersPage>('/console/volunteers'),
+  addTeam: (input: TeamInput) => call<TeamRow>('/console/volunteers/teams', { method: 'POST', json: input }),
+  /** A new invite link for the team; the old one stops working. */
+  rotateInvite: (id: string) =>
+    call<TeamRow>(`/console/volunteers/teams/${encodeURIComponent(id)}/invite`, { method: 'POST' }),
+  decideMember: (userId: string, decision: MemberDecision) =>
+    call<VolunteerRow>(`/console/volunteers/members/${encodeURIComponent(userId)}`, { method: 'POST', json: decision }),
+  setVolunteerSettings: (settings: VolunteerSettings) =>
+    call<VolunteersPage>('/console/volunteers/settings', { method: 'PUT', json: settings }),
   audit: (limit: number, offset: number) => call<AuditPage>('/console/setup/audit', { params: { limit, offset } }),
   /** Downloads a finished export as `name` (a fetch: every API call carries the protocol header). */
   downloadExport: async (url: string, name: string) => {

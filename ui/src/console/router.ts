@@ -19,6 +19,7 @@ export const router = createRouter({
         { path: 'ranking', name: 'ranking', component: () => import('./views/Ranking.vue') },
         { path: 'exports', name: 'exports', component: () => import('./views/Exports.vue') },
         { path: 'rounds', name: 'rounds', component: () => import('./views/Rounds.vue'), meta: { admin: true } },
+        { path: 'volunteers', name: 'volunteers', component: () => import('./views/Volunteers.vue'), meta: { admin: true } },
         { path: 'setup/import', name: 'setup-import', component: () => import('./views/SetupImport.vue'), meta: { admin: true } },
         { path: 'setup/points', name: 'setup-points', component: () => import('./views/SetupPoints.vue'), meta: { admin: true } },
         { path: 'setup/calendar', name: 'setup-calendar', component: () => import('./views/SetupCalendar.vue'), meta: { admin: true } },

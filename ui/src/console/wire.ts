@@ -85,6 +85,13 @@ export type {
   TrendPeriod,
   TrendRow,
   UnitKind,
+  MemberDecision,
+  TeamInput,
+  TeamRow,
+  VolunteerRow,
+  VolunteerSettings,
+  VolunteerStatus,
+  VolunteersPage,
 } from '../wire/fieldcheck'
 
 /** An error answer of the server (`fieldcheck_protocol::ApiError`). */

@@ -195,9 +195,14 @@ todo_query: string, now: string, };
 /**
  * A photo of the record and where the console loads it from.
  */
-export type ConsolePhoto = { hash: string, role: PhotoRole, 
+export type ConsolePhoto = { 
 /**
- * `/api/v1/console/photos/{hash}` (the session cookie authorizes it).
+ * The photo as captured (the evidence).
+ */
+hash: string, role: PhotoRole, 
+/**
+ * `/api/v1/console/photos/{hash}` (the session cookie authorizes it), of the copy with
+ * the evidence stamp (水印) when the photo has one.
  */
 url: string, 
 /**
@@ -265,7 +270,13 @@ timeline: Array<TimelineEntry>,
 /**
  * Every photo of the record, before/after/evidence, oldest first.
  */
-photos: Array<ConsolePhoto>, point: ConsolePointRef | null, unit_name: string | null, district_name: string | null, category_name: string | null, reporter_name: string | null, };
+photos: Array<ConsolePhoto>, point: ConsolePointRef | null, unit_name: string | null, district_name: string | null, category_name: string | null, reporter_name: string | null, 
+/**
+ * For a report marked a duplicate: the original it is linked to, as it stands now (the
+ * duplicate's reporter sees the original's status). `null` when the original is outside
+ * what the signed-in user sees.
+ */
+duplicate_original: DuplicateLink | null, };
 
 /**
  * A page of the ledger.
@@ -444,6 +455,16 @@ code_prefix?: string | null, };
 export type DistrictLevel = "district" | "street" | "community";
 
 /**
+ * The original case a duplicate report is linked to.
+ */
+export type DuplicateLink = { id: string, code: string, status: ProblemStatus, };
+
+/**
+ * The original a report was marked a duplicate of, as its reporter sees it.
+ */
+export type DuplicateOf = { code: string, status: ProblemStatus, status_label: string, };
+
+/**
  * A new enrollment code (stored hashed, shown only now).
  */
 export type EnrollCode = { code: string, user_id: string, expires_at_ms: number, 
@@ -472,7 +493,14 @@ export type EnrollResult = { server: string, user: User, device_tag: string, ref
  */
 export type ErrorBody = { code: string, message: string, };
 
-export type Event = { id: string, entity_id: string, actor: string, role: Role, actor_unit?: string | null, device: string, hlc: Hlc, photos?: Array<PhotoRef>, } & ({ "kind": "problem.reported", "payload": ProblemReported } | { "kind": "problem.edited", "payload": ProblemEdit } | { "kind": "problem.photos_added", "payload": { note: string | null, } } | { "kind": "problem.filed", "payload": { note: string | null, } } | { "kind": "problem.rejected", "payload": { reason: RejectReason, } } | { "kind": "problem.dispatched", "payload": { unit_id: string, deadline: string, note: string | null, } } | { "kind": "problem.accepted", "payload": { note: string | null, } } | { "kind": "problem.returned", "payload": { reason: string, } } | { "kind": "problem.rectified", "payload": { note: string | null, } } | { "kind": "problem.verified", "payload": { passed: boolean, note: string | null, 
+export type Event = { id: string, entity_id: string, actor: string, role: Role, actor_unit?: string | null, device: string, hlc: Hlc, photos?: Array<PhotoRef>, 
+/**
+ * The evidence stamps (水印) of this event's photos: which display copy carries the stamp
+ * of a photo in `photos`. `photos` keeps naming the photo as captured (its hash is the
+ * evidence that it was not altered); the stamped copy is what people are shown. Absent
+ * when the city switched stamps off and in events written before stamps existed.
+ */
+stamps?: Array<PhotoStamp>, } & ({ "kind": "problem.reported", "payload": ProblemReported } | { "kind": "problem.edited", "payload": ProblemEdit } | { "kind": "problem.photos_added", "payload": { note: string | null, } } | { "kind": "problem.filed", "payload": { note: string | null, } } | { "kind": "problem.rejected", "payload": { reason: RejectReason, } } | { "kind": "problem.dispatched", "payload": { unit_id: string, deadline: string, note: string | null, } } | { "kind": "problem.accepted", "payload": { note: string | null, } } | { "kind": "problem.returned", "payload": { reason: string, } } | { "kind": "problem.rectified", "payload": { note: string | null, } } | { "kind": "problem.verified", "payload": { passed: boolean, note: string | null, 
 /**
  * New deadline when the check fails and the case goes back to the unit.
  */
@@ -653,6 +681,11 @@ refused: ServerRefusal | null, };
 export type InspectorProgress = { inspector: string, name: string, done: number, total: number, };
 
 /**
+ * What an invite link leads to (`GET /api/v1/volunteer/invite/{code}`).
+ */
+export type InviteInfo = { team: TeamRef, };
+
+/**
  * A failing item's count now and before.
  */
 export type ItemChange = { template_id: string, item_id: string, points: number, previous_points: number, };
@@ -661,6 +694,23 @@ export type ItemChange = { template_id: string, item_id: string, points: number,
  * What the inspector found for one item.
  */
 export type ItemResult = { "result": "pass" } | { "result": "fail" } | { "result": "not_applicable" } | { "result": "count", count: number, } | { "result": "value", value: number, };
+
+/**
+ * Joining a team (`POST /api/v1/volunteer/join`).
+ */
+export type JoinRequest = { 
+/**
+ * The code from the invite link.
+ */
+invite: string, 
+/**
+ * 1–32 characters.
+ */
+name: string, 
+/**
+ * A mainland mobile number, 11 digits starting with 1.
+ */
+phone: string, };
 
 /**
  * What an import does to one kind.
@@ -755,6 +805,50 @@ pending_sync: number,
 missing_photos: number, };
 
 /**
+ * Approving or turning down a member, or making them the team's leader.
+ */
+export type MemberDecision = { 
+/**
+ * `approved` or `rejected`; absent to leave as is.
+ */
+status?: VolunteerStatus | null, 
+/**
+ * Console only: make or unmake the team's leader.
+ */
+leader?: boolean | null, };
+
+/**
+ * One of my reports (我的上报).
+ */
+export type MyReport = { 
+/**
+ * The client-made id the report was sent with.
+ */
+id: string, code: string, category: string, category_name: string, 
+/**
+ * For a duplicate: the original's status (a duplicate follows its original).
+ */
+status: ProblemStatus, status_label: string, 
+/**
+ * Plain text: shown as text, never as markup.
+ */
+description: string, address: string, reported_at: string, updated_at: string, 
+/**
+ * What the office tells the reporter (the status and its reason).
+ */
+public_note: string, 
+/**
+ * Display copies of the photos taken for the report (and added to it).
+ */
+photos: Array<string>, 
+/**
+ * The unit's after-photos, once rectified.
+ */
+after_photos: Array<string>, duplicate_of: DuplicateOf | null, };
+
+export type MyReports = { reports: Array<MyReport>, };
+
+/**
  * An open problem near a new report, as the report screen lists it.
  */
 export type NearbyProblem = { id: string, code: string, status: ProblemStatus, category: string, description: string, address: string, 
@@ -766,6 +860,21 @@ distance_m: number,
  * A photo for the thumbnail: the first before-photo, else the first of any role.
  */
 photo: string | null, reported_at: string, overdue: boolean, };
+
+/**
+ * An open report of the same category near the place being reported (已有人上报).
+ */
+export type NearbyReport = { id: string, code: string, category: string, status: ProblemStatus, 
+/**
+ * The status in Chinese, as the page shows it.
+ */
+status_label: string, distance_m: number, 
+/**
+ * The first photo's display copy (`/api/v1/volunteer/photos/{hash}`), if it has one.
+ */
+photo: string | null, reported_at: string, };
+
+export type NearbyReports = { reports: Array<NearbyReport>, };
 
 /**
  * What a person fills in to report a problem.
@@ -836,6 +945,19 @@ export type PhotoRef = {
 hash: string, role: PhotoRole, };
 
 export type PhotoRole = "before" | "after" | "evidence";
+
+/**
+ * A photo of an event and the display copy carrying its evidence stamp.
+ */
+export type PhotoStamp = { 
+/**
+ * SHA-256 of the photo as captured (a `photos[].hash` of the same event).
+ */
+photo: string, 
+/**
+ * SHA-256 of the stamped display copy.
+ */
+stamped: string, };
 
 /**
  * The device's placement of a report, as recorded on it.
@@ -1005,7 +1127,16 @@ refused?: ServerRefusal | null, };
  */
 export type ProblemEdit = { description?: string | null, address?: string | null, location?: Location | null, category?: string | null, severity?: Severity | null, district_id?: string | null, };
 
-export type ProblemPhoto = { hash: string, role: PhotoRole, event_id: string, added_by: string, };
+export type ProblemPhoto = { 
+/**
+ * SHA-256 of the photo as captured (its unstamped display copy): the evidence.
+ */
+hash: string, role: PhotoRole, event_id: string, added_by: string, 
+/**
+ * SHA-256 of the display copy carrying the evidence stamp (水印), when the photo has
+ * one: what the app, the console and the exports show (see [`ProblemPhoto::shown`]).
+ */
+stamped?: string, };
 
 export type ProblemQuery = { statuses: Array<ProblemStatus>, 
 /**
@@ -1064,6 +1195,29 @@ photo_bytes_up: number, photo_bytes_total: number, events_down: number,
  * Request and response bodies, all phases.
  */
 bytes_up: number, bytes_down: number, };
+
+export type PublicCategory = { code: string, 
+/**
+ * The minor class's name (中文).
+ */
+name: string, major_code: string, major_name: string, common: boolean, };
+
+/**
+ * The city's settings the page needs before anyone signs in (`GET /api/v1/volunteer/city`).
+ */
+export type PublicCity = { 
+/**
+ * Citizens may report without joining a team.
+ */
+anonymous_reports: boolean, 
+/**
+ * The categories to pick from, most reported first; `common` marks the short list.
+ */
+categories: Array<PublicCategory>, 
+/**
+ * The basemap the office chose for the city's maps (a pin on the map), if any.
+ */
+map: OnlineMap | null, };
 
 /**
  * How many points of a type to draw, in the whole city or within a district (and every
@@ -1178,6 +1332,15 @@ export type Rejection = { event_id: string, entity_id: string,
  * The record's human code (problems), when the device has the record.
  */
 record_code: string | null, kind: string, code: string, message: string, };
+
+/**
+ * What a report upload answers (`POST /api/v1/volunteer/reports`, and adding a photo).
+ */
+export type ReportAccepted = { id: string, code: string, 
+/**
+ * The server had it already (a resend): nothing new was made.
+ */
+already: boolean, };
 
 /**
  * A scheduled bulletin of the signed-in user.
@@ -1504,6 +1667,35 @@ tasks: Array<TaskView>,
  */
 open: number, };
 
+/**
+ * A new team (`POST /api/v1/console/volunteers/teams`).
+ */
+export type TeamInput = { name: string, 
+/**
+ * The district its volunteers report in (and below); none: the whole city.
+ */
+district_id?: string | null, };
+
+export type TeamMembers = { members: Array<VolunteerRow>, };
+
+/**
+ * A volunteer team as the page shows it.
+ */
+export type TeamRef = { id: string, name: string, };
+
+/**
+ * A team in the console.
+ */
+export type TeamRow = { id: string, name: string, district_id: string | null, 
+/**
+ * The link volunteers join by (`{public_url}/report/#/join/{code}`).
+ */
+invite_url: string, 
+/**
+ * The invite link as a QR code (SVG).
+ */
+invite_qr: string, members: number, pending: number, reports: number, confirmed: number, created_at: string, };
+
 export type Text = { zh: string, en?: string, };
 
 /**
@@ -1535,7 +1727,8 @@ reason_code: string | null,
  */
 summary: Record<string, unknown>, 
 /**
- * Hashes of the photos it carries.
+ * Hashes of the photos it carries, as shown: a photo's stamped copy when the event
+ * names one (`Event::stamps`).
  */
 photos: Array<string>, };
 
@@ -1634,6 +1827,59 @@ disabled: boolean,
  */
 removed: boolean, has_password: boolean, devices: Array<DeviceRow>, };
 
+/**
+ * The person on the page (`GET /api/v1/volunteer/me`; also the answer to joining).
+ */
+export type VolunteerMe = { user_id: string, name: string, 
+/**
+ * The phone with its middle digits hidden (`138****5678`); empty for a citizen.
+ */
+phone: string, team: TeamRef | null, status: VolunteerStatus, 
+/**
+ * Approves the team's new members on the page.
+ */
+leader: boolean, 
+/**
+ * The page's CSRF token: sent as `X-CSRF-Token` on every POST.
+ */
+csrf_token: string, };
+
+/**
+ * A member of a team, for its leader on the page and for the office in the console.
+ */
+export type VolunteerRow = { user_id: string, name: string, 
+/**
+ * In full for the office; middle digits hidden for a team leader.
+ */
+phone: string, team_id: string, status: VolunteerStatus, leader: boolean, joined_at: string, 
+/**
+ * Reports made.
+ */
+reports: number, 
+/**
+ * Of them, confirmed by the office (filed as cases, or further along) — the team's 积分.
+ */
+confirmed: number, };
+
+/**
+ * The city's public-channel switch (`PUT /api/v1/console/volunteers/settings`).
+ */
+export type VolunteerSettings = { anonymous_reports: boolean, };
+
+/**
+ * Where a volunteer stands with their team.
+ */
+export type VolunteerStatus = "pending" | "approved" | "rejected" | "anonymous";
+
+/**
+ * The console's volunteers page (`GET /api/v1/console/volunteers`).
+ */
+export type VolunteersPage = { anonymous_reports: boolean, 
+/**
+ * Reports made anonymously, and how many of them were confirmed.
+ */
+anonymous_count: number, anonymous_confirmed: number, teams: Array<TeamRow>, volunteers: Array<VolunteerRow>, };
+
 export type WorkCalendar = { 
 /**
  * Offset of local time from UTC in minutes (China: +480).
@@ -1654,6 +1900,13 @@ holidays: Array<string>,
 /**
  * Weekend days that are working days (调休).
  */
-extra_working_days: Array<string>, };
+extra_working_days: Array<string>, 
+/**
+ * Whether photos taken for a record carry the evidence stamp (水印: time, place,
+ * inspector, problem code) on their display copy. A city-wide setting kept with the
+ * calendar, the one city-wide block of the reference bundle; absent in bundles written
+ * before it existed, which means on.
+ */
+photo_stamp: boolean, };
 
 export type WorkPeriod = { start: string, end: string, };

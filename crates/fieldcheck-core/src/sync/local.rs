@@ -103,6 +103,8 @@ pub struct PageApplied {
 pub struct PendingPhoto {
     pub hash: String,
     pub bytes: u64,
+    /// A stamped display copy made here: uploaded like a photo, counted with its photo.
+    pub stamped_copy: bool,
 }
 
 /// What the device knows about its sync state (for status screens).
@@ -394,7 +396,7 @@ impl Store {
     /// event the server stored (so the record is there before its photos).
     pub(crate) fn photo_upload_queue(&self) -> Result<Vec<PendingPhoto>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT p.hash, p.display_bytes FROM photos p
+            "SELECT p.hash, p.display_bytes, p.stamp_of IS NOT NULL FROM photos p
              WHERE p.uploaded_at IS NULL AND EXISTS (
                  SELECT 1 FROM photo_links l JOIN events e ON e.id = l.event_id
                  WHERE l.photo_hash = p.hash AND e.origin = 'local'
@@ -405,6 +407,7 @@ impl Store {
             Ok(PendingPhoto {
                 hash: r.get(0)?,
                 bytes: r.get::<_, i64>(1)? as u64,
+                stamped_copy: r.get(2)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -415,7 +418,7 @@ impl Store {
     pub fn photos_to_upload(&self) -> Result<u64> {
         let n: i64 = self.conn.query_row(
             "SELECT count(*) FROM photos p
-             WHERE p.uploaded_at IS NULL AND EXISTS (
+             WHERE p.uploaded_at IS NULL AND p.stamp_of IS NULL AND EXISTS (
                  SELECT 1 FROM photo_links l JOIN events e ON e.id = l.event_id
                  WHERE l.photo_hash = p.hash AND e.origin = 'local' AND e.refused = 0)",
             [],

@@ -968,7 +968,10 @@ impl SyncClient {
                     Ok(sent) => {
                         let h = photo.hash.clone();
                         db(&self.store, move |s| s.mark_photo_uploaded(&h)).await?;
-                        report.photos_uploaded += 1;
+                        // A stamped copy is part of its photo's upload, not another photo.
+                        if !photo.stamped_copy {
+                            report.photos_uploaded += 1;
+                        }
                         report.photo_bytes_uploaded += sent;
                     }
                     // A photo the server will not take must not stop the others.

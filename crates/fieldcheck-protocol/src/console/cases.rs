@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use fieldcheck_domain::actions::{ProblemAction, ProblemActionKind};
 use fieldcheck_domain::category::DeadlineRule;
 use fieldcheck_domain::event::PhotoRole;
-use fieldcheck_domain::problem::{Problem, ProblemSource};
+use fieldcheck_domain::problem::{Problem, ProblemSource, ProblemStatus};
 use fieldcheck_domain::reference::PointType;
 use fieldcheck_domain::role::Role;
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,20 @@ pub struct ConsoleProblemDetail {
     pub district_name: Option<String>,
     pub category_name: Option<String>,
     pub reporter_name: Option<String>,
+    /// For a report marked a duplicate: the original it is linked to, as it stands now (the
+    /// duplicate's reporter sees the original's status). `null` when the original is outside
+    /// what the signed-in user sees.
+    pub duplicate_original: Option<DuplicateLink>,
+}
+
+/// The original case a duplicate report is linked to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DuplicateLink {
+    pub id: Uuid,
+    pub code: String,
+    pub status: ProblemStatus,
 }
 
 /// Whether the fold applied an event or kept it as rejected.
@@ -73,7 +87,8 @@ pub struct TimelineEntry {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     pub summary: serde_json::Value,
-    /// Hashes of the photos it carries.
+    /// Hashes of the photos it carries, as shown: a photo's stamped copy when the event
+    /// names one (`Event::stamps`).
     pub photos: Vec<String>,
 }
 
@@ -82,9 +97,11 @@ pub struct TimelineEntry {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConsolePhoto {
+    /// The photo as captured (the evidence).
     pub hash: String,
     pub role: PhotoRole,
-    /// `/api/v1/console/photos/{hash}` (the session cookie authorizes it).
+    /// `/api/v1/console/photos/{hash}` (the session cookie authorizes it), of the copy with
+    /// the evidence stamp (水印) when the photo has one.
     pub url: String,
     /// The event that attached it.
     pub event_id: Uuid,

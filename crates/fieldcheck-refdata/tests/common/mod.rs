@@ -216,6 +216,8 @@ pub fn fixture() -> ReferenceBundle {
                 NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(),
             ],
             extra_working_days: vec![NaiveDate::from_ymd_opt(2026, 9, 27).unwrap()],
+            // Off, unlike the default, so a round trip that dropped the row would show.
+            photo_stamp: false,
         }),
     }
 }

@@ -34,7 +34,7 @@ use fieldcheck_domain::{Actor, Hlc, Refusal};
 use fieldcheck_protocol::console::cases::{
     BulkOp, ConsoleActionRequest, ConsoleBulkRequest, ConsoleBulkResponse, ConsoleBulkResult,
     ConsolePhoto, ConsolePhotoUploaded, ConsolePointRef, ConsoleProblemDetail, DispatchPreview,
-    MAX_BULK_IDS, TimelineEntry, TimelineOutcome,
+    DuplicateLink, MAX_BULK_IDS, TimelineEntry, TimelineOutcome,
 };
 use fieldcheck_protocol::sync::PushStatus;
 use fieldcheck_protocol::{ApiError, ReferenceBundle};
@@ -48,6 +48,8 @@ use crate::blobs::Put;
 use crate::error::ServerError;
 use crate::policy::Viewer;
 use crate::store::AppendCtx;
+use crate::store::ledger::{Arg, Col};
+use crate::volunteers::stmt;
 
 /// What the server stores as the `device` of every event the console sends.
 pub const CONSOLE_DEVICE: &str = "console";
@@ -163,6 +165,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ProblemId {
     ),
     components(schemas(
         ConsoleProblemDetail,
+        DuplicateLink,
         TimelineEntry,
         TimelineOutcome,
         ConsolePhoto,
@@ -309,7 +312,11 @@ fn detail(
                 reason,
                 reason_code,
                 summary,
-                photos: e.photos.iter().map(|ph| ph.hash.clone()).collect(),
+                photos: e
+                    .photos
+                    .iter()
+                    .map(|ph| e.stamped(&ph.hash).unwrap_or(&ph.hash).to_owned())
+                    .collect(),
             }
         })
         .collect();
@@ -319,7 +326,9 @@ fn detail(
         .map(|ph| ConsolePhoto {
             hash: ph.hash.clone(),
             role: ph.role,
-            url: format!("/api/v1/console/photos/{}", ph.hash),
+            // The copy with the evidence stamp when the photo has one; `hash` stays the
+            // photo as captured.
+            url: format!("/api/v1/console/photos/{}", ph.shown()),
             event_id: ph.event_id,
             at: at_of.get(&ph.event_id).copied().unwrap_or(p.reported_at),
         })
@@ -366,8 +375,41 @@ fn detail(
         district_name,
         category_name,
         reporter_name: user_name(refs, &p.reporter),
+        duplicate_original: None,
         problem: p,
     }
+}
+
+/// The case a duplicate names by its code, if the viewer sees it.
+async fn duplicate_original(
+    state: &AppState,
+    viewer: &Viewer,
+    code: &str,
+) -> CaseResult<Option<DuplicateLink>> {
+    let rows = state
+        .store
+        .select(&[stmt(
+            "SELECT id FROM problems WHERE code = $1",
+            vec![Arg::Text(code.to_owned())],
+            vec![Col::Text],
+        )])
+        .await
+        .map_err(ServerError::from)?;
+    let Some(id) = rows[0]
+        .first()
+        .and_then(|r| r[0].text())
+        .and_then(|t| Uuid::parse_str(t).ok())
+    else {
+        return Ok(None);
+    };
+    Ok(visible_problem(state, viewer, id)
+        .await
+        .ok()
+        .map(|o| DuplicateLink {
+            id: o.id,
+            code: o.code,
+            status: o.status,
+        }))
 }
 
 async fn fresh_detail(
@@ -378,7 +420,13 @@ async fn fresh_detail(
 ) -> CaseResult<ConsoleProblemDetail> {
     let p = visible_problem(state, viewer, id).await?;
     let events = state.store.problem_events(id).await?;
-    Ok(detail(p, &events, refs, &viewer.user, now_ms()))
+    let original = match &p.duplicate_of {
+        Some(code) => duplicate_original(state, viewer, code).await?,
+        None => None,
+    };
+    let mut d = detail(p, &events, refs, &viewer.user, now_ms());
+    d.duplicate_original = original;
+    Ok(d)
 }
 
 /// One problem with its timeline, photos and the actions the caller may take now.

@@ -836,9 +836,10 @@ impl ExportCtx {
                 .iter()
                 .flat_map(|p| p.photos.iter())
                 .filter(|p| p.role == role)
+                // Exports show what the console shows: the stamped copy when there is one.
                 .map(|p| PhotoRef {
-                    hash: p.hash.clone(),
-                    url: self.photo_url(&p.hash),
+                    hash: p.shown().to_owned(),
+                    url: self.photo_url(p.shown()),
                 })
                 .collect()
         };

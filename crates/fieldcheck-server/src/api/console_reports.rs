@@ -434,7 +434,14 @@ async fn case_sheet(
         if side.len() >= fieldcheck_report::PHOTOS_PER_SIDE {
             continue;
         }
-        if let Some(jpeg) = sheet_photo(src, &ph.hash).await? {
+        // The stamped copy when there is one; the photo itself while the stamped copy has
+        // not been uploaded yet.
+        let jpeg = match sheet_photo(src, ph.shown()).await? {
+            Some(jpeg) => Some(jpeg),
+            None if ph.stamped.is_some() => sheet_photo(src, &ph.hash).await?,
+            None => None,
+        };
+        if let Some(jpeg) = jpeg {
             side.push(jpeg);
         }
     }

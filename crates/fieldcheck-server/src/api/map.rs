@@ -38,7 +38,7 @@ fn internal(message: String) -> ServerError {
 }
 
 /// The online source devices are told to use.
-fn online(config: &Config) -> Option<OnlineMap> {
+pub(super) fn online(config: &Config) -> Option<OnlineMap> {
     let key = Some(config.tianditu_key.trim().to_owned()).filter(|k| !k.is_empty());
     let source = match config.map_source.trim() {
         "" if key.is_some() => "tianditu",

@@ -26,23 +26,19 @@ use axum::routing::get;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use fieldcheck_domain::event::{EventBody, ProblemReported};
 use fieldcheck_domain::open311::{Open311Status, request_code, status_of};
-use fieldcheck_domain::placement::place;
 use fieldcheck_domain::problem::{Problem, ProblemStatus};
 use fieldcheck_domain::reference::LatLon;
-use fieldcheck_domain::{Event, Hlc, Location, LocationSource, Severity};
+use fieldcheck_domain::{Event, Hlc, Severity};
 use fieldcheck_protocol::ReferenceBundle;
-use fieldcheck_protocol::sync::PushStatus;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{AppState, St, now_ms};
+use super::{AppState, St, now_ms, outside_report};
 use crate::client_ip::ClientIp;
 use crate::open311::{self as keys, Contact};
-use crate::policy::Viewer;
 use crate::push_limit::PushLimiter;
-use crate::store::AppendCtx;
 use crate::store::ledger::{Arg, Col, Select};
 
 /// What the server stores as the `device` of every event that came in through Open311.
@@ -948,7 +944,14 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
     // The photo through the devices' pipeline (orientation, bounded decode, metadata stripped,
     // re-encoded display copy), stored as the key's user's upload like the console's.
     let photo = match media {
-        Some(bytes) => Some(store_photo(state, &user.user.id, bytes, format).await?),
+        Some(bytes) => Some(
+            outside_report::store_photo(state, &user.user, &refs, bytes)
+                .await
+                .map_err(|e| match e {
+                    crate::error::ServerError::Malformed(m) => bad(format, format!("media: {m}")),
+                    e => internal(format)(e),
+                })?,
+        ),
         None => None,
     };
     let media_url = bounded(&form, "media_url", MAX_MEDIA_URL, format)?;
@@ -1023,45 +1026,13 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
 
     // Placed as a phone places a GPS report; a registered point given as address_id is the
     // place itself.
-    let mut district_id = None;
-    let mut point_id = None;
-    let mut placement = None;
-    let mut address = address_string.clone().unwrap_or_default();
-    let mut location = fix.map(|f| Location {
-        lat: f.lat,
-        lon: f.lon,
-        accuracy_m: None,
-        source: LocationSource::Gps,
-    });
-    if let Some(p) = point {
-        district_id = Some(p.district_id.clone());
-        point_id = Some(p.id.clone());
-        if address.is_empty() {
-            address = p.address.clone();
-        }
-        if location.is_none() {
-            location = Some(Location {
-                lat: p.location.lat,
-                lon: p.location.lon,
-                accuracy_m: None,
-                source: LocationSource::Typed,
-            });
-        }
-    } else if let Some(f) = fix
-        && let Some(placed) = place(f, &refs.points, &refs.districts, &user.user.district_ids)
-    {
-        if let Some(p) = placed
-            .point_id
-            .as_deref()
-            .and_then(|id| refs.points.iter().find(|p| p.id == id))
-            && address.is_empty()
-        {
-            address = p.address.clone();
-        }
-        district_id = Some(placed.district_id);
-        point_id = placed.point_id;
-        placement = Some(placed.placement);
-    }
+    let placed = outside_report::place_report(
+        &refs,
+        &user.user,
+        fix.map(|f| (f, None)),
+        point,
+        address_string.clone().unwrap_or_default(),
+    );
 
     let seq = keys::reserve_request(store, &key.id, &fingerprint, &contact, now)
         .await
@@ -1070,7 +1041,7 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
     let at = DateTime::from_timestamp_millis(now).unwrap_or_default();
     let code = request_code(
         &refs.districts,
-        district_id.as_deref(),
+        placed.district_id.as_deref(),
         calendar.local_day(at),
         u64::try_from(seq).unwrap_or_default(),
     );
@@ -1085,14 +1056,14 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
             code: code.clone(),
             category: service_code.to_owned(),
             description,
-            location,
-            address,
-            district_id,
-            point_id,
+            location: placed.location,
+            address: placed.address,
+            district_id: placed.district_id,
+            point_id: placed.point_id,
             item_id: None,
             inspection_id: None,
             severity: Severity::Normal,
-            placement,
+            placement: placed.placement,
         })),
     );
     let ev = ev.with_photos(
@@ -1116,98 +1087,19 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
     if let Err(r) = fieldcheck_domain::lifecycle::apply_problem(None, &ev) {
         return refused(format!("description: {}", r.message)).await;
     }
-    let mut viewer = Viewer::new(user.user.clone(), &refs);
-    viewer.device = Some(OPEN311_DEVICE.to_owned());
-    let ctx = AppendCtx {
-        viewer: &viewer,
-        refs: &refs,
-        now_ms: now,
-        max_future_ms: (state.config.max_clock_skew_secs as i64).saturating_mul(1000),
-    };
-    let answer = store.push(vec![ev], &ctx).await.map_err(ise)?;
-    match answer.results.first().map(|r| &r.status) {
-        Some(PushStatus::Applied | PushStatus::Duplicate) => {}
-        Some(PushStatus::Refused { code: c, message }) => {
+    match outside_report::push_one(state, &refs, &user.user, OPEN311_DEVICE, ev)
+        .await
+        .map_err(internal(format))?
+    {
+        outside_report::Taken::Stored { .. } => {}
+        outside_report::Taken::Refused { code: c, message } => {
             return refused(format!("the report was refused: {message} ({c})")).await;
         }
-        None => return refused("the server did not take the report; send it again".into()).await,
     }
     keys::settle_request(store, seq, Some((&entity.to_string(), &code)))
         .await
         .map_err(ise)?;
     Ok(created(format, code, entity.to_string()))
-}
-
-/// Stores an uploaded photo's display copy as `user_id`'s complete upload; its hash.
-async fn store_photo(
-    state: &AppState,
-    user_id: &str,
-    bytes: Bytes,
-    format: Format,
-) -> O311<String> {
-    let max = state
-        .config
-        .max_blob_bytes
-        .min(fieldcheck_photo::Limits::default().max_bytes);
-    let limits = fieldcheck_photo::Limits {
-        max_bytes: max,
-        ..fieldcheck_photo::Limits::default()
-    };
-    let photo = tokio::task::spawn_blocking(move || fieldcheck_photo::ingest(&bytes, &limits))
-        .await
-        .map_err(|e| err(StatusCode::INTERNAL_SERVER_ERROR, format, e.to_string()))?
-        .map_err(|e| bad(format, format!("media is not a photo we take: {e}")))?;
-    let hash = photo.display_sha256.clone();
-    let size = photo.display.len() as u64;
-    let refs = state.refs().await.map_err(internal(format))?;
-    let user = state
-        .store
-        .user(user_id)
-        .await
-        .map_err(|e| internal(format)(e.into()))?
-        .ok_or_else(|| err(StatusCode::FORBIDDEN, format, "api_key's reporter is gone"))?;
-    let viewer = Viewer::new(user.user, &refs);
-    let readable = state
-        .uploads
-        .may_read(&viewer, &hash)
-        .await
-        .map_err(internal(format))?;
-    match state
-        .uploads
-        .put(
-            &hash,
-            user_id,
-            readable,
-            0,
-            Some(size),
-            Bytes::from(photo.display),
-        )
-        .await
-    {
-        Ok(crate::blobs::Put::Stored(_) | crate::blobs::Put::Completed(_)) => Ok(hash),
-        // The same photo half-sent before: finished from what is staged.
-        Err(crate::error::ServerError::BadOffset { .. }) | Ok(crate::blobs::Put::Staged(_)) => {
-            let size_now = state
-                .blobs
-                .size(&hash)
-                .await
-                .map_err(|e| internal(format)(e.into()))?;
-            let st = state
-                .uploads
-                .check(&hash, user_id, size_now, readable)
-                .await
-                .map_err(internal(format))?;
-            if st.complete {
-                Ok(hash)
-            } else {
-                Err(bad(
-                    format,
-                    "an earlier upload of this photo is still in progress; try again",
-                ))
-            }
-        }
-        Err(e) => Err(internal(format)(e)),
-    }
 }
 
 fn created(format: Format, code: String, token: String) -> Response {
@@ -1465,11 +1357,7 @@ fn view(
     tz: FixedOffset,
 ) -> ServiceRequest {
     let category = refs.categories.iter().find(|c| c.code == p.category);
-    let mut notes = p.status.label(fieldcheck_domain::i18n::Lang::Zh).to_owned();
-    if let Some(reason) = p.status_reason.as_deref().filter(|r| !r.trim().is_empty()) {
-        notes.push('：');
-        notes.push_str(reason.trim());
-    }
+    let notes = fieldcheck_domain::public::public_note(p, fieldcheck_domain::i18n::Lang::Zh);
     let (lat, long) = match (&p.location, p.point_id.as_deref()) {
         (Some(l), _) => (Some(l.lat), Some(l.lon)),
         (None, Some(id)) => refs

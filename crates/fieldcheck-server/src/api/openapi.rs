@@ -113,6 +113,8 @@ impl Modify for ConsoleParts {
         doc.merge(super::map::Api::openapi());
         doc.merge(crate::ops::Api::openapi());
         doc.merge(super::open311::Api::openapi());
+        doc.merge(super::volunteer::Api::openapi());
+        doc.merge(super::console_volunteers::Api::openapi());
     }
 }
 
@@ -149,6 +151,14 @@ impl Modify for Conventions {
                 "X-CSRF-Token",
                 "The session's `csrf_token`, on every state-changing console request \
                  (without it: 403 `csrf_rejected`)",
+            ))),
+        );
+        components.add_security_scheme(
+            "volunteer_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::api::volunteer::COOKIE_NAME,
+                "The volunteers' report page's session cookie from POST /api/v1/volunteer/join \
+                 (or /anonymous); its POSTs carry the session's `csrf_token` as X-CSRF-Token",
             ))),
         );
         for (path, item) in doc.paths.paths.iter_mut() {

@@ -1053,6 +1053,8 @@ impl Planner {
                 self.codes.insert(r.code.clone(), entity);
             }
             photo_hashes.extend(placed.photos.iter().map(|p| p.hash.clone()));
+            // A photo's stamped copy is a blob the record needs too (`Event::stamps`).
+            photo_hashes.extend(placed.stamps.iter().map(|s| s.stamped.clone()));
             rec.attrs = Some(attrs.clone());
             rec.last_row = Some(self.new.len());
             self.new.push((batch, index, entity, attrs));
