@@ -119,6 +119,7 @@ fi
   # PostgreSQL (the same database the PostgreSQL tests use, each in a schema of its own).
   FIELDCHECK_CONSOLE_PG="${FIELDCHECK_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}" npm run e2e:console
   FIELDCHECK_CONSOLE_PG="${FIELDCHECK_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}" npm run e2e:setup
+  FIELDCHECK_CONSOLE_PG="${FIELDCHECK_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}" npm run e2e:volunteer
 )
 
 # The inspector app (src-tauri): one build in the `app` profile (release, stripped) with the

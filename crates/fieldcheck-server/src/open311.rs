@@ -15,7 +15,7 @@ use crate::auth;
 use crate::error::StoreError;
 use crate::setup::{self, SetupError};
 use crate::store::Store;
-use crate::store::ledger::{Arg, Col, Select, Value};
+use crate::store::ledger::{Arg, Col, Value, stmt};
 
 /// A retried POST (same key, same fields) within this long answers the request it already
 /// made instead of making a second one. GeoReport v2 has no idempotency key; a client that
@@ -64,14 +64,6 @@ fn key_row(v: &[Value]) -> Option<Open311Key> {
         created_at_ms: v[4].int(),
         revoked_at_ms: v[5].opt_int(),
     })
-}
-
-fn stmt(sql: impl Into<String>, args: Vec<Arg>, columns: Vec<Col>) -> Select {
-    Select {
-        sql: sql.into(),
-        args,
-        columns,
-    }
 }
 
 fn now_ms() -> i64 {

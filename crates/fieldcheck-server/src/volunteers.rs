@@ -16,7 +16,7 @@ use crate::auth;
 use crate::error::StoreError;
 use crate::setup::{self, SetupError};
 use crate::store::Store;
-use crate::store::ledger::{Arg, Col, Select, Value};
+use crate::store::ledger::{Arg, Col, Value, stmt};
 
 /// The user every anonymous citizen report comes from (created when the office first switches
 /// anonymous reports on). Whose report it is, is the page session's (`public_reports`).
@@ -26,14 +26,6 @@ const ANONYMOUS_NAME: &str = "市民（匿名）";
 /// How long a page session lasts without use: a volunteer opens the page now and then, and
 /// should not have to join again each time.
 pub const SESSION_IDLE_MS: i64 = 180 * 24 * 3600 * 1000;
-
-pub fn stmt(sql: impl Into<String>, args: Vec<Arg>, columns: Vec<Col>) -> Select {
-    Select {
-        sql: sql.into(),
-        args,
-        columns,
-    }
-}
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -199,6 +199,14 @@ async fn volunteers_report_once_and_follow_their_reports(pg: bool) {
             .await
             .contains("approved")
     );
+    // Nor a look at others' reports nearby.
+    let r = get(
+        s,
+        &vol,
+        &format!("/volunteer/nearby?lat={}&lon={}&category=SR-02", AT.0, AT.1),
+    )
+    .await;
+    error(r, StatusCode::FORBIDDEN, "forbidden").await;
 
     // The office approves the first and names them leader; the leader approves the second.
     let r = s

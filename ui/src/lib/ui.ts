@@ -18,24 +18,8 @@ export function statusLabel(s: ProblemStatus): string {
   return t(`status_${s}` as Key)
 }
 
-export function statusColor(s: ProblemStatus): string {
-  switch (s) {
-    case 'reported':
-    case 'filed':
-      return '#1989fa'
-    case 'dispatched':
-    case 'rectifying':
-    case 'reopened':
-      return '#ff976a'
-    case 'returned':
-      return '#ee0a24'
-    case 'rectified':
-    case 'verified':
-      return '#07c160'
-    default:
-      return '#969799'
-  }
-}
+// The colour of each stage lives apart, so the volunteers' page takes it without this module.
+export { statusColor } from './statusColor'
 
 /**
  * A time as the city reads it: in the work calendar's zone (`Reference.utc_offset_minutes`),

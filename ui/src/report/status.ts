@@ -1,24 +1,5 @@
-// A problem's colour on the page, by its stage (the inspector app's colours).
-import type { ProblemStatus } from '../wire/fieldcheck'
-
-export function statusColor(s: ProblemStatus): string {
-  switch (s) {
-    case 'reported':
-    case 'filed':
-      return '#1989fa'
-    case 'dispatched':
-    case 'rectifying':
-    case 'reopened':
-      return '#ff976a'
-    case 'returned':
-      return '#ee0a24'
-    case 'rectified':
-    case 'verified':
-      return '#07c160'
-    default:
-      return '#969799'
-  }
-}
+// The page's stage colours are the inspector app's.
+export { statusColor } from '../lib/statusColor'
 
 export function formatTime(iso: string, lang: string): string {
   const ms = Date.parse(iso)

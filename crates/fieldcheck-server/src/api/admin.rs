@@ -296,7 +296,7 @@ pub struct NewOpen311Key {
     pub name: String,
 }
 
-fn setup_refusal(e: crate::setup::SetupError) -> ServerError {
+pub(super) fn setup_refusal(e: crate::setup::SetupError) -> ServerError {
     match e {
         crate::setup::SetupError::Store(s) => ServerError::Store(s),
         e => ServerError::Malformed(e.to_string()),

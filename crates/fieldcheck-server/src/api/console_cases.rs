@@ -48,8 +48,7 @@ use crate::blobs::Put;
 use crate::error::ServerError;
 use crate::policy::Viewer;
 use crate::store::AppendCtx;
-use crate::store::ledger::{Arg, Col};
-use crate::volunteers::stmt;
+use crate::store::ledger::{Arg, Col, stmt};
 
 /// What the server stores as the `device` of every event the console sends.
 pub const CONSOLE_DEVICE: &str = "console";

@@ -149,9 +149,7 @@ fn job_row(v: &[Value]) -> Option<JobRow> {
     })
 }
 
-pub(super) fn stmt(sql: String, args: Vec<Arg>, columns: Vec<Col>) -> Select {
-    Select { sql, args, columns }
-}
+pub(super) use crate::store::ledger::stmt;
 
 async fn job_by_id(store: &dyn Store, id: &str) -> Result<Option<JobRow>, ServerError> {
     let rows = store
@@ -204,8 +202,7 @@ pub(super) async fn create(
     let pending = state
         .store
         .select(&[stmt(
-            "SELECT count(*) FROM export_jobs WHERE owner = $1 AND state IN ('queued', 'running')"
-                .into(),
+            "SELECT count(*) FROM export_jobs WHERE owner = $1 AND state IN ('queued', 'running')",
             vec![Arg::Text(caller.user.id.clone())],
             vec![Col::Int],
         )])
@@ -371,8 +368,7 @@ fn file_path(dir: &Path, id: &str, kind: ExportKind) -> PathBuf {
 pub async fn run_jobs(state: Arc<AppState>) {
     let requeue = stmt(
         "UPDATE export_jobs SET state = 'queued', rows_done = 0 WHERE state = 'running' \
-         RETURNING id"
-            .into(),
+         RETURNING id",
         vec![],
         vec![Col::Text],
     );
@@ -428,8 +424,7 @@ async fn finish_job(store: &dyn Store, id: &str, result: Result<(String, u64, u6
     let s = match result {
         Ok((name, rows, bytes)) => stmt(
             "UPDATE export_jobs SET state = 'done', file_name = $1, rows_done = $2, bytes = $3, \
-             finished_at = $4, error = NULL WHERE id = $5 RETURNING id"
-                .into(),
+             finished_at = $4, error = NULL WHERE id = $5 RETURNING id",
             vec![
                 Arg::Text(name),
                 Arg::Int(rows as i64),
@@ -443,8 +438,7 @@ async fn finish_job(store: &dyn Store, id: &str, result: Result<(String, u64, u6
             tracing::warn!(job = id, error = %e, "export failed");
             stmt(
                 "UPDATE export_jobs SET state = 'failed', error = $1, finished_at = $2 \
-                 WHERE id = $3 RETURNING id"
-                    .into(),
+                 WHERE id = $3 RETURNING id",
                 vec![
                     Arg::Text(format!("[{}] {e}", e.code())),
                     Arg::Int(now_ms()),
@@ -492,8 +486,7 @@ async fn run_job(state: &Arc<AppState>, job: &JobRow) -> Result<(String, u64, u6
             let _ = store
                 .write(&[stmt(
                     "UPDATE export_jobs SET rows_done = $1, rows_total = $2 WHERE id = $3 \
-                     RETURNING id"
-                        .into(),
+                     RETURNING id",
                     vec![Arg::Int(done as i64), Arg::Int(total as i64), Arg::Text(id)],
                     vec![Col::Text],
                 )])

@@ -633,7 +633,7 @@ async fn point_compliance(
         .store
         .select(&[
             stmt(
-                "SELECT point_id, state FROM inspections WHERE status = 'finished'".into(),
+                "SELECT point_id, state FROM inspections WHERE status = 'finished'",
                 Vec::new(),
                 vec![Col::Text, Col::Text],
             ),

@@ -277,7 +277,7 @@ pub(super) async fn stop(
     let rows = state
         .store
         .write(&[stmt(
-            "DELETE FROM report_schedules WHERE id = $1 AND owner = $2 RETURNING id".into(),
+            "DELETE FROM report_schedules WHERE id = $1 AND owner = $2 RETURNING id",
             vec![Arg::Text(id.clone()), Arg::Text(caller.user.id.clone())],
             vec![Col::Text],
         )])
@@ -311,8 +311,7 @@ async fn queue_due(
         .write(&[
             stmt(
                 "INSERT INTO export_jobs (id, owner, kind, filter, state, created_at) \
-                 VALUES ($1, $2, $3, $4, 'queued', $5) ON CONFLICT (id) DO NOTHING RETURNING id"
-                    .into(),
+                 VALUES ($1, $2, $3, $4, 'queued', $5) ON CONFLICT (id) DO NOTHING RETURNING id",
                 vec![
                     Arg::Text(job_id(&r.id, from)),
                     Arg::Text(r.owner.clone()),
@@ -323,7 +322,7 @@ async fn queue_due(
                 vec![Col::Text],
             ),
             stmt(
-                "UPDATE report_schedules SET last_from = $1 WHERE id = $2 RETURNING id".into(),
+                "UPDATE report_schedules SET last_from = $1 WHERE id = $2 RETURNING id",
                 vec![Arg::Text(from.to_string()), Arg::Text(r.id.clone())],
                 vec![Col::Text],
             ),

@@ -15,6 +15,7 @@ use fieldcheck_protocol::volunteer::{
 };
 use utoipa::OpenApi;
 
+use super::admin::setup_refusal;
 use super::console::ConsoleCaller;
 use super::console_setup::admin;
 use super::volunteer::{invite_url, member_rows, row_of};
@@ -37,13 +38,6 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/volunteers/teams/{id}/invite", post(rotate_invite))
         .route("/console/volunteers/members/{user_id}", post(decide))
         .route("/console/volunteers/settings", put(settings))
-}
-
-fn setup_refusal(e: crate::setup::SetupError) -> ServerError {
-    match e {
-        crate::setup::SetupError::Store(s) => ServerError::Store(s),
-        e => ServerError::Malformed(e.to_string()),
-    }
 }
 
 /// The page's address as people outside reach it: `public_url`, else this server's own.

@@ -24,11 +24,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use fieldcheck_domain::event::{EventBody, ProblemReported};
 use fieldcheck_domain::open311::{Open311Status, request_code, status_of};
 use fieldcheck_domain::problem::{Problem, ProblemStatus};
 use fieldcheck_domain::reference::LatLon;
-use fieldcheck_domain::{Event, Hlc, Severity};
+use fieldcheck_domain::{Event, Hlc};
 use fieldcheck_protocol::ReferenceBundle;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -1052,19 +1051,7 @@ async fn post_answer(state: &AppState, req: Request, format: Format) -> O311<Res
         &actor,
         OPEN311_DEVICE,
         Hlc::new(now, 0, OPEN311_DEVICE),
-        EventBody::ProblemReported(Box::new(ProblemReported {
-            code: code.clone(),
-            category: service_code.to_owned(),
-            description,
-            location: placed.location,
-            address: placed.address,
-            district_id: placed.district_id,
-            point_id: placed.point_id,
-            item_id: None,
-            inspection_id: None,
-            severity: Severity::Normal,
-            placement: placed.placement,
-        })),
+        placed.report(code.clone(), service_code.to_owned(), description),
     );
     let ev = ev.with_photos(
         photo

@@ -4,9 +4,10 @@
 //! push under the reporter's own scope.
 
 use axum::body::Bytes;
+use fieldcheck_domain::event::{EventBody, ProblemReported};
 use fieldcheck_domain::placement::{Placement, place};
 use fieldcheck_domain::reference::{LatLon, Point, User};
-use fieldcheck_domain::{Event, EventOutcome, Location, LocationSource};
+use fieldcheck_domain::{Event, EventOutcome, Location, LocationSource, Severity};
 use fieldcheck_protocol::ReferenceBundle;
 use fieldcheck_protocol::sync::PushStatus;
 
@@ -80,6 +81,26 @@ pub(super) struct Placed {
     pub placement: Option<Placement>,
     pub address: String,
     pub location: Option<Location>,
+}
+
+impl Placed {
+    /// The report of a problem here: `code`, `category`, `description` (normal severity; no
+    /// checklist item behind it).
+    pub fn report(self, code: String, category: String, description: String) -> EventBody {
+        EventBody::ProblemReported(Box::new(ProblemReported {
+            code,
+            category,
+            description,
+            location: self.location,
+            address: self.address,
+            district_id: self.district_id,
+            point_id: self.point_id,
+            item_id: None,
+            inspection_id: None,
+            severity: Severity::Normal,
+            placement: self.placement,
+        }))
+    }
 }
 
 /// Places a report given a position (`fix`, WGS-84, with its accuracy), a registered point,

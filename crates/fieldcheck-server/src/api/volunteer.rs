@@ -19,13 +19,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::DateTime;
-use fieldcheck_domain::event::{EventBody, ProblemReported};
+use fieldcheck_domain::event::EventBody;
 use fieldcheck_domain::i18n::Lang;
 use fieldcheck_domain::lifecycle::precondition;
 use fieldcheck_domain::problem::{NEARBY_RADIUS_M, Problem, ProblemStatus};
 use fieldcheck_domain::public::{page_report_code, public_note, shown_status};
 use fieldcheck_domain::reference::{LatLon, User};
-use fieldcheck_domain::{Event, Hlc, PhotoRef, PhotoRole, Severity};
+use fieldcheck_domain::{Event, Hlc, PhotoRef, PhotoRole};
 use fieldcheck_protocol::ApiError;
 use fieldcheck_protocol::volunteer::{
     DuplicateOf, InviteInfo, JoinRequest, MemberDecision, MyReport, MyReports, NearbyReport,
@@ -36,6 +36,7 @@ use serde::Deserialize;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
+use super::admin::setup_refusal;
 use super::outside_report::{self, Taken};
 use super::{ApiJson, AppState, St};
 use crate::auth;
@@ -43,8 +44,9 @@ use crate::client_ip::ClientIp;
 use crate::error::ServerError;
 use crate::push_limit::PushLimiter;
 use crate::session;
+use crate::store::ledger::stmt;
 use crate::store::ledger::{Arg, Col};
-use crate::volunteers::{self as vols, ANONYMOUS_USER, Volunteer, stmt};
+use crate::volunteers::{self as vols, ANONYMOUS_USER, Volunteer};
 
 /// The page's session cookie.
 pub const COOKIE_NAME: &str = "fieldcheck_volunteer";
@@ -300,13 +302,6 @@ async fn me_of(state: &AppState, c: &PageCaller) -> Result<VolunteerMe, ServerEr
     })
 }
 
-fn setup_refusal(e: crate::setup::SetupError) -> ServerError {
-    match e {
-        crate::setup::SetupError::Store(s) => ServerError::Store(s),
-        e => ServerError::Malformed(e.to_string()),
-    }
-}
-
 /// The city's public-channel settings and its categories, short list first.
 #[utoipa::path(get, path = "/api/v1/volunteer/city", tag = "volunteer",
     responses((status = 200, description = "Anonymous reports on or off, and the categories, most reported first", body = PublicCity)))]
@@ -417,21 +412,33 @@ pub(super) async fn join(
     let v = vols::join(store, &team, &req.name, &phone)
         .await
         .map_err(setup_refusal)?;
-    let session_id = vols::create_session(store, &v.user_id).await?;
+    let user_id = v.user_id.clone();
+    signed_in(&state, &user_id, Some(v)).await
+}
+
+/// A new page session for `user_id` (and their volunteer record): who they are, with the
+/// session cookie set.
+async fn signed_in(
+    state: &AppState,
+    user_id: &str,
+    volunteer: Option<Volunteer>,
+) -> Result<Response, ServerError> {
+    let store = state.store.as_ref();
     let user = store
-        .user(&v.user_id)
+        .user(user_id)
         .await?
-        .ok_or_else(|| ServerError::NotFound(format!("user {}", v.user_id)))?;
+        .ok_or_else(|| ServerError::NotFound(format!("user {user_id}")))?;
+    let session_id = vols::create_session(store, user_id).await?;
     let caller = PageCaller {
         user: user.user,
-        volunteer: Some(v),
+        volunteer,
         session_hash: auth::hash_secret(&session_id),
         session_id,
     };
-    let me = me_of(&state, &caller).await?;
+    let me = me_of(state, &caller).await?;
     Ok(with_cookie(
         Json(me).into_response(),
-        &set_cookie(&caller.session_id, secure(&state)),
+        &set_cookie(&caller.session_id, secure(state)),
     ))
 }
 
@@ -454,22 +461,7 @@ pub(super) async fn anonymous(
                 .into(),
         ));
     }
-    let user = store
-        .user(ANONYMOUS_USER)
-        .await?
-        .ok_or_else(|| ServerError::NotFound(format!("user {ANONYMOUS_USER}")))?;
-    let session_id = vols::create_session(store, ANONYMOUS_USER).await?;
-    let caller = PageCaller {
-        user: user.user,
-        volunteer: None,
-        session_hash: auth::hash_secret(&session_id),
-        session_id,
-    };
-    let me = me_of(&state, &caller).await?;
-    Ok(with_cookie(
-        Json(me).into_response(),
-        &set_cookie(&caller.session_id, secure(&state)),
-    ))
+    signed_in(&state, ANONYMOUS_USER, None).await
 }
 
 /// Who is on the page, with the CSRF token for its POSTs.
@@ -530,13 +522,16 @@ pub(super) struct NearbyQuery {
         (status = 200, description = "The open reports near the place, nearest first", body = NearbyReports),
         (status = 400, description = "A position outside WGS-84 (`malformed_request`)", body = ApiError),
         (status = 401, description = "No session (`not_signed_in`)", body = ApiError),
+        (status = 403, description = "Not approved yet, turned down, or anonymous reports off (`forbidden`)", body = ApiError),
     ),
     security(("volunteer_session" = [])))]
 pub(super) async fn nearby(
     State(state): St,
-    _caller: PageCaller,
+    caller: PageCaller,
     Query(q): Query<NearbyQuery>,
 ) -> Result<Json<NearbyReports>, ServerError> {
+    // Others' reports are shown to whoever may report, not to someone still waiting.
+    caller.may_report(&state).await?;
     let at = LatLon {
         lat: q.lat,
         lon: q.lon,
@@ -804,19 +799,7 @@ pub(super) async fn report(
         &caller.user.actor(),
         PAGE_DEVICE,
         Hlc::new(reserved.created_at_ms, 0, PAGE_DEVICE),
-        EventBody::ProblemReported(Box::new(ProblemReported {
-            code: code.clone(),
-            category: category.to_owned(),
-            description,
-            location: placed.location,
-            address: placed.address,
-            district_id: placed.district_id,
-            point_id: placed.point_id,
-            item_id: None,
-            inspection_id: None,
-            severity: Severity::Normal,
-            placement: placed.placement,
-        })),
+        placed.report(code.clone(), category.to_owned(), description),
     )
     .with_id(id)
     .with_photos(
@@ -1086,6 +1069,7 @@ pub(super) async fn photo(
         .filter_map(|r| serde_json::from_str(r[0].text()?).ok())
         .collect();
     let mut shown = false;
+    let may_report = caller.may_report(&state).await.is_ok();
     for p in &holders {
         let Some(ph) = p
             .photos
@@ -1096,7 +1080,7 @@ pub(super) async fn photo(
         };
         shown = (p.reporter == caller.user.id && mine(store, &caller, &p.id).await?)
             // What the nearby list shows: an open report's photos, not its after-photos.
-            || (!p.status.is_terminal() && ph.role != PhotoRole::After)
+            || (may_report && !p.status.is_terminal() && ph.role != PhotoRole::After)
             || original_of_mine(store, &caller, &p.code).await?;
         if shown {
             break;

@@ -492,6 +492,16 @@ pub struct Select {
     pub columns: Vec<Col>,
 }
 
+/// A statement for [`Store::select`](super::Store::select) or `write`: its SQL, values and
+/// result columns.
+pub fn stmt(sql: impl Into<String>, args: Vec<Arg>, columns: Vec<Col>) -> Select {
+    Select {
+        sql: sql.into(),
+        args,
+        columns,
+    }
+}
+
 /// The type of a result column; every one may be NULL. Integers must be 64-bit on PostgreSQL
 /// (`count(*)`, BIGINT columns, or `CAST(… AS BIGINT)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
