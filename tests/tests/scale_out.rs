@@ -421,7 +421,10 @@ async fn two_instances_behind_a_random_proxy_equal_one_server() {
     // Every photo once: one blob row per hash, each served by both instances, nothing staged.
     let token = devices[2].token();
     let photos = photos_served(&[a.base(), b.base()], &token, &devices).await;
-    assert_eq!(photos, 16, "8 reports and 8 rectifications, one photo each");
+    assert_eq!(
+        photos, 32,
+        "8 reports and 8 rectifications, one photo each, each with its stamped copy"
+    );
     assert_eq!(
         count(&pool, "SELECT COUNT(*) FROM blobs WHERE complete").await,
         photos as i64

@@ -224,11 +224,17 @@ async fn sigkilled_server_mid_push_upload_and_pull_loses_and_doubles_nothing() {
     server.lock().unwrap().restart();
     let r = vol.sync().await.expect("the next sync completes");
     assert_eq!(r.photos_uploaded, 1, "{r:?}");
+    // The photo's stamped display copy (水印) goes up with it: its bytes count too.
+    let stamped = p.photos[0].stamped.clone().expect("the photo is stamped");
+    let stamped_size = std::fs::metadata(vol.store.lock().unwrap().display_path(&stamped).unwrap())
+        .unwrap()
+        .len();
     assert!(
         // Whatever was acknowledged before the kill is not sent again (a chunk in flight
         // may have landed too: the server's staged offset decides).
-        r.photo_bytes_uploaded > 0 && r.photo_bytes_uploaded + at.photo_bytes_up <= size,
-        "resumed with {} of {size} bytes ({} acknowledged before the kill)",
+        r.photo_bytes_uploaded > 0
+            && r.photo_bytes_uploaded + at.photo_bytes_up <= size + stamped_size,
+        "resumed with {} of {size} + {stamped_size} bytes ({} acknowledged before the kill)",
         r.photo_bytes_uploaded,
         at.photo_bytes_up
     );
@@ -270,7 +276,8 @@ async fn sigkilled_server_mid_push_upload_and_pull_loses_and_doubles_nothing() {
     server.lock().unwrap().restart();
     let r = admin.sync().await.expect("the next sync completes");
     assert_eq!(r.events_pulled as u64 + had, 31, "{r:?}");
-    assert_eq!(r.photos_downloaded, 1, "{r:?}");
+    // The photo and its stamped display copy (水印): two files on the office's device.
+    assert_eq!(r.photos_downloaded, 2, "{r:?}");
 
     // Everything is there once, the same everywhere.
     let store =

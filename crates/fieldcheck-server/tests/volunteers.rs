@@ -491,6 +491,47 @@ async fn volunteers_report_once_and_follow_their_reports(pg: bool) {
     assert_eq!(theirs["reports"][0]["status_label"], "已派遣");
     assert_eq!(theirs["reports"][0]["photos"].as_array().unwrap().len(), 2);
 
+    // The after-photo, once there: on the report and on its duplicate's page.
+    let r = s
+        .http
+        .post(s.url("/console/photos"))
+        .header("cookie", &office.cookie)
+        .header("x-csrf-token", &office.csrf)
+        .header("content-type", "image/png")
+        .body(png_of(33))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let after = r.json::<Value>().await.unwrap()["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    act(
+        id1.clone(),
+        json!({"action": "add_photos", "photos": [after], "role": "after", "note": null}),
+    )
+    .await;
+    for p in [&vol, &leader] {
+        let mine: Value = get(s, p, "/volunteer/reports").await.json().await.unwrap();
+        let after_photos = mine["reports"][0]["after_photos"].as_array().unwrap();
+        assert_eq!(after_photos.len(), 1, "{mine}");
+        let r = get(
+            s,
+            p,
+            after_photos[0]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("/api/v1"),
+        )
+        .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "their after-photo is on their page"
+        );
+    }
+
     // The console's counts: the volunteer's report confirmed, the leader's duplicate not.
     let page: Value = s
         .console_get(&office.cookie, "/console/volunteers")
