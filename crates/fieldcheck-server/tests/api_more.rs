@@ -1362,3 +1362,28 @@ async fn map_package_is_built_from_a_tile_server_and_handed_to_devices_once_per_
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "not_found");
     s.stop().await;
 }
+
+/// A token the device made that another enrollment holds already is refused like a wrong code
+/// (schemathesis found it answered 500), and the code stays good for a fresh token.
+#[tokio::test]
+async fn an_enrollment_token_in_use_is_refused_and_the_code_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), None, true).await;
+    let token = "a".repeat(64);
+    let enroll = |code: String, token: String| {
+        let s = &s;
+        async move {
+            s.enroll_raw(&json!({"code": code, "device_id": Uuid::now_v7(), "device_name": "t", "token": token}))
+                .await
+        }
+    };
+    let r = enroll(s.code_of("usr-insp-1"), token.clone()).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = enroll(s.code_of("usr-insp-2"), token.clone()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "enroll_code_invalid", "{v}");
+    let r = enroll(s.code_of("usr-insp-2"), "b".repeat(64)).await;
+    assert_eq!(r.status(), StatusCode::OK, "the code was not used up");
+    s.stop().await;
+}

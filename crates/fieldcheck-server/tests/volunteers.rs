@@ -645,16 +645,22 @@ async fn anonymous_citizens(pg: bool) {
             .unwrap()
     };
     error(anon().await, StatusCode::FORBIDDEN, "forbidden").await;
-    let r = s
-        .http
-        .put(s.url("/console/volunteers/settings"))
-        .header("cookie", &office.cookie)
-        .header("x-csrf-token", &office.csrf)
-        .json(&json!({"anonymous_reports": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let switch = |on: bool| {
+        let office = &office;
+        async move {
+            let r = s
+                .http
+                .put(s.url("/console/volunteers/settings"))
+                .header("cookie", &office.cookie)
+                .header("x-csrf-token", &office.csrf)
+                .json(&json!({ "anonymous_reports": on }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    };
+    switch(true).await;
     let city: Value = s
         .http
         .get(s.url("/volunteer/city"))
@@ -734,16 +740,7 @@ async fn anonymous_citizens(pg: bool) {
         .unwrap();
     assert_eq!(page["anonymous_count"], 3);
     // Switched off: no more anonymous reports, even from a session made before.
-    let r = s
-        .http
-        .put(s.url("/console/volunteers/settings"))
-        .header("cookie", &office.cookie)
-        .header("x-csrf-token", &office.csrf)
-        .json(&json!({"anonymous_reports": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    switch(false).await;
     error(report(&people[0]).await, StatusCode::FORBIDDEN, "forbidden").await;
     // Volunteers' pages are not the office's: a volunteer session never opens the console.
     let r = s

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -528,8 +529,9 @@ pub(super) struct NearbyQuery {
 pub(super) async fn nearby(
     State(state): St,
     caller: PageCaller,
-    Query(q): Query<NearbyQuery>,
+    q: Result<Query<NearbyQuery>, QueryRejection>,
 ) -> Result<Json<NearbyReports>, ServerError> {
+    let Query(q) = q.map_err(|e| ServerError::Malformed(e.body_text()))?;
     // Others' reports are shown to whoever may report, not to someone still waiting.
     caller.may_report(&state).await?;
     let at = LatLon {

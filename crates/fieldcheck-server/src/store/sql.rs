@@ -544,6 +544,16 @@ macro_rules! impl_store {
                         candidate
                     }
                 };
+                // A token the client made that another enrollment holds already: refused like
+                // a wrong code, and the code stays unused (the transaction is dropped).
+                let taken: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if taken > 0 {
+                    return Ok(None);
+                }
                 sqlx::query(
                     "INSERT INTO tokens (token_hash, user_id, device_id, device_tag, device_name, \
                      created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
