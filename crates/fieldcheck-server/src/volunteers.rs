@@ -615,31 +615,3 @@ pub async fn reserve_report(
         .and_then(|r| report_row(r))
         .ok_or_else(|| StoreError::Corrupt(format!("page report {problem_id} not reserved")))
 }
-
-/// The problems reported from one page session (an anonymous citizen's), newest first.
-pub async fn session_reports(
-    store: &dyn Store,
-    session_hash: &str,
-    limit: i64,
-) -> Result<Vec<String>, StoreError> {
-    let rows = store
-        .select(&[stmt(
-            "SELECT problem_id FROM public_reports WHERE session_hash = $1 \
-             ORDER BY seq DESC LIMIT $2",
-            vec![Arg::Text(session_hash.to_owned()), Arg::Int(limit)],
-            vec![Col::Text],
-        )])
-        .await?;
-    Ok(rows[0]
-        .iter()
-        .filter_map(|r| r[0].text().map(str::to_owned))
-        .collect())
-}
-
-/// Anonymous reports made, and confirmed.
-pub async fn anonymous_counts(store: &dyn Store) -> Result<(u64, u64), StoreError> {
-    Ok(report_counts(store)
-        .await?
-        .remove(ANONYMOUS_USER)
-        .unwrap_or_default())
-}
